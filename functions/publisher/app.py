@@ -1,0 +1,33 @@
+"""The publisher Lambda: on table changes, re-render the public artifacts.
+
+The batch is folded into one render plan (a burst of updates to one incident
+renders it once). Rendering reads the table's current state, so a retried or
+duplicated batch writes the same bytes; a failure raises and the stream's
+bisect-and-retry, then the on-failure destination, take over.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from status_fanout.observability import logger, metrics
+from status_fanout.publishing import Publisher, RenderPlan
+from status_fanout.settings import get_settings
+from status_fanout.store import Store
+
+settings = get_settings()
+publisher = Publisher(Store(settings.table_name), settings)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    plan = RenderPlan.from_stream_records(event.get("Records", []))
+    written = publisher.publish(plan)
+    changed = sorted(key for key, wrote in written.items() if wrote)
+    metrics.add_metric(name="ArtifactsWritten", unit=MetricUnit.Count, value=len(changed))
+    logger.info("published", extra={"incidents": sorted(plan.incident_ids), "written": changed})
+    return {"batchItemFailures": []}

@@ -1,0 +1,44 @@
+"""Domain errors. The data layer raises these instead of SDK errors; the API
+maps each to one HTTP status and the SPEC's error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class NotFoundError(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class ConflictError(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class InvalidFieldError(DomainError):
+    """A well-formed request whose field breaks a rule (422, naming the field)."""
+
+    status = 422
+    code = "invalid_field"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", [{"field": field, "message": message}])
+        self.field = field
+
+
+class StoreUnavailableError(DomainError):
+    """DynamoDB throttled or failed; the caller may retry."""
+
+    status = 503
+    code = "unavailable"
