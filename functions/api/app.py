@@ -1,7 +1,6 @@
 """The HTTP API Lambda: staff routes for components and incidents."""
 
 
-import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -9,7 +8,8 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from status_fanout import http_errors
+
+from status_fanout import http_errors, openapi
 from status_fanout.auth import hash_token
 from status_fanout.models import (
     COMPONENT_ID_PATTERN,
@@ -33,7 +33,6 @@ IncidentIdPath = Annotated[str, Path(pattern=INCIDENT_ID_PATTERN)]
 settings = get_settings()
 service = StatusService(Store(settings.table_name))
 app = APIGatewayRestResolver(enable_validation=True)
-app.enable_swagger(path="/docs", title="status-fanout API", version="1")
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
@@ -139,10 +138,14 @@ def put_postmortem(incident_id: IncidentIdPath, request: PostmortemPut) -> dict[
     return _incident(service.publish_postmortem(incident_id, request))
 
 
-@app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
+@app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
-                    body=app.get_openapi_json_schema(title="status-fanout API", version="1"))
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi.document(app))
+
+
+@app.get("/docs", include_in_schema=False)
+def swagger_ui() -> Response[str]:
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=openapi.swagger_html(app))
 
 
 @logger.inject_lambda_context(clear_state=True)

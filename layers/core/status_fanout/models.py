@@ -28,7 +28,13 @@ Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY)]
 ComponentChanges = Annotated[dict[ComponentId, ComponentStatus], Field(max_length=MAX_COMPONENTS_PER_REQUEST)]
 
 
+# Schemas are built on first use, not at import: cold start pays only for
+# the models a request actually touches.
+_lazy = ConfigDict(defer_build=True)
+
+
 class Component(BaseModel):
+    model_config = _lazy
     id: str
     name: str
     group: str | None = None
@@ -40,6 +46,7 @@ class Component(BaseModel):
 
 
 class AffectedComponent(BaseModel):
+    model_config = _lazy
     code: str
     name: str
     old_status: ComponentStatus
@@ -47,6 +54,7 @@ class AffectedComponent(BaseModel):
 
 
 class IncidentUpdate(BaseModel):
+    model_config = _lazy
     id: str
     incident_id: str
     seq: int
@@ -61,6 +69,7 @@ class IncidentUpdate(BaseModel):
 
 
 class Incident(BaseModel):
+    model_config = _lazy
     id: str
     name: str
     status: IncidentStatus
@@ -82,7 +91,7 @@ class Incident(BaseModel):
 
 # --- requests -------------------------------------------------------------
 
-_strict = ConfigDict(extra="forbid")
+_strict = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ComponentPut(BaseModel):

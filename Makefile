@@ -1,0 +1,55 @@
+# status-fanout: every command a developer or CI needs.
+# `make run` and `make test` create .venv on first use from a fresh clone.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test test-fast lint build deploy bench clean
+
+help:
+	@echo "make run      start the local stack (API on http://127.0.0.1:$${PORT:-3000})"
+	@echo "make test     run the whole test suite offline"
+	@echo "make lint     ruff, mypy, cfn-lint and sam validate --lint"
+	@echo "make bench    run the benchmarks (one JSON line per figure)"
+	@echo "make build    sam build (no Docker)"
+	@echo "make deploy   sam build && sam deploy --guided"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python >= 3.11 is needed (PYTHON=$(PYTHON))"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/status-fanout local
+
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy layers/core/status_fanout local/status_fanout_local functions bench
+	$(BIN)/cfn-lint template.yaml
+	scripts/sam.sh validate
+
+build:
+	scripts/sam.sh build
+
+deploy:
+	scripts/sam.sh deploy-guided
+
+bench: $(STAMP)
+	@for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache
