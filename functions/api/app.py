@@ -1,71 +1,83 @@
 """The HTTP API Lambda: staff routes for components and incidents."""
 
+from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from status_fanout import http_errors, openapi
 from status_fanout.auth import hash_token
+from status_fanout.errors import InvalidFieldError
 from status_fanout.models import (
     COMPONENT_ID_PATTERN,
     ComponentPatch,
     ComponentPut,
     IncidentCreate,
+    IncidentListQuery,
     PostmortemPut,
     UpdateCorrect,
     UpdateCreate,
 )
 from status_fanout.observability import logger, metrics
+from status_fanout.openapi import parse_body, parse_query
 from status_fanout.public_json import component_object, incident_object
-from status_fanout.service import StatusService
+from status_fanout.service import IncidentWithUpdates, StatusService
 from status_fanout.settings import get_settings
 from status_fanout.store import Store
 
-INCIDENT_ID_PATTERN = r"^[a-z0-9]{1,64}$"
-ComponentIdPath = Annotated[str, Path(pattern=COMPONENT_ID_PATTERN)]
-IncidentIdPath = Annotated[str, Path(pattern=INCIDENT_ID_PATTERN)]
-
 settings = get_settings()
 service = StatusService(Store(settings.table_name))
-app = APIGatewayRestResolver(enable_validation=True)
+api = openapi.Api()
+app = api.resolver
+COMPONENT_ID = re.compile(COMPONENT_ID_PATTERN)
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
-
-
-def staff_gate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+def staff_gate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
     http_errors.refuse(app.current_event, settings)
     return next_middleware(app)
 
 
-def idempotency_gate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+def idempotency_gate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
     event = app.current_event
     key = event.headers.get("idempotency-key") or event.headers.get("Idempotency-Key")
     if event.http_method != "POST" or not key:
         return next_middleware(app)
     http_errors.check_idempotency_key(key)
-    from status_fanout import idempotency
+    from status_fanout import idempotency  # only requests with the header pay for it
 
     def run() -> dict[str, Any]:
         response = next_middleware(app)
         return {"status": response.status_code, "body": response.body, "headers": dict(response.headers)}
 
-    token_scope = hash_token(http_errors.authorization_header(event))[:16]
-    first = idempotency.run_once(f"{token_scope} POST {event.path}", key, event.body or "", run)
+    scope = hash_token(http_errors.authorization_header(event))[:16]
+    first = idempotency.run_once(f"{scope} POST {event.path}", key, event.body or "", run)
     return Response(status_code=first["status"], body=first["body"], headers=first["headers"])
 
 
 app.use(middlewares=[staff_gate, idempotency_gate])
-http_errors.register(app, settings)
+http_errors.register(app)
 
 
-def _incident(pair: tuple[Any, list[Any]], components: dict[str, Any] | None = None) -> dict[str, Any]:
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
+    return http_errors.respond(status, body, headers)
+
+
+def _body() -> str | None:
+    return app.current_event.body
+
+
+def _component_id(value: str) -> str:
+    if not COMPONENT_ID.match(value):
+        raise InvalidFieldError("component_id", "must be 1-64 characters of a-z, 0-9 and -")
+    return value
+
+
+def _incident(pair: IncidentWithUpdates, components: dict[str, Any] | None = None) -> dict[str, Any]:
     incident, updates = pair
     if components is None:
         components = {c.id: c for c in service.list_components()} if incident.component_ids else {}
@@ -74,84 +86,84 @@ def _incident(pair: tuple[Any, list[Any]], components: dict[str, Any] | None = N
 
 # --- components ---------------------------------------------------------------
 
-@app.get("/v1/components", summary="List components")
+@api.route("GET", "/v1/components", "List components")
 def list_components() -> dict[str, Any]:
     page_id = settings.effective_page_id
     return {"components": [component_object(c, page_id) for c in service.list_components()]}
 
 
-@app.put("/v1/components/<component_id>", summary="Create or replace a component")
-def put_component(component_id: ComponentIdPath, request: ComponentPut) -> Response[dict[str, Any]]:
-    component, created = service.put_component(component_id, request)
+@api.route("PUT", "/v1/components/<component_id>", "Create or replace a component", body=ComponentPut, status=201)
+def put_component(component_id: str) -> Response[str]:
+    request = parse_body(ComponentPut, _body())
+    component, created = service.put_component(_component_id(component_id), request)
     return _json(201 if created else 200, component_object(component, settings.effective_page_id))
 
 
-@app.patch("/v1/components/<component_id>", summary="Change a component's status (notifies its subscribers)")
-def patch_component(component_id: ComponentIdPath, request: ComponentPatch) -> dict[str, Any]:
-    component = service.patch_component(component_id, request)
+@api.route("PATCH", "/v1/components/<component_id>", "Change a component's status (notifies its subscribers)",
+           body=ComponentPatch)
+def patch_component(component_id: str) -> dict[str, Any]:
+    request = parse_body(ComponentPatch, _body())
+    component = service.patch_component(_component_id(component_id), request)
     metrics.add_metric(name="ComponentStatusChanged", unit=MetricUnit.Count, value=1)
     return component_object(component, settings.effective_page_id)
 
 
 # --- incidents ----------------------------------------------------------------
 
-@app.get("/v1/incidents", summary="List incidents, newest first")
-def list_incidents(
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
-) -> dict[str, Any]:
-    pairs, next_cursor = service.list_incidents(limit, cursor)
+@api.route("GET", "/v1/incidents", "List incidents, newest first", query=IncidentListQuery)
+def list_incidents() -> dict[str, Any]:
+    query = parse_query(IncidentListQuery, app.current_event.query_string_parameters)
+    pairs, next_cursor = service.list_incidents(query.limit, query.cursor)
     components = {c.id: c for c in service.list_components()}
     return {"incidents": [_incident(p, components) for p in pairs], "next_cursor": next_cursor}
 
 
-@app.post("/v1/incidents", summary="Open an incident with its first update")
-def create_incident(request: IncidentCreate) -> Response[dict[str, Any]]:
-    pair = service.create_incident(request)
+@api.route("POST", "/v1/incidents", "Open an incident with its first update", body=IncidentCreate, status=201)
+def create_incident() -> Response[str]:
+    pair = service.create_incident(parse_body(IncidentCreate, _body()))
     metrics.add_metric(name="IncidentUpdatesPosted", unit=MetricUnit.Count, value=1)
-    incident_id = pair[0].id
-    return _json(201, _incident(pair), {"Location": f"/v1/incidents/{incident_id}"})
+    return _json(201, _incident(pair), {"Location": f"/v1/incidents/{pair[0].id}"})
 
 
-@app.get("/v1/incidents/<incident_id>", summary="Get one incident")
-def get_incident(incident_id: IncidentIdPath) -> dict[str, Any]:
+@api.route("GET", "/v1/incidents/<incident_id>", "Get one incident")
+def get_incident(incident_id: str) -> dict[str, Any]:
     return _incident(service.get_incident(incident_id))
 
 
-@app.post("/v1/incidents/<incident_id>/updates", summary="Post an update to an incident")
-def add_update(incident_id: IncidentIdPath, request: UpdateCreate) -> Response[dict[str, Any]]:
-    incident, updates = service.add_update(incident_id, request)
+@api.route("POST", "/v1/incidents/<incident_id>/updates", "Post an update to an incident",
+           body=UpdateCreate, status=201)
+def add_update(incident_id: str) -> Response[str]:
+    incident, updates = service.add_update(incident_id, parse_body(UpdateCreate, _body()))
     metrics.add_metric(name="IncidentUpdatesPosted", unit=MetricUnit.Count, value=1)
-    update_id = updates[-1].id
-    return _json(201, _incident((incident, updates)),
-                 {"Location": f"/v1/incidents/{incident_id}/updates/{update_id}"})
+    location = f"/v1/incidents/{incident_id}/updates/{updates[-1].id}"
+    return _json(201, _incident((incident, updates)), {"Location": location})
 
 
-@app.patch("/v1/incidents/<incident_id>/updates/<update_id>",
-           summary="Correct an update's text or time (notifies nobody)")
-def correct_update(incident_id: IncidentIdPath, update_id: IncidentIdPath, request: UpdateCorrect) -> dict[str, Any]:
-    return _incident(service.correct_update(incident_id, update_id, request))
+@api.route("PATCH", "/v1/incidents/<incident_id>/updates/<update_id>",
+           "Correct an update's text or time (notifies nobody)", body=UpdateCorrect)
+def correct_update(incident_id: str, update_id: str) -> dict[str, Any]:
+    return _incident(service.correct_update(incident_id, update_id, parse_body(UpdateCorrect, _body())))
 
 
-@app.put("/v1/incidents/<incident_id>/postmortem", summary="Publish or correct the postmortem")
-def put_postmortem(incident_id: IncidentIdPath, request: PostmortemPut) -> dict[str, Any]:
-    return _incident(service.publish_postmortem(incident_id, request))
+@api.route("PUT", "/v1/incidents/<incident_id>/postmortem", "Publish or correct the postmortem", body=PostmortemPut)
+def put_postmortem(incident_id: str) -> dict[str, Any]:
+    return _incident(service.publish_postmortem(incident_id, parse_body(PostmortemPut, _body())))
 
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi.document(app))
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi.document(api))
 
 
 @app.get("/docs", include_in_schema=False)
 def swagger_ui() -> Response[str]:
-    return Response(status_code=200, content_type="text/html; charset=utf-8", body=openapi.swagger_html(app))
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=openapi.swagger_html(api))
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if event.get("headers") and any(k.lower() == "idempotency-key" for k in event["headers"]):
+    if any(k.lower() == "idempotency-key" for k in event.get("headers") or {}):
         from status_fanout import idempotency
 
         idempotency.register_context(context)

@@ -42,3 +42,20 @@ class StoreUnavailableError(DomainError):
 
     status = 503
     code = "unavailable"
+
+
+class MalformedRequestError(DomainError):
+    status = 400
+    code = "malformed_request"
+
+
+class InvalidRequestError(DomainError):
+    """Fields that failed validation; details name each one."""
+
+    status = 422
+    code = "invalid_field"
+
+
+class PayloadTooLargeError(DomainError):
+    status = 413
+    code = "payload_too_large"

@@ -146,3 +146,9 @@ class PostmortemPut(BaseModel):
     body: Body
     notify: bool = True
     display_at: AwareDatetime | None = None
+
+
+class IncidentListQuery(BaseModel):
+    model_config = _strict
+    limit: Annotated[int, Field(ge=1, le=100, description="Incidents per page")] = 20
+    cursor: Annotated[str | None, Field(max_length=2048, description="next_cursor of the previous page")] = None

@@ -138,7 +138,7 @@ def incident_object(
 
 
 def status_object(components: Iterable[Component], unresolved: Iterable[Incident]) -> dict[str, str]:
-    levels = ["none", *IMPACT_ORDER[1:]]
+    levels: list[str] = list(IMPACT_ORDER)
     worst = 0
     maintenance = False
     for component in components:

@@ -57,7 +57,13 @@ class Publisher:
     def __init__(self, store: Store, settings: Settings, s3: S3Client | None = None) -> None:
         self.store = store
         self.settings = settings
-        self.s3: S3Client = s3 or boto3.client("s3")
+        self._s3 = s3
+
+    @property
+    def s3(self) -> S3Client:
+        if self._s3 is None:
+            self._s3 = boto3.client("s3")
+        return self._s3
 
     def publish(self, plan: RenderPlan) -> dict[str, bool]:
         """Render what the plan touches; returns {key: written} for each artifact rendered."""

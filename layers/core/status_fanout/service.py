@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
@@ -171,7 +171,7 @@ class StatusService:
                 result.append(loaded)
         return result, next_cursor
 
-    def _components_for(self, requested: dict[str, str] | None) -> tuple[dict[str, Component], dict[str, int]]:
+    def _components_for(self, requested: Mapping[str, str] | None) -> tuple[dict[str, Component], dict[str, int]]:
         if not requested:
             return {}, {}
         loaded = self.store.load_components()

@@ -97,7 +97,15 @@ def decode_cursor(cursor: str | None, index_keys: tuple[str, ...]) -> dict[str, 
 class Store:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
-        self.client: DynamoDBClient = client or boto3.client("dynamodb")
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        # Created on first use, not at import: a cold start that is refused at
+        # the auth gate or serves /openapi.json never pays the ~140 ms.
+        if self._client is None:
+            self._client = boto3.client("dynamodb")
+        return self._client
 
     # --- low level ---------------------------------------------------------
 

@@ -1,0 +1,247 @@
+"""The in-process AWS emulator (moto server) and the template's resources in it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from moto.server import ThreadedMotoServer
+
+from .template import ACCOUNT_ID, REGION, PhysicalResource, Resolver, Template, physical_name
+
+logger = logging.getLogger("status_fanout_local.emulator")
+
+# Credentials moto accepts; they can never reach a real account.
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+BOTO_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+
+# CloudFormation property → SQS attribute; SQS wants every value as a string.
+_SQS_ATTRIBUTES = (
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "ReceiveMessageWaitTimeSeconds",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+)
+
+
+# The port of the previous emulator in this process. Handlers' shared library
+# may cache boto3 clients in module globals, which outlive a stack; reusing the
+# port keeps such clients pointing at a live emulator when tests start a
+# second stack in the same process.
+_previous_port = 0
+
+
+class Emulator:
+    """A moto server on 127.0.0.1 with a free port."""
+
+    def __init__(self) -> None:
+        self._server: ThreadedMotoServer | None = None
+        self.url = ""
+
+    def start(self) -> None:
+        global _previous_port
+        werkzeug_log = logging.getLogger("werkzeug")
+        if werkzeug_log.level == logging.NOTSET:
+            # moto logs every AWS call at INFO; the pollers alone make ~20 a second.
+            werkzeug_log.setLevel(logging.WARNING)
+        # ThreadedMotoServer binds in its thread and hangs start() if the bind
+        # fails, so the old port is probed first.
+        self._server = self._serve(_previous_port if _port_free(_previous_port) else 0)
+        host, port = self._server.get_host_and_port()
+        _previous_port = port
+        self.url = f"http://{host}:{port}"
+        # moto keeps its state in module globals shared by every server in the
+        # process, so a second stack in the same process would see the first
+        # one's tables; a reset makes each start() begin from nothing.
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback only
+            pass
+        logger.debug("moto server on %s", self.url)
+
+    @staticmethod
+    def _serve(port: int) -> ThreadedMotoServer:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        return server
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def environment(self) -> dict[str, str]:
+        """What boto3 (in handlers too) needs to talk to this emulator only."""
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            **FAKE_CREDENTIALS,
+        }
+
+    def client(self, service: str) -> Any:
+        # A session per client: boto3's default session is not thread-safe.
+        session = boto3.session.Session(
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=REGION,
+        )
+        return session.client(service, endpoint_url=self.url, config=BOTO_CONFIG)
+
+
+def _port_free(port: int) -> bool:
+    if not port:
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def forget_shard_iterator(iterator: str) -> None:
+    """Drop a used shard iterator from moto's in-process backend.
+
+    moto stores every iterator it hands out and never expires them; a poller
+    asking ten times a second would otherwise grow the server by ~100 MB an
+    hour. Best effort: it only works because moto runs in this process.
+    """
+    try:
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        dynamodbstreams_backends[ACCOUNT_ID][REGION].shard_iterators.pop(iterator, None)
+    except Exception:  # pragma: no cover - moto internals may change
+        logger.debug("cannot prune moto shard iterators", exc_info=True)
+
+
+class ResourceFactory:
+    """Creates the template's emulated resources and records their physical names."""
+
+    def __init__(self, emulator: Emulator, template: Template, resolver: Resolver) -> None:
+        self.emulator = emulator
+        self.template = template
+        self.resolver = resolver
+        self._creators: dict[str, Callable[[str, Mapping[str, Any]], PhysicalResource]] = {
+            "AWS::DynamoDB::Table": self._table,
+            "AWS::S3::Bucket": self._bucket,
+            "AWS::SQS::Queue": self._queue,
+        }
+
+    def create_all(self) -> dict[str, PhysicalResource]:
+        for logical_id, resource_type, raw in self.template.emulated_resources(self.resolver):
+            # Resolve late: a queue's redrive policy needs its DLQ's ARN.
+            props = self.resolver.resolve(raw) or {}
+            created = self._creators[resource_type](logical_id, props)
+            self.resolver.physical[logical_id] = created
+            logger.debug("created %s %s as %s", resource_type, logical_id, created.ref)
+        return self.resolver.physical
+
+    def _table(self, logical_id: str, props: Mapping[str, Any]) -> PhysicalResource:
+        client = self.emulator.client("dynamodb")
+        name = props.get("TableName") or physical_name(logical_id, "AWS::DynamoDB::Table")
+        provisioned = props.get("BillingMode", "PROVISIONED") != "PAY_PER_REQUEST"
+        throughput = props.get("ProvisionedThroughput") or {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+        args: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": "PROVISIONED" if provisioned else "PAY_PER_REQUEST",
+        }
+        if provisioned:
+            args["ProvisionedThroughput"] = _ints(throughput)
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if props.get(key):
+                indexes = []
+                for index in props[key]:
+                    index = {k: index[k] for k in ("IndexName", "KeySchema", "Projection") if k in index}
+                    if provisioned and key == "GlobalSecondaryIndexes":
+                        index["ProvisionedThroughput"] = _ints(
+                            index.get("ProvisionedThroughput") or throughput
+                        )
+                    indexes.append(index)
+                args[key] = indexes
+        stream = props.get("StreamSpecification")
+        if stream:
+            args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+        description = client.create_table(**args)["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and str(ttl.get("Enabled")).lower() == "true":
+            client.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        attributes = {"Arn": description["TableArn"]}
+        if "LatestStreamArn" in description:
+            attributes["StreamArn"] = description["LatestStreamArn"]
+        return PhysicalResource(logical_id, "AWS::DynamoDB::Table", name, attributes)
+
+    def _bucket(self, logical_id: str, props: Mapping[str, Any]) -> PhysicalResource:
+        name = props.get("BucketName") or physical_name(logical_id, "AWS::S3::Bucket")
+        self.emulator.client("s3").create_bucket(Bucket=name)  # us-east-1: no LocationConstraint
+        return PhysicalResource(
+            logical_id,
+            "AWS::S3::Bucket",
+            name,
+            {
+                "Arn": f"arn:aws:s3:::{name}",
+                "DomainName": f"{name}.s3.amazonaws.com",
+                "RegionalDomainName": f"{name}.s3.{REGION}.amazonaws.com",
+                "DualStackDomainName": f"{name}.s3.dualstack.{REGION}.amazonaws.com",
+                "WebsiteURL": f"http://{name}.s3-website-{REGION}.amazonaws.com",
+            },
+        )
+
+    def _queue(self, logical_id: str, props: Mapping[str, Any]) -> PhysicalResource:
+        client = self.emulator.client("sqs")
+        fifo = str(props.get("FifoQueue", "false")).lower() == "true"
+        name = props.get("QueueName") or physical_name(logical_id, "AWS::SQS::Queue")
+        if fifo and not name.endswith(".fifo"):
+            name += ".fifo"
+        attributes = {key: _sqs_value(props[key]) for key in _SQS_ATTRIBUTES if key in props}
+        for key in ("RedrivePolicy", "RedriveAllowPolicy"):
+            if key in props:
+                policy = props[key]
+                attributes[key] = policy if isinstance(policy, str) else json.dumps(policy)
+        url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return PhysicalResource(
+            logical_id, "AWS::SQS::Queue", url, {"Arn": arn, "QueueName": name, "QueueUrl": url}
+        )
+
+
+def _ints(throughput: Mapping[str, Any]) -> dict[str, int]:
+    return {k: int(throughput[k]) for k in ("ReadCapacityUnits", "WriteCapacityUnits")}
+
+
+def _sqs_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def apply_environment(values: Mapping[str, str], saved: dict[str, str | None]) -> None:
+    """Set process env vars, remembering the first previous value for restore_environment."""
+    for key, value in values.items():
+        saved.setdefault(key, os.environ.get(key))
+        os.environ[key] = value
+
+
+def restore_environment(saved: Mapping[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -1,0 +1,238 @@
+"""The whole system on one machine: emulator, resources, handlers, pollers, HTTP."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any, ClassVar
+
+from .emulator import Emulator, ResourceFactory, apply_environment, forget_shard_iterator, restore_environment
+from .http import FrontDoor, routes_for
+from .pollers import DEFAULT_SQS_CONCURRENCY, SqsPoller, StreamPoller
+from .runtime import DEFAULT_MAX_CONTAINERS, Runtime, merged_environment
+from .template import FunctionSpec, PhysicalResource, Template
+
+logger = logging.getLogger("status_fanout_local")
+
+# Parameter values that only make sense locally, used when the template
+# declares the parameter and the caller did not pass it: the local HTTP
+# server is the public site, and CloudFront does not exist here.
+LOCAL_PARAMETER_DEFAULTS = {"PageUrl": "{api_url}", "EnableCloudFront": "false"}
+
+
+class LocalStack:
+    """Runs template.yaml locally; see SPEC §5.
+
+    Only one stack can run per process at a time: handlers share os.environ
+    and moto keeps its state in module globals.
+    """
+
+    _running: ClassVar[LocalStack | None] = None
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        root: Path,
+        port: int = 0,
+        parameters: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        template: str = "template.yaml",
+        max_containers: int = DEFAULT_MAX_CONTAINERS,
+        sqs_concurrency: int = DEFAULT_SQS_CONCURRENCY,
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.port = port
+        self.parameters = dict(parameters or {})
+        self.env = dict(env or {})
+        self.template = Template(self.root, template)
+        self.max_containers = max_containers
+        self.sqs_concurrency = sqs_concurrency
+        self.api_url = ""
+        self.moto_url = ""
+        self.resources: dict[str, PhysicalResource] = {}
+        self.functions: list[FunctionSpec] = []
+        self._emulator = Emulator()
+        self._front_door: FrontDoor | None = None
+        self._runtime: Runtime | None = None
+        self._stream_pollers: list[StreamPoller] = []
+        self._sqs_pollers: list[SqsPoller] = []
+        self._saved_env: dict[str, str | None] = {}
+        self._started = False
+
+    # -- lifecycle
+
+    def start(self) -> LocalStack:
+        with LocalStack._lock:
+            if LocalStack._running is not None:
+                raise RuntimeError("a LocalStack is already running in this process; stop() it first")
+            LocalStack._running = self
+        self._started = True
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self._emulator.start()
+        self.moto_url = self._emulator.url
+        apply_environment(self._emulator.environment(), self._saved_env)
+
+        # Bound before the template is resolved: the API URL is a parameter value.
+        self._front_door = FrontDoor(self.port, self.invoke, lambda: self._emulator.client("s3"))
+        self.api_url = self._front_door.url
+
+        resolver = self.template.resolver(self._parameter_values())
+        self.resources = ResourceFactory(self._emulator, self.template, resolver).create_all()
+        self.functions = self.template.functions(resolver)
+
+        # Before any handler import: module-level code reads its configuration.
+        handler_env = merged_environment(self.functions)
+        handler_env.update(self.env)
+        apply_environment(handler_env, self._saved_env)
+
+        self._runtime = Runtime(self.functions, self.max_containers)
+        self._front_door.routes = routes_for(self.functions)
+        self._front_door.public_bucket = handler_env.get("PUBLIC_BUCKET")
+        for spec in self.functions:
+            for stream_event in spec.dynamodb_events:
+                self._stream_pollers.append(
+                    StreamPoller(self._runtime, spec.logical_id, stream_event, self._emulator.client,
+                                 forget_shard_iterator)
+                )
+            for queue_event in spec.sqs_events:
+                self._sqs_pollers.append(
+                    SqsPoller(self._runtime, spec.logical_id, queue_event, self._emulator.client,
+                              self.sqs_concurrency)
+                )
+        pollers: list[StreamPoller | SqsPoller] = [*self._stream_pollers, *self._sqs_pollers]
+        for poller in pollers:
+            poller.start()
+        self._front_door.start()
+        logger.info("local stack up: API %s, emulator %s, %d functions, %d stream and %d queue pollers",
+                    self.api_url, self.moto_url, len(self.functions), len(self._stream_pollers),
+                    len(self._sqs_pollers))
+
+    def _parameter_values(self) -> dict[str, str]:
+        declared = self.template.data.get("Parameters") or {}
+        values = {
+            name: value.format(api_url=self.api_url)
+            for name, value in LOCAL_PARAMETER_DEFAULTS.items()
+            if name in declared
+        }
+        values.update(self.parameters)
+        return values
+
+    def stop(self) -> None:
+        """Stop pollers, then HTTP, then the emulator; safe to call twice."""
+        if not self._started:
+            return
+        pollers: list[StreamPoller | SqsPoller] = [*self._stream_pollers, *self._sqs_pollers]
+        for poller in pollers:
+            poller.stop()
+        for poller in pollers:
+            poller.join(timeout=10)
+        self._stream_pollers.clear()
+        self._sqs_pollers.clear()
+        if self._front_door is not None:
+            self._front_door.stop()
+            self._front_door = None
+        self._emulator.stop()
+        restore_environment(self._saved_env)
+        self._saved_env.clear()
+        self._started = False
+        with LocalStack._lock:
+            if LocalStack._running is self:
+                LocalStack._running = None
+        logger.info("local stack stopped")
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def run_forever(self) -> int:
+        """Serve until SIGINT or SIGTERM, then stop cleanly; the CLI's exit code."""
+        stopping = threading.Event()
+
+        def request_stop(signum: int, _frame: FrameType | None) -> None:
+            logger.info("received %s, stopping", signal.Signals(signum).name)
+            stopping.set()
+
+        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            if not self._started:
+                self.start()
+            print(f"status-fanout local stack\n  API and public pages: {self.api_url}\n"
+                  f"  AWS emulator (moto):  {self.moto_url}\nCtrl-C to stop.", flush=True)
+            # A timed wait keeps the main thread responsive to signals.
+            while not stopping.wait(0.5):
+                pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.stop()
+        print("stopped.", file=sys.stderr, flush=True)
+        return 0
+
+    # -- use
+
+    @property
+    def physical(self) -> dict[str, str]:
+        """Logical id → physical name (table, bucket, queue name)."""
+        return {
+            logical_id: resource.attributes.get("QueueName", resource.ref)
+            for logical_id, resource in self.resources.items()
+        }
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.resources[logical_id].attributes["QueueUrl"]
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        """Invoke a function directly, as `sam local invoke` would; exceptions propagate."""
+        if self._runtime is None:
+            raise RuntimeError("the stack is not started")
+        return self._runtime.invoke(logical_id, event)
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Return once every stream is read and handled, every event-source
+        queue is empty and nothing runs; raise TimeoutError otherwise.
+
+        A round counts as idle only if no invocation started or ended during
+        it, so that work which causes more work (stream → queue) is followed.
+        """
+        if self._runtime is None:
+            raise RuntimeError("the stack is not started")
+        runtime = self._runtime
+        sqs = self._emulator.client("sqs")
+        deadline = time.monotonic() + timeout
+        busy: list[str] = []
+        while time.monotonic() < deadline:
+            activity, round_start = runtime.activity, time.monotonic()
+            while time.monotonic() < deadline:
+                busy = [p.description for p in self._stream_pollers
+                        if p.caught_up_at is None or p.caught_up_at < round_start]
+                busy += [f"{p.description} ({n} messages)" for p in self._sqs_pollers
+                         if (n := p.backlog(sqs))]
+                if runtime.in_flight:
+                    busy.append(f"{runtime.in_flight} invocations")
+                if not busy:
+                    break
+                time.sleep(0.02)
+            if not busy and runtime.activity == activity:
+                return
+        raise TimeoutError(f"local stack not idle after {timeout} s: {', '.join(busy) or 'still active'}")
