@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -36,6 +37,38 @@ _SQS_ATTRIBUTES = (
 )
 
 
+_DYNAMODB_OPERATIONS = (
+    "put_item", "update_item", "delete_item", "get_item", "query", "scan", "batch_write_item",
+    "batch_get_item", "transact_write_items", "transact_get_items",
+)
+_dynamodb_lock = threading.RLock()
+
+
+def serialize_dynamodb() -> None:
+    """Make moto's DynamoDB as atomic as the real one.
+
+    moto runs requests on many threads, and its transact_write_items rolls a
+    failed transaction back by restoring a deep copy of the whole table taken
+    when it began, which erases any write another thread made meanwhile (seen
+    as lost updates under concurrent posts). DynamoDB serialises transactions
+    against every other write; one lock around moto's table operations does too.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _DYNAMODB_OPERATIONS:
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_serialized", False):
+            continue
+
+        def locked(*args: Any, __original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+            with _dynamodb_lock:
+                return __original(*args, **kwargs)
+
+        locked._serialized = True  # type: ignore[attr-defined]
+        locked.__name__ = name
+        setattr(DynamoDBBackend, name, locked)
+
+
 # The port of the previous emulator in this process. Handlers' shared library
 # may cache boto3 clients in module globals, which outlive a stack; reusing the
 # port keeps such clients pointing at a live emulator when tests start a
@@ -56,6 +89,7 @@ class Emulator:
         if werkzeug_log.level == logging.NOTSET:
             # moto logs every AWS call at INFO; the pollers alone make ~20 a second.
             werkzeug_log.setLevel(logging.WARNING)
+        serialize_dynamodb()
         # ThreadedMotoServer binds in its thread and hangs start() if the bind
         # fails, so the old port is probed first.
         self._server = self._serve(_previous_port if _port_free(_previous_port) else 0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -12,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from .auth import UnauthorizedError, check_bearer
 from .errors import DomainError, MalformedRequestError, PayloadTooLargeError
 from .observability import logger
+from .public_json import dumps
 from .settings import Settings
 
 MAX_REQUEST_BYTES = 256 * 1024
@@ -25,7 +25,7 @@ def error_body(code: str, message: str, details: list[dict[str, Any]] | None = N
 
 def respond(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body=json.dumps(body, ensure_ascii=False), headers=headers or {})
+                    body=dumps(body).decode(), headers=headers or {})
 
 
 def is_staff_route(path: str) -> bool:

@@ -23,8 +23,13 @@ INDICATOR_DESCRIPTION = {
 }
 
 
+# Characters that could make a JSON body look like HTML to a sniffing client.
+_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
 def dumps(document: Any) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact UTF-8 JSON with <, > and & escaped (they only occur inside strings)."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).translate(_HTML_SAFE).encode()
 
 
 def group_id(group: str) -> str:

@@ -1,0 +1,135 @@
+"""The data layer against moto server over HTTP, the table built from template.yaml."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from status_fanout.models import ComponentPatch, ComponentPut, IncidentCreate, UpdateCreate
+from status_fanout.publishing import Publisher, RenderPlan
+from status_fanout.service import StatusService
+from status_fanout.settings import Settings
+from status_fanout.store import Store
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def service(stack: Any) -> StatusService:
+    return StatusService(Store(stack.physical["StatusTable"], boto3.client("dynamodb")))
+
+
+def test_table_matches_the_template(stack: Any) -> None:
+    table = boto3.client("dynamodb").describe_table(TableName=stack.physical["StatusTable"])["Table"]
+    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {"gsi1", "gsi2"}
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+
+
+def test_concurrent_posts_to_one_incident_lose_nothing(service: StatusService) -> None:
+    # GIVEN an open incident
+    incident, _ = service.create_incident(IncidentCreate(name="Race", status="investigating", body="start"))
+    # WHEN twelve staff post updates to it at the same moment
+    bodies = [f"update {n}" for n in range(12)]
+
+    def post(body: str) -> None:
+        service.add_update(incident.id, UpdateCreate(status="identified", body=body))
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        list(pool.map(post, bodies))
+    # THEN every update is stored exactly once, each with its own sequence number
+    head, updates = service.get_incident(incident.id)
+    assert sorted(u.body for u in updates) == sorted(["start", *bodies])
+    assert sorted(u.seq for u in updates) == list(range(1, 14))
+    assert head.seq == 13 and head.version == 13
+
+
+def test_an_update_and_a_patch_of_the_same_component_never_interleave(service: StatusService) -> None:
+    service.put_component("race-component", ComponentPut(name="Race component"))
+    incident, _ = service.create_incident(IncidentCreate(name="Race 2", status="investigating", body="b"))
+
+    def via_incident(n: int) -> None:
+        status = "major_outage" if n % 2 else "partial_outage"
+        service.add_update(incident.id, UpdateCreate(status="identified", body=f"u{n}",
+                                                     components={"race-component": status}))
+
+    def via_patch(n: int) -> None:
+        service.patch_component("race-component", ComponentPatch(status="degraded_performance"))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda n: (via_incident if n % 2 else via_patch)(n), range(8)))
+    # Each recorded change starts from what the previous writer left behind:
+    # the previous incident update's new status, or the PATCHed one.
+    _, updates = service.get_incident(incident.id)
+    changes = [a for u in sorted(updates, key=lambda u: u.seq) for a in (u.affected_components or [])]
+    assert len(changes) == 4
+    previous = "operational"
+    for change in changes:
+        assert change.old_status in (previous, "degraded_performance")
+        previous = change.new_status
+
+
+def test_incidents_page_newest_first_with_an_opaque_cursor(service: StatusService) -> None:
+    # GIVEN five backfilled incidents a day apart, far in the past
+    base = datetime(2001, 1, 1, tzinfo=UTC)
+    names = []
+    for day in range(5):
+        name = f"paging {day}"
+        names.append(name)
+        service.create_incident(IncidentCreate(name=name, status="resolved", body="b",
+                                               display_at=base + timedelta(days=day)))
+    # WHEN all incidents are read two at a time
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page, cursor = service.list_incidents(2, cursor)
+        assert len(page) <= 2
+        seen += [incident.name for incident, _ in page]
+        if cursor is None:
+            break
+    # THEN each appears once, newest first
+    ours = [n for n in seen if n.startswith("paging")]
+    assert ours == list(reversed(names))
+    assert len(seen) == len(set(seen))
+
+
+def test_resolved_incidents_leave_the_unresolved_index(service: StatusService) -> None:
+    incident, _ = service.create_incident(IncidentCreate(name="Short", status="investigating", body="b"))
+    assert incident.id in {i.id for i in service.store.list_unresolved()}
+    service.add_update(incident.id, UpdateCreate(status="resolved", body="done"))
+    assert incident.id not in {i.id for i in service.store.list_unresolved()}
+
+
+def test_publishing_the_same_change_twice_rewrites_nothing(stack: Any, service: StatusService) -> None:
+    # GIVEN a rendered incident
+    incident, _ = service.create_incident(IncidentCreate(name="Twice", status="investigating", body="b"))
+    settings = Settings(table_name=stack.physical["StatusTable"], public_bucket=stack.physical["PublicBucket"],
+                        page_name="Bottlenose")
+    publisher = Publisher(service.store, settings, boto3.client("s3"))
+    plan = RenderPlan(incident_ids={incident.id}, components=True)
+    publisher.publish(plan)
+    key = f"api/v2/incidents/{incident.id}.json"
+    before = boto3.client("s3").head_object(Bucket=settings.public_bucket, Key=key)
+    time.sleep(1.1)  # Last-Modified has one-second resolution
+    # WHEN the same stream record is delivered again
+    written = publisher.publish(plan)
+    # THEN no object is rewritten and its validators stay put
+    assert not any(written.values())
+    after = boto3.client("s3").head_object(Bucket=settings.public_bucket, Key=key)
+    assert (after["ETag"], after["LastModified"]) == (before["ETag"], before["LastModified"])
+
+
+def test_render_plan_ignores_records_it_does_not_render() -> None:
+    records = [
+        {"dynamodb": {"Keys": {"pk": {"S": "idempotency#ApiFunction"}, "sk": {"S": "x"}}}},
+        {"dynamodb": {"Keys": {"pk": {"S": "INC#abc"}, "sk": {"S": "UPD#000001"}}}},
+        {"dynamodb": {"Keys": {"pk": {"S": "COMP"}, "sk": {"S": "COMP#smtp"}}}},
+        {"dynamodb": {}},
+    ]
+    plan = RenderPlan.from_stream_records(records)
+    assert plan.incident_ids == {"abc"} and plan.components
+    assert not RenderPlan.from_stream_records(records[:1])
