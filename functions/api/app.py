@@ -18,7 +18,7 @@ from status_fanout.models import (
     ComponentPatch,
     ComponentPut,
     IncidentCreate,
-    IncidentListQuery,
+    PageQuery,
     PostmortemPut,
     UpdateCorrect,
     UpdateCreate,
@@ -29,9 +29,13 @@ from status_fanout.public_json import component_object, incident_object
 from status_fanout.service import IncidentWithUpdates, StatusService
 from status_fanout.settings import get_settings
 from status_fanout.store import Store
+from status_fanout.webhook_service import WebhookService
+from status_fanout.webhooks import ReplayRequest, WebhookCreate, WebhookPatch
 
 settings = get_settings()
-service = StatusService(Store(settings.table_name))
+store = Store(settings.table_name)
+service = StatusService(store)
+webhook_service = WebhookService(store, settings)
 api = openapi.Api()
 app = api.resolver
 COMPONENT_ID = re.compile(COMPONENT_ID_PATTERN)
@@ -110,9 +114,9 @@ def patch_component(component_id: str) -> dict[str, Any]:
 
 # --- incidents ----------------------------------------------------------------
 
-@api.route("GET", "/v1/incidents", "List incidents, newest first", query=IncidentListQuery)
+@api.route("GET", "/v1/incidents", "List incidents, newest first", query=PageQuery)
 def list_incidents() -> dict[str, Any]:
-    query = parse_query(IncidentListQuery, app.current_event.query_string_parameters)
+    query = parse_query(PageQuery, app.current_event.query_string_parameters)
     pairs, next_cursor = service.list_incidents(query.limit, query.cursor)
     components = {c.id: c for c in service.list_components()}
     return {"incidents": [_incident(p, components) for p in pairs], "next_cursor": next_cursor}
@@ -148,6 +152,66 @@ def correct_update(incident_id: str, update_id: str) -> dict[str, Any]:
 @api.route("PUT", "/v1/incidents/<incident_id>/postmortem", "Publish or correct the postmortem", body=PostmortemPut)
 def put_postmortem(incident_id: str) -> dict[str, Any]:
     return _incident(service.publish_postmortem(incident_id, parse_body(PostmortemPut, _body())))
+
+
+# --- webhooks -------------------------------------------------------------------
+
+@api.route("POST", "/v1/webhooks", "Register a webhook endpoint (the secret is shown only here)",
+           body=WebhookCreate, status=201)
+def create_webhook() -> Response[str]:
+    endpoint, secret = webhook_service.create(parse_body(WebhookCreate, _body()))
+    return _json(201, {**endpoint.public(), "secret": secret}, {"Location": f"/v1/webhooks/{endpoint.id}"})
+
+
+@api.route("GET", "/v1/webhooks", "List webhook endpoints", query=PageQuery)
+def list_webhooks() -> dict[str, Any]:
+    query = parse_query(PageQuery, app.current_event.query_string_parameters)
+    endpoints, next_cursor = webhook_service.list_endpoints(query.limit, query.cursor)
+    return {"webhooks": [e.public() for e in endpoints], "next_cursor": next_cursor}
+
+
+@api.route("GET", "/v1/webhooks/<webhook_id>", "Get a webhook endpoint")
+def get_webhook(webhook_id: str) -> dict[str, Any]:
+    return webhook_service.get(webhook_id).public()
+
+
+@api.route("PATCH", "/v1/webhooks/<webhook_id>", "Change a webhook endpoint (status 'active' re-enables it)",
+           body=WebhookPatch)
+def update_webhook(webhook_id: str) -> dict[str, Any]:
+    return webhook_service.update(webhook_id, parse_body(WebhookPatch, _body())).public()
+
+
+@api.route("DELETE", "/v1/webhooks/<webhook_id>", "Delete a webhook endpoint", status=204)
+def delete_webhook(webhook_id: str) -> Response[str]:
+    webhook_service.delete(webhook_id)
+    return Response(status_code=204, body="")
+
+
+@api.route("POST", "/v1/webhooks/<webhook_id>/rotate-secret",
+           "New signing secret; the old one keeps signing for 24 hours", status=201)
+def rotate_webhook_secret(webhook_id: str) -> Response[str]:
+    endpoint, secret = webhook_service.rotate_secret(webhook_id)
+    return _json(201, {**endpoint.public(), "secret": secret})
+
+
+@api.route("POST", "/v1/webhooks/<webhook_id>/test", "Send a webhook.test event", status=202)
+def test_webhook(webhook_id: str) -> Response[str]:
+    return _json(202, {"delivery_id": webhook_service.send_test(webhook_id)})
+
+
+@api.route("GET", "/v1/webhooks/<webhook_id>/deliveries", "Deliveries, newest first, with every attempt",
+           query=PageQuery)
+def webhook_deliveries(webhook_id: str) -> dict[str, Any]:
+    query = parse_query(PageQuery, app.current_event.query_string_parameters)
+    deliveries, next_cursor = webhook_service.deliveries(webhook_id, query.limit, query.cursor)
+    shown = [{k: v for k, v in d.items() if k not in ("pk", "sk", "type", "expires_at")} for d in deliveries]
+    return {"deliveries": shown, "next_cursor": next_cursor}
+
+
+@api.route("POST", "/v1/webhooks/<webhook_id>/replay", "Re-send what failed since a time", body=ReplayRequest,
+           status=202)
+def replay_webhook(webhook_id: str) -> Response[str]:
+    return _json(202, {"replayed": webhook_service.replay(webhook_id, parse_body(ReplayRequest, _body()))})
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -24,6 +24,9 @@ logger = logging.getLogger("status_fanout_local")
 # declares the parameter and the caller did not pass it: the local HTTP
 # server is the public site, and CloudFront does not exist here.
 LOCAL_PARAMETER_DEFAULTS = {"PageUrl": "{api_url}", "EnableCloudFront": "false"}
+# SPEC §5: webhook receivers on loopback (over plain HTTP) are allowed in the
+# local stack only; link-local, private and metadata addresses stay refused.
+LOCAL_ENVIRONMENT = {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_ALLOW_HTTP": "true"}
 
 
 class LocalStack:
@@ -96,6 +99,7 @@ class LocalStack:
 
         # Before any handler import: module-level code reads its configuration.
         handler_env = merged_environment(self.functions)
+        handler_env.update(LOCAL_ENVIRONMENT)
         handler_env.update(self.env)
         apply_environment(handler_env, self._saved_env)
 

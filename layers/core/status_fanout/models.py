@@ -66,6 +66,9 @@ class IncidentUpdate(BaseModel):
     affected_components: list[AffectedComponent] | None = None
     deliver_notifications: bool = True
     backfilled: bool = False
+    # The incident's version this update created: a per-incident sequence
+    # that webhook receivers can order events by.
+    incident_version: int = 0
 
 
 class Incident(BaseModel):
@@ -148,7 +151,7 @@ class PostmortemPut(BaseModel):
     display_at: AwareDatetime | None = None
 
 
-class IncidentListQuery(BaseModel):
+class PageQuery(BaseModel):
     model_config = _strict
-    limit: Annotated[int, Field(ge=1, le=100, description="Incidents per page")] = 20
+    limit: Annotated[int, Field(ge=1, le=100, description="Items per page")] = 20
     cursor: Annotated[str | None, Field(max_length=2048, description="next_cursor of the previous page")] = None

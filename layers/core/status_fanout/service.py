@@ -113,6 +113,7 @@ class StatusService:
                 requested_components=request.components, notify=request.notify,
                 display_at=request.display_at, components=components, now=self.clock(),
             )
+            update = update.model_copy(update={"incident_version": 1})
             self.store.save_incident_change(
                 incident, 0, new_update=update, components=self._component_writes(update, components, versions)
             )
@@ -129,6 +130,7 @@ class StatusService:
                 requested_components=request.components, notify=request.notify,
                 display_at=request.display_at, components=components, now=self.clock(),
             )
+            update = update.model_copy(update={"incident_version": incident.version + 1})
             self.store.save_incident_change(
                 changed, incident.version, new_update=update,
                 components=self._component_writes(update, components, versions),

@@ -1,4 +1,8 @@
-"""One settings model, read once per cold start from the Lambda environment."""
+"""One settings model, read once per cold start from the Lambda environment.
+
+Each field is read from the environment variable of the same name in upper
+case (TABLE_NAME, PAGE_NAME, ...); template.yaml sets them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import os
 import re
 
 from pydantic import BaseModel, Field, field_validator
+
+DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 50400)  # 5 s ... 14 h: 30 h in all
 
 
 class Settings(BaseModel):
@@ -17,13 +23,33 @@ class Settings(BaseModel):
     page_time_zone: str = "Etc/UTC"
     page_id: str = ""
     # SHA-256 hex digests of the staff bearer tokens; two during a rotation.
-    staff_token_sha256: tuple[str, ...] = Field(default=())
+    staff_token_sha256: tuple[str, ...] = ()
+    plan_queue_url: str = ""
+    webhook_queue_url: str = ""
+    webhook_dlq_url: str = ""
+    # Subscribers of each channel are spread over this many key shards.
+    fanout_shards: int = Field(default=16, ge=1, le=1000)
+    # Seconds before each retry of a failed webhook delivery.
+    webhook_retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=15)
+    webhook_disable_after_seconds: int = 5 * 86400
+    # Only the local stack sets these: loopback receivers over plain HTTP.
+    webhook_allow_loopback: bool = False
+    webhook_allow_http: bool = False
+    ops_topic_arn: str = ""
 
     @field_validator("staff_token_sha256", mode="before")
     @classmethod
     def _split_hashes(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(h.strip().lower() for h in value.split(",") if h.strip())
+        return value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.split(",") if part.strip())
         return value
 
     @field_validator("page_url")
@@ -38,15 +64,8 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ
-        return cls(
-            table_name=env["TABLE_NAME"],
-            public_bucket=env.get("PUBLIC_BUCKET", ""),
-            page_name=env.get("PAGE_NAME", "Status"),
-            page_url=env.get("PAGE_URL") or "http://127.0.0.1:3000",
-            page_time_zone=env.get("PAGE_TIME_ZONE", "Etc/UTC"),
-            page_id=env.get("PAGE_ID", ""),
-            staff_token_sha256=env.get("STAFF_TOKEN_SHA256", ""),  # type: ignore[arg-type]
-        )
+        values = {name: env[name.upper()] for name in cls.model_fields if env.get(name.upper())}
+        return cls.model_validate(values)
 
 
 @functools.cache

@@ -109,7 +109,7 @@ class Store:
 
     # --- low level ---------------------------------------------------------
 
-    def _call(self, operation: str, **kwargs: Any) -> Any:
+    def call(self, operation: str, **kwargs: Any) -> Any:
         try:
             return getattr(self.client, operation)(TableName=self.table_name, **kwargs)
         except ClientError as exc:
@@ -118,16 +118,16 @@ class Store:
                 raise StoreUnavailableError("the database is busy; retry shortly") from exc
             raise
 
-    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
+    def query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         while True:
-            page = self._call("query", **kwargs)
+            page = self.call("query", **kwargs)
             items.extend(page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _transact(self, items: list[dict[str, Any]]) -> None:
+    def transact(self, items: list[dict[str, Any]]) -> None:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -147,7 +147,7 @@ class Store:
 
     def load_components(self) -> dict[str, tuple[Component, int]]:
         """Every component with its version (for conditional writes), in one query."""
-        items = self._query_all(
+        items = self.query_all(
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": COMPONENTS_PK}},
             ConsistentRead=True,
@@ -176,12 +176,12 @@ class Store:
 
     def save_component(self, component: Component, version: int, changed_by: str | None) -> None:
         """Write one component, failing with VersionConflict if it moved on."""
-        self._transact([self._component_put(component, version, changed_by)])
+        self.transact([self._component_put(component, version, changed_by)])
 
     # --- incidents ---------------------------------------------------------
 
     def load_incident(self, incident_id: str) -> tuple[Incident, list[IncidentUpdate]] | None:
-        items = self._query_all(
+        items = self.query_all(
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": incident_pk(incident_id)}},
             ConsistentRead=True,
@@ -241,7 +241,7 @@ class Store:
             items.append(self._update_put(changed_update, new=False))
         changed_by = f"incident:{incident.id}:{new_update.id}" if new_update else None
         items.extend(self._component_put(c, v, changed_by) for c, v in components)
-        self._transact(items)
+        self.transact(items)
 
     def list_incidents(self, limit: int, cursor: str | None = None) -> tuple[list[Incident], str | None]:
         """Newest first (by start time), one page."""
@@ -269,6 +269,6 @@ class Store:
         start = decode_cursor(cursor, ("pk", "sk", f"{index}pk", f"{index}sk"))
         if start:
             kwargs["ExclusiveStartKey"] = start
-        page = self._call("query", **kwargs)
+        page = self.call("query", **kwargs)
         incidents = [Incident.model_validate(from_item(i)) for i in page.get("Items", [])]
         return incidents, encode_cursor(page.get("LastEvaluatedKey"))
