@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ else:
     S3Client = Any
 
 RECENT_INCIDENTS = 50
+# Parallel S3 writes per publish (boto3 clients are thread-safe).
+WRITERS = 8
 # Incident heads per query when a component's feed needs older incidents.
 HEAD_PAGE = 100
 JSON_TYPE = "application/json; charset=utf-8"
@@ -191,7 +194,12 @@ class Publisher:
             return {}
         state = self.load_state(plan)
         artifacts = render(plan, state, self.settings)
-        return {key: self.write(key, a.body, a.content_type) for key, a in artifacts.items()}
+        # Each write is a HEAD and maybe a PUT; in parallel a change touching a
+        # dozen artifacts costs about one round trip, not a dozen.
+        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+            written = pool.map(lambda item: self.write(item[0], item[1].body, item[1].content_type),
+                               artifacts.items())
+            return dict(zip(artifacts, written, strict=True))
 
     def load_state(self, plan: RenderPlan) -> SiteState:
         loaded: dict[str, IncidentWithUpdates] = {}
