@@ -109,7 +109,8 @@ def feed_components(plan: RenderPlan, touched: Iterable[IncidentWithUpdates],
     touch, and the new or renamed ones."""
     wanted = set(plan.component_ids)
     for incident, _ in touched:
-        wanted.update(incident.component_ids)
+        if incident.id in plan.incident_ids:
+            wanted.update(incident.component_ids)
     return {c for c in wanted if c in components}
 
 
