@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from .lifecycle import POSTMORTEM_LABEL, display_order, labels
 from .models import Incident, IncidentUpdate
@@ -138,23 +139,8 @@ def entry_updated(incident: Incident, updates: Iterable[IncidentUpdate]) -> str:
     return max([incident.updated_at, *(u.updated_at for u in updates)])
 
 
-# Entries are immutable once built and an incident's version moves with every
-# write, so a warm publisher reuses them across feeds and invocations.
-_ENTRY_CACHE: OrderedDict[tuple[object, ...], FeedEntry] = OrderedDict()
-_ENTRY_CACHE_SIZE = 4096
-
-
-def clear_cache() -> None:
-    _ENTRY_CACHE.clear()
-
-
 def feed_entry(site: FeedSite, incident: Incident, updates: list[IncidentUpdate]) -> FeedEntry:
-    key = (site, incident.id, incident.version, incident.updated_at, len(updates),
-           incident.postmortem_updated_at)
-    cached = _ENTRY_CACHE.get(key)
-    if cached is not None:
-        _ENTRY_CACHE.move_to_end(key)
-        return cached
+    """The incident as a feedgen entry (for RSS and Atom alike)."""
     lines = history(incident, updates)
     entry = FeedEntry()
     entry.id(entry_id(site, incident))
@@ -165,10 +151,46 @@ def feed_entry(site: FeedSite, incident: Incident, updates: list[IncidentUpdate]
     # Like Statuspage: published (RSS pubDate) is the time of the latest line.
     entry.published(parse_ts(max(line.at for line in lines) if lines else incident.started_at))
     entry.updated(parse_ts(entry_updated(incident, updates)))
-    _ENTRY_CACHE[key] = entry
+    return entry
+
+
+@dataclass(frozen=True)
+class RenderedEntry:
+    """An entry serialised once for each format, reused by every feed that holds it."""
+
+    rss: str
+    atom: str
+    updated: datetime
+
+
+# An incident's version moves with every write, so (id, version, ...) names
+# its content: a warm publisher reuses rendered entries across feeds and
+# invocations, and a new update costs one entry, not fifty.
+_ENTRY_CACHE: OrderedDict[tuple[object, ...], RenderedEntry] = OrderedDict()
+_ENTRY_CACHE_SIZE = 4096
+
+
+def clear_cache() -> None:
+    _ENTRY_CACHE.clear()
+
+
+def rendered_entry(site: FeedSite, incident: Incident, updates: list[IncidentUpdate]) -> RenderedEntry:
+    key = (site, incident.id, incident.version, incident.updated_at, len(updates),
+           incident.postmortem_updated_at, max((u.updated_at for u in updates), default=""))
+    cached = _ENTRY_CACHE.get(key)
+    if cached is not None:
+        _ENTRY_CACHE.move_to_end(key)
+        return cached
+    entry = feed_entry(site, incident, updates)
+    result = RenderedEntry(
+        rss=etree.tostring(entry.rss_entry(), encoding="unicode"),
+        atom=etree.tostring(entry.atom_entry(), encoding="unicode"),
+        updated=entry.updated(),
+    )
+    _ENTRY_CACHE[key] = result
     if len(_ENTRY_CACHE) > _ENTRY_CACHE_SIZE:
         _ENTRY_CACHE.popitem(last=False)
-    return entry
+    return result
 
 
 @dataclass(frozen=True)
@@ -193,9 +215,24 @@ def component_feed(site: FeedSite, component_id: str, component_name: str) -> Fe
 
 def render(site: FeedSite, feed: Feed, incidents: Sequence[IncidentWithUpdates]) -> tuple[bytes, bytes]:
     """(RSS 2.0, Atom 1.0) bytes for the feed: the newest FEED_ENTRIES incidents, newest first
-    (by start, as the incidents list orders them)."""
+    (by start, as the incidents list orders them).
+
+    feedgen writes the feed's own elements; each entry is feedgen's too, but
+    serialised once (see rendered_entry) and placed where feedgen places
+    entries, at the end of <feed> / <channel>. The bytes are exactly what
+    feedgen writes for the whole feed (a unit test holds this).
+    """
     chosen = sorted(incidents, key=lambda pair: (pair[0].started_at, pair[0].id), reverse=True)[:FEED_ENTRIES]
-    entries = [feed_entry(site, incident, updates) for incident, updates in chosen]
+    entries = [rendered_entry(site, incident, updates) for incident, updates in chosen]
+    rss, atom = envelope(site, feed, max((e.updated for e in entries), default=EMPTY_FEED_UPDATED))
+    rss_head, rss_tail = _split(rss, b"</channel></rss>")
+    atom_head, atom_tail = _split(atom, b"</feed>")
+    return (rss_head + "".join(e.rss for e in entries).encode() + rss_tail,
+            atom_head + "".join(e.atom for e in entries).encode() + atom_tail)
+
+
+def envelope(site: FeedSite, feed: Feed, updated: datetime) -> tuple[bytes, bytes]:
+    """The feed without entries, as feedgen writes it: (RSS, Atom)."""
     generator = FeedGenerator()
     atom_url = f"{site.page_url}/{feed.path}.atom"
     generator.id(atom_url)
@@ -205,14 +242,16 @@ def render(site: FeedSite, feed: Feed, incidents: Sequence[IncidentWithUpdates])
     generator.link(href=site.page_url or "/", rel="alternate", type="text/html")
     generator.language("en")
     generator.generator(GENERATOR)
-    updated = max((e.updated() for e in entries), default=EMPTY_FEED_UPDATED)
     generator.updated(updated)
-    # feedgen writes entries in reverse order of addition unless told otherwise.
-    for entry in entries:
-        generator.add_entry(entry, order="append")
     generator.link(href=atom_url, rel="self", type="application/atom+xml", replace=False)
     atom = generator.atom_str(pretty=False)
     generator.link(href=f"{site.page_url}/{feed.path}.rss", rel="self", type="application/rss+xml", replace=True)
     generator.link(href=site.page_url or "/", rel="alternate", type="text/html", replace=False)
     rss = generator.rss_str(pretty=False)
     return rss, atom
+
+
+def _split(document: bytes, closing: bytes) -> tuple[bytes, bytes]:
+    if not document.endswith(closing):
+        raise ValueError(f"feedgen output does not end with {closing!r}")
+    return document[: -len(closing)], closing
