@@ -129,8 +129,11 @@ class Planner:
         current = next((u for u in upto if u.seq == ref.update_seq), None)
         if current is None:
             return None
-        # The incident as it stood when this update was posted.
-        as_of = lifecycle.derive(incident, upto)
+        # The incident as it stood when this update was posted: later updates
+        # and a postmortem published since are not part of this event.
+        as_of = lifecycle.derive(incident, upto).model_copy(update={"updated_at": current.created_at})
+        if (incident.postmortem_published_at or "") > current.created_at:
+            as_of = as_of.model_copy(update={"postmortem_body": None, "postmortem_published_at": None})
         body = public_json.incident_object(as_of, upto, components, self.settings)
         update = {**public_json.update_object(current), "label": lifecycle.labels(upto)[current.id]}
         touched = list(dict.fromkeys([*as_of.component_ids, *(a.code for a in current.affected_components or [])]))

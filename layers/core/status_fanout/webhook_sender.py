@@ -106,6 +106,8 @@ class WebhookSender:
                 failures.append({"itemIdentifier": record["messageId"]})
             except Exception:  # one bad job never sinks the batch
                 logger.exception("delivery job failed", extra={"message_id": record.get("messageId")})
+                # Back soon, not after the queue's long visibility timeout.
+                self._hold(queue_url, record, self.settings.webhook_retry_schedule[0])
                 failures.append({"itemIdentifier": record["messageId"]})
 
         with ThreadPoolExecutor(max_workers=max(1, min(MAX_IN_FLIGHT, len(records)))) as pool:

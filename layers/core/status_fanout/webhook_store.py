@@ -116,7 +116,7 @@ class WebhookStore:
                 "update_item", Key=to_item({"pk": webhook_pk(webhook_id), "sk": META_SK}),
                 UpdateExpression="SET failing_since = if_not_exists(failing_since, :now)",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":now": {"S": now}}, ReturnValues="UPDATED_NEW")
+                ExpressionAttributeValues={":now": {"S": now}}, ReturnValues="ALL_NEW")
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
