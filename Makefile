@@ -54,3 +54,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache
+
+# A screenshot of each public page (status, incident, subscribe) in headless
+# Chromium, saved under docs/screenshots/ by the browser tests.
+.PHONY: screenshots
+screenshots: $(STAMP)
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/e2e/test_pages_browser.py $(PYTEST_ARGS)
