@@ -8,7 +8,6 @@ container as in Lambda, and each container runs one invocation at a time.
 from __future__ import annotations
 
 import importlib.util
-import itertools
 import json
 import logging
 import threading
@@ -70,7 +69,6 @@ class LambdaContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
-_module_counter = itertools.count(1)
 
 
 @dataclass
@@ -113,9 +111,13 @@ class FunctionPool:
         path = self.spec.handler_file
         if not path.is_file():
             raise RuntimeConfigError(f"{self.spec.logical_id}: handler file {path} does not exist")
-        # A unique name per container: the same file imported again is a new
-        # module object with its own globals, i.e. a new container.
-        name = f"lambda_{self.spec.logical_id.lower()}_{next(_module_counter)}"
+        # Each import of the file is a new module object with its own globals,
+        # i.e. a new container. It is never put in sys.modules, so every
+        # container keeps the module name Lambda gives it ("app" for
+        # app.lambda_handler): libraries that key state on a function's
+        # __module__ (Powertools Idempotency does) see the same name in every
+        # container, as on AWS.
+        name = self.spec.handler_module
         module_spec = importlib.util.spec_from_file_location(name, path)
         if module_spec is None or module_spec.loader is None:
             raise RuntimeConfigError(f"cannot import {path}")

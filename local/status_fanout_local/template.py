@@ -422,6 +422,11 @@ class FunctionSpec:
     def handler_name(self) -> str:
         return self.handler.rpartition(".")[2]
 
+    @property
+    def handler_module(self) -> str:
+        """`app.lambda_handler` → `app`: the module name Lambda imports the handler as."""
+        return self.handler.rpartition(".")[0]
+
 
 class Template:
     """A loaded SAM template rooted at a project directory."""

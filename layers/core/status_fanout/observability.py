@@ -5,7 +5,14 @@ and our handlers make only a few AWS calls; the template turns on Lambda's
 active tracing, which records each invocation without the SDK.
 """
 
+import os
+
 from aws_lambda_powertools import Logger, Metrics
 
-logger = Logger()
-metrics = Metrics()
+# Defaults for when this module is imported before the environment is set
+# (tests, tools); the template sets both variables for every function.
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "status-fanout")
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "StatusFanout")
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
