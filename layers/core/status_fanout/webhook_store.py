@@ -3,7 +3,6 @@ delivery log, on the one table (docs/data-model.md)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,32 +10,20 @@ from botocore.exceptions import ClientError
 
 from .errors import ConflictError, NotFoundError
 from .store import Store, VersionConflict, decode_cursor, encode_cursor, from_item, to_item
+from .subscriber_index import ALL, buckets_of, index_keys, index_pk, index_writes, shard_of, subscribers_page
 from .webhooks import EventSnapshot, WebhookEndpoint
+
+__all__ = ["ALL", "WebhookStore", "buckets_of", "index_pk", "shard_of", "webhook_pk"]
 
 WEBHOOKS_GSI1PK = "WEBHOOKS"
 META_SK = "#META"
 EVENT_SK = "#EVENT"
-ALL = "all"
 DELIVERY_LOG_DAYS = 30
 ATTEMPTS_KEPT = 10
 
 
 def webhook_pk(webhook_id: str) -> str:
     return f"WH#{webhook_id}"
-
-
-def shard_of(subscriber_id: str, shards: int) -> int:
-    """Stable shard of a subscriber: its index entries always land together."""
-    return int.from_bytes(hashlib.sha256(subscriber_id.encode()).digest()[:4], "big") % shards
-
-
-def index_pk(channel: str, bucket: str, shard: int) -> str:
-    """One partition per (channel, component or "all", shard)."""
-    return f"SUB#{channel}#{bucket}#{shard:03d}"
-
-
-def buckets_of(components: list[str]) -> list[str]:
-    return [f"c:{c}" for c in components] if components else [ALL]
 
 
 class WebhookStore:
@@ -46,9 +33,8 @@ class WebhookStore:
 
     # --- endpoints ---------------------------------------------------------
 
-    def _index_items(self, endpoint: WebhookEndpoint) -> list[tuple[str, str]]:
-        shard = shard_of(endpoint.id, self.shards)
-        return [(index_pk("webhook", bucket, shard), endpoint.id) for bucket in buckets_of(endpoint.components)]
+    def _index_items(self, endpoint: WebhookEndpoint) -> set[tuple[str, str]]:
+        return index_keys("webhook", endpoint.id, endpoint.components, self.shards)
 
     def save(self, endpoint: WebhookEndpoint, previous: WebhookEndpoint | None) -> WebhookEndpoint:
         """Write the endpoint and its index entries together, conditional on its version."""
@@ -65,13 +51,9 @@ class WebhookStore:
             head["ConditionExpression"] = "version = :v"
             head["ExpressionAttributeValues"] = {":v": {"N": str(previous.version)}}
         items: list[dict[str, Any]] = [{"Put": head}]
-        old = set(self._index_items(previous)) if previous else set()
-        new = set(self._index_items(saved)) if saved.status == "active" else set()
-        for pk, sk in old - new:
-            items.append({"Delete": {"TableName": self.db.table_name, "Key": to_item({"pk": pk, "sk": sk})}})
-        for pk, sk in new:
-            items.append({"Put": {"TableName": self.db.table_name, "Item": to_item(
-                {"pk": pk, "sk": sk, "type": "subscription", "channel": "webhook", "events": saved.events})}})
+        old = self._index_items(previous) if previous else set()
+        new = self._index_items(saved) if saved.status == "active" else set()
+        items += index_writes(self.db.table_name, "webhook", old, new, {"events": saved.events})
         try:
             self.db.transact(items)
         except VersionConflict as exc:
@@ -135,15 +117,8 @@ class WebhookStore:
 
     def subscribers_page(self, channel: str, bucket: str, shard: int,
                          start: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page (up to 1 MB) of one index partition: subscriber ids and their filters."""
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :p",
-            "ExpressionAttributeValues": {":p": {"S": index_pk(channel, bucket, shard)}},
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = self.db.call("query", **kwargs)
-        return [from_item(i) for i in page.get("Items", [])], page.get("LastEvaluatedKey")
+        """One page (up to 1 MB) of one index partition (any channel's: see subscriber_index)."""
+        return subscribers_page(self.db, channel, bucket, shard, start)
 
     # --- event snapshots ------------------------------------------------------
 
