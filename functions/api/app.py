@@ -1,4 +1,5 @@
-"""The HTTP API Lambda: staff routes for components and incidents."""
+"""The HTTP API Lambda: staff routes for components, incidents, webhooks and
+subscribers, and the public email subscription routes."""
 
 from __future__ import annotations
 
@@ -10,9 +11,18 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from status_fanout import http_errors, openapi
+from status_fanout import http_errors, openapi, pages
 from status_fanout.auth import hash_token
-from status_fanout.errors import InvalidFieldError
+from status_fanout.email_subscriptions import (
+    ManageRequest,
+    SubscribeRequest,
+    SubscriberQuery,
+    SubscriptionService,
+    form_fields,
+    parse_form,
+)
+from status_fanout.email_tokens import ExpiredTokenError
+from status_fanout.errors import ConflictError, DomainError, InvalidFieldError, NotFoundError
 from status_fanout.models import (
     COMPONENT_ID_PATTERN,
     ComponentPatch,
@@ -36,6 +46,7 @@ settings = get_settings()
 store = Store(settings.table_name)
 service = StatusService(store)
 webhook_service = WebhookService(store, settings)
+subscriptions = SubscriptionService(store, settings, enqueue=webhook_service.planner.send)
 api = openapi.Api()
 app = api.resolver
 COMPONENT_ID = re.compile(COMPONENT_ID_PATTERN)
@@ -212,6 +223,148 @@ def webhook_deliveries(webhook_id: str) -> dict[str, Any]:
            status=202)
 def replay_webhook(webhook_id: str) -> Response[str]:
     return _json(202, {"replayed": webhook_service.replay(webhook_id, parse_body(ReplayRequest, _body()))})
+
+
+# --- email subscriptions (public) ----------------------------------------------------
+# Answers are HTML pages for browsers (the subscribe form and the links in
+# emails), JSON for API clients of POST /v1/subscriptions. Pages that carry a
+# token in their URL are never cached and never leak it in a Referer.
+
+PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+
+
+def _html(status: int, body: str) -> Response[str]:
+    return Response(status_code=status, content_type=pages.HTML_TYPE, body=body, headers=dict(PAGE_HEADERS))
+
+
+def _is_form() -> bool:
+    headers = app.current_event.headers
+    content_type = headers.get("content-type") or headers.get("Content-Type") or ""
+    return content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
+
+
+def _decoded_body() -> str:
+    event = app.current_event
+    return event.decoded_body if event.is_base64_encoded else (event.body or "")
+
+
+def _token() -> str | None:
+    token = (app.current_event.query_string_parameters or {}).get("token")
+    if not token and _is_form():
+        token = (form_fields(_decoded_body()).get("token") or [None])[0]
+    return token
+
+
+def _token_page(render: Any) -> Response[str]:
+    """Run a token route; a bad, expired or stale link is an HTML page with its 4xx status."""
+    try:
+        status, body = render()
+        return _html(status, body)
+    except ExpiredTokenError as exc:
+        return _html(exc.status, pages.expired_page(settings))
+    except NotFoundError as exc:
+        return _html(exc.status, pages.message_page(settings, "Subscription not found",
+                                                    "This subscription no longer exists. Subscribe again if you like."))
+    except ConflictError as exc:
+        return _html(exc.status, pages.message_page(settings, "This link no longer works", exc.message))
+    except DomainError as exc:
+        if exc.status >= 500:
+            raise
+        return _html(exc.status, pages.message_page(settings, "This link is not valid",
+                                                    "Use the link from the newest email we sent you."))
+
+
+@api.route("POST", "/v1/subscriptions", "Subscribe an address (202 whatever the address; a confirmation mail follows)",
+           body=SubscribeRequest, status=202, public=True)
+def subscribe() -> Response[str]:
+    form = _is_form()
+    body = _decoded_body()
+    request = parse_form(SubscribeRequest, form_fields(body), ("components",)) if form \
+        else parse_body(SubscribeRequest, body)
+    subscriptions.accept(request, app.current_event.request_context.identity.source_ip or "unknown")
+    metrics.add_metric(name="SubscribeRequests", unit=MetricUnit.Count, value=1)
+    if form:
+        return _html(202, pages.check_inbox_page(settings))
+    return _json(202, {"status": "accepted", "message": "If the address can receive email, a confirmation link "
+                                                       "is on its way. Nothing is sent until it is confirmed."})
+
+
+@api.route("GET", "/v1/subscriptions/confirm", "The confirm page (a button; GET changes nothing)", public=True)
+def confirm_form() -> Response[str]:
+    token = _token()
+    return _token_page(lambda: (200, pages.confirm_page(settings, token or "",
+                                                        email=subscriptions.pending(token).email)))
+
+
+@api.route("POST", "/v1/subscriptions/confirm", "Confirm a subscription", public=True)
+def confirm() -> Response[str]:
+    token = _token()
+    return _token_page(lambda: (200, pages.confirmed_page(settings) if subscriptions.confirm(token) else ""))
+
+
+@api.route("GET", "/v1/subscriptions/manage", "The subscriber's components", public=True)
+def manage_form() -> Response[str]:
+    token = _token()
+
+    def render() -> tuple[int, str]:
+        subscriber = subscriptions.managed(token)
+        return 200, pages.manage_page(settings, token or "", service.list_components(), subscriber.components,
+                                      email=subscriber.email)
+
+    return _token_page(render)
+
+
+@api.route("POST", "/v1/subscriptions/manage", "Save the subscriber's components", body=ManageRequest, public=True)
+def manage() -> Response[str]:
+    token = _token()
+
+    def render() -> tuple[int, str]:
+        body = _decoded_body()
+        request = parse_form(ManageRequest, form_fields(body), ("components",)) if _is_form() \
+            else parse_body(ManageRequest, body)
+        subscriptions.save_components(token, request)
+        return 200, pages.saved_page(settings)
+
+    return _token_page(render)
+
+
+@api.route("GET", "/v1/subscriptions/unsubscribe", "The unsubscribe page (a button; GET changes nothing)",
+           public=True)
+def unsubscribe_form() -> Response[str]:
+    token = _token()
+
+    def render() -> tuple[int, str]:
+        subscriber = subscriptions.check_unsubscribe(token)
+        return 200, pages.unsubscribe_page(settings, token or "", email=subscriber.email if subscriber else None)
+
+    return _token_page(render)
+
+
+@api.route("POST", "/v1/subscriptions/unsubscribe", "RFC 8058 one-click unsubscribe (List-Unsubscribe=One-Click)",
+           public=True)
+def unsubscribe() -> Response[str]:
+    token = _token()
+
+    def render() -> tuple[int, str]:
+        subscriptions.unsubscribe(token)
+        return 200, pages.unsubscribed_page(settings)
+
+    return _token_page(render)
+
+
+# --- subscribers (staff) ------------------------------------------------------------
+
+@api.route("GET", "/v1/subscribers", "List email subscribers, newest first (filter by state)", query=SubscriberQuery)
+def list_subscribers() -> dict[str, Any]:
+    query = parse_query(SubscriberQuery, app.current_event.query_string_parameters)
+    found, next_cursor = subscriptions.list(query)
+    return {"subscribers": [s.public() for s in found], "next_cursor": next_cursor}
+
+
+@api.route("DELETE", "/v1/subscribers/<subscriber_id>", "Delete a subscriber (and its suppression)", status=204)
+def delete_subscriber(subscriber_id: str) -> Response[str]:
+    subscriptions.delete(subscriber_id)
+    return Response(status_code=204, body="")
 
 
 @app.get("/openapi.json", include_in_schema=False)

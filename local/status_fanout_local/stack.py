@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -12,6 +13,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, ClassVar
 
+from .email_local import Outbox, create_secrets, verify_sender
 from .emulator import Emulator, ResourceFactory, apply_environment, forget_shard_iterator, restore_environment
 from .http import FrontDoor, routes_for
 from .pollers import DEFAULT_SQS_CONCURRENCY, SqsPoller, StreamPoller
@@ -23,10 +25,15 @@ logger = logging.getLogger("status_fanout_local")
 # Parameter values that only make sense locally, used when the template
 # declares the parameter and the caller did not pass it: the local HTTP
 # server is the public site, and CloudFront does not exist here.
-LOCAL_PARAMETER_DEFAULTS = {"PageUrl": "{api_url}", "EnableCloudFront": "false"}
+LOCAL_PARAMETER_DEFAULTS = {"PageUrl": "{api_url}", "EnableCloudFront": "false",
+                            "SenderAddress": "status@bottlenose.example"}
 # SPEC §5: webhook receivers on loopback (over plain HTTP) are allowed in the
 # local stack only; link-local, private and metadata addresses stay refused.
-LOCAL_ENVIRONMENT = {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_ALLOW_HTTP": "true"}
+LOCAL_ENVIRONMENT = {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_ALLOW_HTTP": "true",
+                     # Email links go to the page URL: locally the API and the
+                     # pages share one origin (there is no execute-api host).
+                     "SUBSCRIPTION_URL": ""}
+DEFAULT_OUTBOX = Path(".local") / "outbox"
 
 
 class LocalStack:
@@ -68,6 +75,10 @@ class LocalStack:
         self._sqs_pollers: list[SqsPoller] = []
         self._saved_env: dict[str, str | None] = {}
         self._started = False
+        # SPEC §5: every email sent through the emulated SES lands here as .eml.
+        outbox = self.env.get("OUTBOX_DIR") or os.environ.get("OUTBOX_DIR")
+        self.outbox_dir = Path(outbox).resolve() if outbox else self.root / DEFAULT_OUTBOX
+        self._outbox: Outbox | None = None
 
     # -- lifecycle
 
@@ -96,6 +107,13 @@ class LocalStack:
         resolver = self.template.resolver(self._parameter_values())
         self.resources = ResourceFactory(self._emulator, self.template, resolver).create_all()
         self.functions = self.template.functions(resolver)
+        # What the template declares but the generic factory does not emulate:
+        # generated secrets, and the SES identity the operator verifies in AWS.
+        create_secrets(self._emulator, self.template)
+        verify_sender(self._emulator, resolver.resolve({"Ref": "SenderAddress"})
+                      if "SenderAddress" in (self.template.data.get("Parameters") or {}) else "")
+        self._outbox = Outbox(self.outbox_dir)
+        self._outbox.start()
 
         # Before any handler import: module-level code reads its configuration.
         handler_env = merged_environment(self.functions)
@@ -146,6 +164,10 @@ class LocalStack:
             poller.join(timeout=10)
         self._stream_pollers.clear()
         self._sqs_pollers.clear()
+        if self._outbox is not None:
+            self._outbox.stop()
+            self._outbox.join(timeout=5)
+            self._outbox = None
         if self._front_door is not None:
             self._front_door.stop()
             self._front_door = None
@@ -182,7 +204,8 @@ class LocalStack:
             if not self._started:
                 self.start()
             print(f"status-fanout local stack\n  API and public pages: {self.api_url}\n"
-                  f"  AWS emulator (moto):  {self.moto_url}\nCtrl-C to stop.", flush=True)
+                  f"  AWS emulator (moto):  {self.moto_url}\n  Email outbox (.eml):  {self.outbox_dir}\n"
+                  "Ctrl-C to stop.", flush=True)
             # A timed wait keeps the main thread responsive to signals.
             while not stopping.wait(0.5):
                 pass

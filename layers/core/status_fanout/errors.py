@@ -59,3 +59,14 @@ class InvalidRequestError(DomainError):
 class PayloadTooLargeError(DomainError):
     status = 413
     code = "payload_too_large"
+
+
+class TooManyRequestsError(DomainError):
+    """A rate limit was reached; `retry_after` seconds until it resets (429 + Retry-After)."""
+
+    status = 429
+    code = "throttled"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -29,8 +29,9 @@ from . import lifecycle, public_json
 from .models import Component, Incident, IncidentUpdate
 from .settings import Settings
 from .store import Store, from_item
+from .subscriber_index import ALL
 from .timefmt import format_ts, utcnow
-from .webhook_store import ALL, WebhookStore
+from .webhook_store import WebhookStore
 from .webhooks import EventSnapshot, delivery_id
 
 if TYPE_CHECKING:
@@ -87,7 +88,10 @@ class Planner:
         self.webhooks = webhooks
         self.settings = settings
         self._sqs = sqs
-        self.channels = {name: url for name, url in (("webhook", settings.webhook_queue_url),) if url}
+        # A channel takes part once its queue exists; its subscribers are in
+        # the same sharded index (subscriber_index), under its own name.
+        self.channels = {name: url for name, url in (("webhook", settings.webhook_queue_url),
+                                                     ("email", settings.email_queue_url)) if url}
 
     @property
     def sqs(self) -> SQSClient:

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from .auth import UnauthorizedError, check_bearer
-from .errors import DomainError, MalformedRequestError, PayloadTooLargeError
+from .errors import DomainError, MalformedRequestError, PayloadTooLargeError, TooManyRequestsError
 from .observability import logger
 from .public_json import dumps
 from .settings import Settings
@@ -58,6 +58,8 @@ def register(app: APIGatewayRestResolver) -> None:
         headers = {}
         if isinstance(exc, UnauthorizedError):
             headers["WWW-Authenticate"] = 'Bearer realm="status-fanout"'
+        if isinstance(exc, TooManyRequestsError):
+            headers["Retry-After"] = str(exc.retry_after)
         return respond(exc.status, error_body(exc.code, exc.message, exc.details), headers)
 
     @app.not_found

@@ -37,6 +37,30 @@ class Settings(BaseModel):
     webhook_allow_loopback: bool = False
     webhook_allow_http: bool = False
     ops_topic_arn: str = ""
+    # --- email (docs/email.md) ---
+    email_queue_url: str = ""
+    email_dlq_url: str = ""
+    # The verified SES identity mail comes from, and the configuration set
+    # whose event destination reports bounces and complaints.
+    sender_address: str = "status@example.com"
+    email_configuration_set: str = ""
+    # Where the subscription secret (token signing, address keys) lives; read
+    # once per cold start. `subscription_secret` is for tests and tools only.
+    subscription_secret_arn: str = ""
+    subscription_secret: str = ""
+    # Base URL of the /v1/subscriptions routes in links; empty: page_url.
+    subscription_url: str = ""
+    # SES send rate when GetAccount cannot tell (mails per second, whole account),
+    # and how many sender containers share it (the SQS event's MaximumConcurrency).
+    email_max_send_rate: float = Field(default=14.0, gt=0)
+    email_sender_concurrency: int = Field(default=5, ge=1)
+    # Abuse limits of POST /v1/subscriptions (fixed windows).
+    subscribe_ip_limit: int = Field(default=20, ge=1)
+    subscribe_ip_window_seconds: int = Field(default=3600, ge=1)
+    confirm_mails_per_address: int = Field(default=3, ge=1)
+    confirm_window_seconds: int = Field(default=3600, ge=1)
+    # First retry delay of a throttled send; doubles per attempt up to 15 min.
+    email_retry_base_seconds: int = Field(default=5, ge=0)
 
     @field_validator("staff_token_sha256", mode="before")
     @classmethod
@@ -56,6 +80,10 @@ class Settings(BaseModel):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def links_base(self) -> str:
+        return (self.subscription_url or self.page_url).rstrip("/")
 
     @property
     def effective_page_id(self) -> str:

@@ -1,0 +1,31 @@
+"""The email feedback Lambda: SES bounce and complaint events (via SNS) suppress addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from status_fanout.email_feedback import apply, ses_messages
+from status_fanout.email_subscriptions import SubscriptionService
+from status_fanout.observability import logger, metrics
+from status_fanout.settings import get_settings
+from status_fanout.store import Store
+
+settings = get_settings()
+service = SubscriptionService(Store(settings.table_name), settings)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for message in ses_messages(event.get("Records") or []):
+        for outcome, _address in apply(service, message):
+            counts[outcome] = counts.get(outcome, 0) + 1
+    for outcome, metric in (("suppressed", "EmailAddressesSuppressed"), ("soft-bounce", "EmailSoftBounces")):
+        if counts.get(outcome):
+            metrics.add_metric(name=metric, unit=MetricUnit.Count, value=counts[outcome])
+    logger.info("feedback applied", extra={"outcomes": counts})
+    return {"outcomes": counts}

@@ -1,0 +1,250 @@
+"""The email sender: one SQS batch of email jobs, several sends in flight.
+
+Two kinds of job arrive on the email queue:
+- delivery jobs from the fan-out planner (`delivery_id`, `event_id`,
+  `subscriber_id`): re-check the subscriber (confirmed? still wants the
+  event's components?) whatever the index said when the job was planned,
+  claim the delivery id (Powertools Idempotency: a message sent is never sent
+  again), build the MIME message and `SendEmail` it with `Content.Raw`;
+- subscribe jobs from `POST /v1/subscriptions` (`kind: subscribe`): apply the
+  request and send the confirmation mail if one is due.
+
+Rate: every send takes a token from a per-container bucket filled at
+(account MaxSendRate ÷ the SQS event's MaximumConcurrency) per second, so
+all containers together stay within the account's SES rate. A throttled send
+(`ThrottlingException`, `TooManyRequestsException`, `LimitExceededException`,
+...) is never dropped: the message's visibility is set to an exponential
+backoff and it is reported as a batch item failure; SQS brings it back.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import email_messages
+from .email_store import Subscriber
+from .email_subscriptions import SubscriptionService
+from .observability import logger
+from .settings import Settings
+from .store import Store
+from .timefmt import utcnow
+from .webhook_sender import JITTER, MAX_VISIBILITY, Claim, RetryLater, run_directly
+from .webhook_store import WebhookStore
+from .webhooks import EventSnapshot
+
+if TYPE_CHECKING:
+    from mypy_boto3_sesv2 import SESV2Client
+    from mypy_boto3_sqs import SQSClient
+else:
+    SESV2Client = Any
+    SQSClient = Any
+
+THROTTLES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "LimitExceededException",
+                       "SendingQuotaExceeded", "MaxSendRateExceeded", "RequestLimitExceeded"})
+MAX_BACKOFF = 900
+MAX_IN_FLIGHT = 16
+# One SDK attempt: a throttle goes back to SQS with our backoff instead of
+# sleeping in the SDK while holding a thread and a send-rate token.
+SES_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=20)
+
+
+class TokenBucket:
+    """`rate` sends per second on average, bursts of at most `capacity`; thread-safe, blocking."""
+
+    def __init__(self, rate: float, capacity: float | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, capacity if capacity is not None else rate)
+        self.tokens = self.capacity
+        self.clock, self.sleep = clock, sleep
+        self.updated = clock()
+        self.lock = threading.Lock()
+
+    def take(self) -> None:
+        while True:
+            with self.lock:
+                now = self.clock()
+                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                wait = (1 - self.tokens) / self.rate
+            self.sleep(wait)
+
+
+def backoff(base: int, attempt: int, rng: random.Random) -> int:
+    """Seconds before retry `attempt` (1-based) of a throttled send: base·2^(n-1), ±20 %, ≤ 15 min."""
+    delay = min(MAX_BACKOFF, base * 2 ** min(attempt - 1, 20)) * (1 + rng.uniform(-JITTER, JITTER))
+    return int(min(MAX_VISIBILITY, max(0, round(delay))))
+
+
+class EmailSender:
+    def __init__(self, store: Store, settings: Settings, claim: Claim = run_directly, ses: SESV2Client | None = None,
+                 sqs: SQSClient | None = None, clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self.subscriptions = SubscriptionService(store, settings, clock=clock)
+        self.events = WebhookStore(store, settings.fanout_shards)
+        self.claim = claim
+        self._ses = ses
+        self._sqs = sqs
+        self.clock = clock
+        self.rng = random.Random()
+        self._bucket: TokenBucket | None = None
+        self._bucket_lock = threading.Lock()
+
+    @property
+    def ses(self) -> SESV2Client:
+        if self._ses is None:
+            self._ses = boto3.client("sesv2", config=SES_CONFIG)
+        return self._ses
+
+    @property
+    def sqs(self) -> SQSClient:
+        if self._sqs is None:
+            self._sqs = boto3.client("sqs")
+        return self._sqs
+
+    def account_send_rate(self) -> float:
+        """SES's MaxSendRate for the account (GetAccount), or the configured fallback."""
+        try:
+            quota = self.ses.get_account().get("SendQuota") or {}
+            rate = float(quota.get("MaxSendRate") or 0)
+            if rate > 0:
+                return rate
+        except (ClientError, BotoCoreError, KeyError, ValueError, NotImplementedError):
+            logger.info("GetAccount unavailable; using EMAIL_MAX_SEND_RATE")
+        return self.settings.email_max_send_rate
+
+    @property
+    def bucket(self) -> TokenBucket:
+        """Read the send rate once per container (cold start), split across MaximumConcurrency containers."""
+        with self._bucket_lock:
+            if self._bucket is None:
+                rate = self.account_send_rate() / self.settings.email_sender_concurrency
+                self._bucket = TokenBucket(rate)
+                logger.info("send rate per container", extra={"rate": rate})
+            return self._bucket
+
+    # --- the batch ------------------------------------------------------------
+
+    def handle_batch(self, records: list[Mapping[str, Any]], queue_url: str) -> dict[str, Any]:
+        failures: list[dict[str, str]] = []
+        subscribers: dict[str, Subscriber | None] = {}
+        events: dict[str, EventSnapshot | None] = {}
+
+        def one(record: Mapping[str, Any]) -> None:
+            try:
+                self.handle_record(record, subscribers, events)
+            except RetryLater as retry:
+                self._hold(queue_url, record, retry.delay)
+                failures.append({"itemIdentifier": record["messageId"]})
+            except Exception:  # one bad job never sinks the batch
+                logger.exception("email job failed", extra={"message_id": record.get("messageId")})
+                self._hold(queue_url, record, backoff(self.settings.email_retry_base_seconds, 1, self.rng))
+                failures.append({"itemIdentifier": record["messageId"]})
+
+        self.bucket  # noqa: B018 - read the send rate before the threads start
+        with ThreadPoolExecutor(max_workers=max(1, min(MAX_IN_FLIGHT, len(records)))) as pool:
+            list(pool.map(one, records))
+        return {"batchItemFailures": failures}
+
+    def _hold(self, queue_url: str, record: Mapping[str, Any], delay: int) -> None:
+        try:
+            self.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record["receiptHandle"],
+                                               VisibilityTimeout=delay)
+        except ClientError:
+            logger.exception("could not set the retry delay; the queue's visibility timeout applies")
+
+    # --- one job ----------------------------------------------------------------
+
+    def handle_record(self, record: Mapping[str, Any], subscribers: dict[str, Subscriber | None] | None = None,
+                      events: dict[str, EventSnapshot | None] | None = None) -> str:
+        job = json.loads(record["body"])
+        attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        if job.get("kind") == "subscribe":
+            result = self.claim(f"subscribe:{job['request_id']}", lambda: self._subscribe(job, attempt))
+            return str(result.get("outcome"))
+        subscriber = self.subscriptions.subscribers.get(job["subscriber_id"])
+        if subscriber is None or subscriber.state != "confirmed":
+            # Unsubscribed, suppressed, deleted or never confirmed: never mailed,
+            # whatever the index said when the job was planned.
+            return "skipped"
+        event = (events or {}).get(job["event_id"]) or self.events.get_event(job["event_id"])
+        if events is not None:
+            events[job["event_id"]] = event
+        if event is None:
+            logger.info("dropped: event gone", extra={"delivery_id": job["delivery_id"]})
+            return "dropped"
+        if event.type == "webhook.test" or not subscriber.wants(event.component_ids):
+            return "skipped"
+        result = self.claim(job["delivery_id"], lambda: self._deliver(job, subscriber, event, attempt))
+        return str(result.get("outcome", "sent"))
+
+    def _deliver(self, job: Mapping[str, Any], subscriber: Subscriber, event: EventSnapshot,
+                 attempt: int) -> dict[str, Any]:
+        service = self.subscriptions
+        sender = self.settings.sender_address
+        raw = email_messages.update_message(
+            self.settings, event, to=subscriber.email,
+            message_id=f"<{job['delivery_id']}@{email_messages.domain_of(sender)}>",
+            unsubscribe_url=service.link("unsubscribe", service.token("unsubscribe", subscriber)),
+            manage_url=service.link("manage", service.token("manage", subscriber)),
+            subscribed_to=self._component_names(subscriber.components, event), now=self.clock())
+        message_id = self._send(subscriber, raw, attempt, kind="update")
+        return {"outcome": "sent", "ses_message_id": message_id}
+
+    def _subscribe(self, job: Mapping[str, Any], attempt: int) -> dict[str, Any]:
+        subscriber = self.subscriptions.process_subscribe(job)
+        if subscriber is None:
+            return {"outcome": "no-mail"}
+        service = self.subscriptions
+        raw = email_messages.confirm_message(
+            self.settings, to=subscriber.email,
+            message_id=f"<confirm.{job['request_id']}@{email_messages.domain_of(self.settings.sender_address)}>",
+            confirm_url=service.link("confirm", service.token("confirm", subscriber)),
+            subscribed_to=self._component_names(subscriber.components, None), now=self.clock())
+        return {"outcome": "sent", "ses_message_id": self._send(subscriber, raw, attempt, kind="confirm")}
+
+    def _component_names(self, ids: list[str], event: EventSnapshot | None) -> list[str]:
+        if not ids:
+            return []
+        known = {str(c.get("id")): str(c.get("name")) for c in ((event.incident or {}).get("components") or [])
+                 } if event else {}
+        if event and event.component:
+            known[str(event.component.get("id"))] = str(event.component.get("name"))
+        if not all(i in known for i in ids):
+            known.update({c.id: c.name for c in self.subscriptions.store.list_components()})
+        return [known.get(i, i) for i in ids]
+
+    def _send(self, subscriber: Subscriber, raw: bytes, attempt: int, kind: str) -> str:
+        self.bucket.take()
+        request: dict[str, Any] = {
+            "FromEmailAddress": self.settings.sender_address,
+            "Destination": {"ToAddresses": [subscriber.email]},
+            "Content": {"Raw": {"Data": raw}},
+            "EmailTags": [{"Name": "subscriber", "Value": subscriber.id}, {"Name": "kind", "Value": kind}],
+        }
+        if self.settings.email_configuration_set:
+            request["ConfigurationSetName"] = self.settings.email_configuration_set
+        try:
+            reply = self.ses.send_email(**request)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in THROTTLES or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 429:
+                delay = backoff(self.settings.email_retry_base_seconds, attempt, self.rng)
+                logger.warning("SES throttled; retrying later", extra={"code": code, "delay": delay})
+                raise RetryLater(delay) from exc
+            raise
+        return str(reply.get("MessageId", ""))
