@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from . import filters
 from .runtime import Runtime
 from .template import REGION, DynamoDBEvent, SqsEvent
 
@@ -169,7 +170,8 @@ class StreamPoller:
                 records = response.get("Records") or []
                 if records:
                     fetched = True
-                    shard.buffer.extend(stream_record(r, self.event.stream) for r in records)
+                    converted = (stream_record(r, self.event.stream) for r in records)
+                    shard.buffer.extend(r for r in converted if filters.keep(r, self.event.filters))
                     shard.buffered_since = shard.buffered_since or time.monotonic()
             if shard.buffer and (
                 len(shard.buffer) >= self.event.batch_size

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from . import filters
+
 logger = logging.getLogger("status_fanout_local.template")
 
 STACK_NAME = "status-fanout-local"
@@ -375,6 +377,8 @@ class DynamoDBEvent:
     maximum_retry_attempts: int = -1  # -1: retry until the record expires, as in Lambda
     function_response_types: tuple[str, ...] = ()
     on_failure_destination: str | None = None
+    # FilterCriteria patterns (filters.py); records matching none are dropped.
+    filters: tuple[dict[str, Any], ...] = ()
 
     @property
     def reports_item_failures(self) -> bool:
@@ -518,6 +522,7 @@ class Template:
                         on_failure_destination=(
                             ((ev.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
                         ),
+                        filters=filters.parse((ev.get("FilterCriteria") or {}).get("Filters") or ()),
                     )
                 )
             elif kind == "SQS":
