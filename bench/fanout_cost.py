@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def main() -> None:
+def _main() -> list[dict[str, Any]] | None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--shards", type=int, default=16)
@@ -48,7 +48,7 @@ def main() -> None:
     env = {"FANOUT_SHARDS": str(args.shards)}
     # The handlers' logs and metrics go to stdout; keep it for the figures.
     parameters = {"StaffTokenSha256": hash_token("bench")}
-    with contextlib.redirect_stdout(sys.stderr), LocalStack(ROOT, parameters=parameters, env=env) as stack:
+    with LocalStack(ROOT, parameters=parameters, env=env) as stack:
         table = stack.physical["StatusTable"]
         ddb = boto3.client("dynamodb")
         # N subscribers of everything, in the index exactly as the API writes them.
@@ -96,7 +96,16 @@ def main() -> None:
                             "components_touched": args.components, "aws_calls": total, "floor": floor,
                             "ratio": round(total / floor, 3), "calls_by_operation": dict(sorted(calls.items())),
                             "index_bytes": index_bytes, "seconds_on_emulator": round(seconds, 2)}
-    print(json.dumps(line))
+    return [line]
+
+
+def main() -> None:
+    # The handlers' logs and metrics go to stdout: send them to stderr before
+    # anything creates a logger, and keep stdout for the figures.
+    with contextlib.redirect_stdout(sys.stderr):
+        lines = _main() or []
+    for line in lines:
+        print(json.dumps(line))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def call(api: str, method: str, path: str, body: dict[str, Any]) -> dict[str, An
         return dict(json.loads(response.read()))
 
 
-def main() -> None:
+def _main() -> list[dict[str, Any]] | None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoints", type=int, default=100)
     parser.add_argument("--updates", type=int, default=3)
@@ -62,8 +62,8 @@ def main() -> None:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     receiver = f"http://127.0.0.1:{server.server_address[1]}"
-    lines = []
-    with contextlib.redirect_stdout(sys.stderr), LocalStack(
+    lines: list[dict[str, Any]] = []
+    with LocalStack(
             ROOT, parameters={"StaffTokenSha256": hash_token(TOKEN)}) as stack:
         for n in range(args.endpoints):
             call(stack.api_url, "POST", "/v1/webhooks", {"url": f"{receiver}/e{n}"})
@@ -85,6 +85,14 @@ def main() -> None:
                           "received": len(latencies), "p50_seconds": round(statistics.median(latencies), 3),
                           "max_seconds": round(latencies[-1], 3)})
     server.shutdown()
+    return lines
+
+
+def main() -> None:
+    # The handlers' logs and metrics go to stdout: send them to stderr before
+    # anything creates a logger, and keep stdout for the figures.
+    with contextlib.redirect_stdout(sys.stderr):
+        lines = _main() or []
     for line in lines:
         print(json.dumps(line))
 

@@ -8,7 +8,8 @@ directly with API Gateway REST (payload v1) proxy events: no HTTP, the same
 handler Lambda runs. It measures:
 
 - updates_per_second: incident updates plus postmortems written per second of
-  the replay phase alone (stack start and reading the files are not timed);
+  the replay phase alone (stack start and reading the files are not timed),
+  with the process CPU seconds spent meanwhile (steadier on a busy machine);
 - publisher_drain_seconds: how long the publisher then needs to catch up
   with the stream (stack.wait_idle);
 - incidents_stored: incidents listed by GET /v1/incidents, paging with
@@ -18,7 +19,14 @@ handler Lambda runs. It measures:
   of Python allocations (tracing slows the run down, so it is opt-in).
 
 One JSON line per figure on stdout; progress (rate per window of incidents,
-which shows how the emulator slows down as the table grows) goes to stderr.
+which shows how the emulator slows down as the table grows) and the handlers'
+own logs go to stderr. Ctrl-C during the replay prints the figures so far
+(marked "partial") and exits 130.
+
+Everything runs in one process under one GIL: API handler, publisher and the
+moto server, so the figures are those of the local stack, not of AWS. With
+moto 5.2.5 the run slows down and grows in memory as the table fills; see
+--limit to measure a prefix of the history.
 
 Usage:
     .venv/bin/python bench/ingest.py [--limit N] [--workers N] [--data DIR] [--tracemalloc]
@@ -30,6 +38,7 @@ import argparse
 import contextlib
 import json
 import resource
+import signal
 import sys
 import threading
 import time
@@ -129,8 +138,7 @@ class Progress:
         self.incidents = 0
         self.updates = 0
         self.started = time.perf_counter()
-        self.mark = (self.started, 0, 0)  # time, incidents, updates at the window start
-        self.windows: list[dict[str, Any]] = []
+        self.mark = (self.started, time.process_time(), 0, 0)  # wall, CPU, incidents, updates at window start
 
     def wrote(self, method: str, path: str) -> None:
         with self.lock:
@@ -141,25 +149,34 @@ class Progress:
                     self._close_window()
 
     def _close_window(self) -> None:
-        now = time.perf_counter()
-        since, incidents, updates = self.mark
+        now, cpu = time.perf_counter(), time.process_time()
+        since, cpu_since, incidents, updates = self.mark
         seconds = now - since
         window = {
             "incidents": f"{incidents + 1}-{self.incidents}",
             "updates": self.updates - updates,
             "seconds": round(seconds, 2),
+            "cpu_seconds": round(cpu - cpu_since, 2),
             "updates_per_second": round((self.updates - updates) / seconds, 1) if seconds else None,
         }
-        self.windows.append(window)
-        self.mark = (now, self.incidents, self.updates)
+        self.mark = (now, cpu, self.incidents, self.updates)
         log(f"[{now - self.started:7.1f} s] incidents {window['incidents']}: "
-            f"{window['updates_per_second']} updates/s ({window['updates']} in {window['seconds']} s)")
+            f"{window['updates_per_second']} updates/s ({window['updates']} in {window['seconds']} s, "
+            f"{window['cpu_seconds']} CPU s)")
 
 
-def invoke_sender(stack: LocalStack, progress: Progress | None = None) -> Send:
+class Interrupted(Exception):
+    pass
+
+
+def invoke_sender(stack: LocalStack, progress: Progress | None = None,
+                  stopping: threading.Event | None = None) -> Send:
     routes = routes_for(stack.functions)
 
     def send(method: str, path: str, body: dict[str, Any] | None, key: str | None) -> tuple[int, Any]:
+        if stopping is not None and stopping.is_set():
+            # replay()'s pool would otherwise run every queued incident before Ctrl-C lands.
+            raise Interrupted
         split = urlsplit(path)
         route, params, _ = match_route(routes, split.path, method)
         if route is None or route.function != FUNCTION:
@@ -186,6 +203,15 @@ def count_incidents(send: Send) -> int:
         cursor = payload.get("next_cursor")
         if not cursor:
             return count
+
+
+def emit_memory(traced: bool) -> None:
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    emit("peak_memory", round(peak_kib / 1024, 1), unit="MiB", measure="ru_maxrss, includes the moto server")
+    if traced:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        emit("python_alloc_peak", round(peak / 2**20, 1), unit="MiB", measure="tracemalloc")
 
 
 def write_count(plans: list[IncidentPlan]) -> int:
@@ -220,12 +246,31 @@ def run() -> int:
     with LocalStack(ROOT, port=0, parameters={"StaffTokenSha256": hash_token(TOKEN)}) as stack:
         log(f"stack up in {time.perf_counter() - wall:.1f} s")
         progress = Progress(len(plans), args.window)
-        send = invoke_sender(stack, progress)
-        started = time.perf_counter()
-        replay(send, plans, workers=args.workers, key_prefix="bench-ingest")
+        stopping = threading.Event()
+        send = invoke_sender(stack, progress, stopping)
+
+        def interrupt(signum: int, _frame: object) -> None:
+            stopping.set()
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGINT, interrupt)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        try:
+            replay(send, plans, workers=args.workers, key_prefix="bench-ingest")
+        except (KeyboardInterrupt, Interrupted):
+            seconds = time.perf_counter() - started
+            emit("updates_per_second", round(progress.updates / seconds, 1), unit="updates/s", partial=True,
+                 incidents=progress.incidents, updates=progress.updates, seconds=round(seconds, 2),
+                 cpu_seconds=round(time.process_time() - cpu_started, 2), workers=args.workers)
+            emit_memory(args.tracemalloc)
+            log("interrupted: the figures above cover the incidents replayed so far")
+            return 130
+        finally:
+            signal.signal(signal.SIGINT, previous)
         seconds = time.perf_counter() - started
         emit("updates_per_second", round(updates / seconds, 1), unit="updates/s", incidents=len(plans),
-             updates=updates, seconds=round(seconds, 2), workers=args.workers)
+             updates=updates, seconds=round(seconds, 2), cpu_seconds=round(time.process_time() - cpu_started, 2),
+             workers=args.workers)
         if progress.updates != updates:
             log(f"warning: {progress.updates} successful writes counted, {updates} expected")
 
@@ -236,12 +281,7 @@ def run() -> int:
         stored = count_incidents(invoke_sender(stack))
         emit("incidents_stored", stored, expected=len(plans))
 
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    emit("peak_memory", round(peak_kib / 1024, 1), unit="MiB", measure="ru_maxrss, includes the moto server")
-    if args.tracemalloc:
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        emit("python_alloc_peak", round(peak / 2**20, 1), unit="MiB", measure="tracemalloc")
+    emit_memory(args.tracemalloc)
     log(f"wall time {time.perf_counter() - wall:.1f} s")
     if stored != len(plans):
         log(f"FAIL: {stored} incidents stored, {len(plans)} replayed")

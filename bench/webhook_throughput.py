@@ -55,7 +55,7 @@ def receiver(delay_ms: int) -> ThreadingHTTPServer:
     return server
 
 
-def main() -> None:
+def _main() -> list[dict[str, Any]] | None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--deliveries", type=int, default=1000)
     parser.add_argument("--delays", default="0,20", help="receiver delays in ms, one run each")
@@ -70,8 +70,8 @@ def main() -> None:
     from status_fanout.webhooks import EventSnapshot, WebhookCreate, delivery_id, sign, signing_secrets
     from status_fanout_local.stack import LocalStack
 
-    results = []
-    with contextlib.redirect_stdout(sys.stderr), LocalStack(
+    results: list[dict[str, Any]] = []
+    with LocalStack(
             ROOT, parameters={"StaffTokenSha256": hash_token("bench")}) as stack:
         settings = Settings.from_env()
         store = Store(stack.physical["StatusTable"])
@@ -134,7 +134,15 @@ def main() -> None:
             results.append({"bench": "webhook_throughput", "receiver_delay_ms": delay, "deliveries": len(jobs),
                             "sender_per_second": round(sender_rate, 1), "plain_client_per_second": round(plain_rate, 1),
                             "ratio": round(sender_rate / plain_rate, 3), "in_flight": MAX_IN_FLIGHT})
-    for line in results:
+    return results
+
+
+def main() -> None:
+    # The handlers' logs and metrics go to stdout: send them to stderr before
+    # anything creates a logger, and keep stdout for the figures.
+    with contextlib.redirect_stdout(sys.stderr):
+        lines = _main() or []
+    for line in lines:
         print(json.dumps(line))
 
 
