@@ -221,7 +221,7 @@ def test_seed_live_one_mail_per_update_plus_postmortem_threaded(stack: LocalStac
     ids = set()
     for mail in mails:
         # AND every mail carries the headers, and threads on one root
-        assert HEADERS <= set(mail.keys()), mail.keys()
+        assert set(mail.keys()) >= HEADERS, mail.keys()
         assert mail["In-Reply-To"] == root and mail["References"] == root
         assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert re.fullmatch(r"<https?://\S+/v1/subscriptions/unsubscribe\?token=\S+>", mail["List-Unsubscribe"])
@@ -318,8 +318,7 @@ def test_component_subscriber_only_gets_updates_touching_it(stack: LocalStack, a
         resolve(api, incident)
     settle(stack)
     subjects = [m["Subject"] for m in outbox.to(who)[before:]]
-    assert subjects == ["[Bottlenose] POP3 trouble — Investigating", "[Bottlenose] POP3 trouble — Resolved"] or \
-        sorted(subjects) == sorted(["[Bottlenose] POP3 trouble — Investigating", "[Bottlenose] POP3 trouble — Resolved"])
+    assert sorted(subjects) == ["[Bottlenose] POP3 trouble — Investigating", "[Bottlenose] POP3 trouble — Resolved"]
     for component in ("smtp-email", "pop3-imap-email"):
         api("PATCH", f"/v1/components/{component}", {"status": "operational"})
     settle(stack)
