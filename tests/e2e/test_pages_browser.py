@@ -55,7 +55,7 @@ def site(stack: Any, api: Api) -> dict[str, str]:
         "components": {"smtp-email": "partial_outage", "transactional-emails": "degraded_performance"},
     }, headers={"Idempotency-Key": "browser-open"})
     assert opened.status in (200, 201), opened.raw
-    stack.wait_idle(timeout=30)
+    stack.wait_idle(timeout=120)
     return {"seed": seed["id"], "open": opened.json["id"]}
 
 
@@ -129,7 +129,7 @@ def test_hostile_text_is_shown_as_text_and_never_runs(
     hostile = api("POST", "/v1/incidents", {"name": XSS_NAME, "status": "investigating", "body": XSS_BODY},
                   headers={"Idempotency-Key": "browser-xss"})
     assert hostile.status in (200, 201), hostile.raw
-    stack.wait_idle(timeout=30)
+    stack.wait_idle(timeout=120)
     # THEN with JavaScript on, nothing of it runs and it reads as the text it is
     page = new_page(browser, javascript=True)
     for path in (f"/incidents/{hostile.json['id']}", "/"):
