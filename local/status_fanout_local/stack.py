@@ -120,6 +120,12 @@ class LocalStack:
         handler_env.update(LOCAL_ENVIRONMENT)
         handler_env.update(self.env)
         apply_environment(handler_env, self._saved_env)
+        # The shared library is imported once per process, but on Lambda every
+        # function reads its settings in its own cold start: forget settings a
+        # previous stack in this process cached, so this stack's env applies.
+        from status_fanout.settings import get_settings
+
+        get_settings.cache_clear()
 
         self._runtime = Runtime(self.functions, self.max_containers)
         self._front_door.routes = routes_for(self.functions)
