@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from status_fanout import http_errors, openapi, pages
+from status_fanout import http_errors, openapi
 from status_fanout.auth import hash_token
 from status_fanout.email_subscriptions import (
     ManageRequest,
@@ -43,6 +43,19 @@ from status_fanout.webhook_service import WebhookService
 from status_fanout.webhooks import ReplayRequest, WebhookCreate, WebhookPatch
 
 settings = get_settings()
+
+
+class _LazyPages:
+    """status_fanout.pages (Jinja2) loads on the first HTML answer: the staff
+    API's cold start never pays for templates it does not render."""
+
+    def __getattr__(self, name: str) -> Any:
+        from status_fanout import pages as module
+
+        return getattr(module, name)
+
+
+pages = _LazyPages()
 store = Store(settings.table_name)
 service = StatusService(store)
 webhook_service = WebhookService(store, settings)

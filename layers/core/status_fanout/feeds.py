@@ -19,17 +19,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from feedgen.entry import FeedEntry
-from feedgen.feed import FeedGenerator
-from lxml import etree
 
 from .lifecycle import POSTMORTEM_LABEL, display_order, labels
 from .models import Incident, IncidentUpdate
 from .settings import Settings
 from .timefmt import parse_ts
+
+if TYPE_CHECKING:
+    from feedgen.entry import FeedEntry
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +142,10 @@ def entry_updated(incident: Incident, updates: Iterable[IncidentUpdate]) -> str:
 def feed_entry(site: FeedSite, incident: Incident, updates: list[IncidentUpdate]) -> FeedEntry:
     """The incident as a feedgen entry (for RSS and Atom alike)."""
     lines = history(incident, updates)
+    # feedgen and lxml load only where feeds are built (the publisher), not in
+    # the API, which shares this module's time and text helpers via pages.
+    from feedgen.entry import FeedEntry
+
     entry = FeedEntry()
     entry.id(entry_id(site, incident))
     entry.guid(entry_id(site, incident), permalink=False)
@@ -183,8 +187,8 @@ def rendered_entry(site: FeedSite, incident: Incident, updates: list[IncidentUpd
         return cached
     entry = feed_entry(site, incident, updates)
     result = RenderedEntry(
-        rss=etree.tostring(entry.rss_entry(), encoding="unicode"),
-        atom=etree.tostring(entry.atom_entry(), encoding="unicode"),
+        rss=_etree().tostring(entry.rss_entry(), encoding="unicode"),
+        atom=_etree().tostring(entry.atom_entry(), encoding="unicode"),
         updated=entry.updated(),
     )
     _ENTRY_CACHE[key] = result
@@ -233,6 +237,8 @@ def render(site: FeedSite, feed: Feed, incidents: Sequence[IncidentWithUpdates])
 
 def envelope(site: FeedSite, feed: Feed, updated: datetime) -> tuple[bytes, bytes]:
     """The feed without entries, as feedgen writes it: (RSS, Atom)."""
+    from feedgen.feed import FeedGenerator
+
     generator = FeedGenerator()
     atom_url = f"{site.page_url}/{feed.path}.atom"
     generator.id(atom_url)
@@ -255,3 +261,9 @@ def _split(document: bytes, closing: bytes) -> tuple[bytes, bytes]:
     if not document.endswith(closing):
         raise ValueError(f"feedgen output does not end with {closing!r}")
     return document[: -len(closing)], closing
+
+
+def _etree() -> Any:
+    from lxml import etree
+
+    return etree
