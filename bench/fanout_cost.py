@@ -60,7 +60,7 @@ def _main() -> list[dict[str, Any]] | None:
         index_bytes = sum(len(json.dumps(i["PutRequest"]["Item"])) for i in items)
 
         service = StatusService(Store(table, ddb))
-        components = {f"c{n}": "major_outage" for n in range(args.components)}
+        components: dict[str, Any] = {f"c{n}": "major_outage" for n in range(args.components)}
         for cid in components:
             service.put_component(cid, ComponentPut(name=cid))
         # notify: false, so the stack's own fan-out leaves this one to the benchmark.

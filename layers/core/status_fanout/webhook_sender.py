@@ -16,7 +16,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -93,7 +93,7 @@ class WebhookSender:
 
     # --- the batch --------------------------------------------------------
 
-    def handle_batch(self, records: list[Mapping[str, Any]], queue_url: str) -> dict[str, Any]:
+    def handle_batch(self, records: Sequence[Mapping[str, Any]], queue_url: str) -> dict[str, Any]:
         endpoints: dict[str, WebhookEndpoint | None] = {}
         events: dict[str, EventSnapshot | None] = {}
         failures: list[dict[str, str]] = []
