@@ -74,7 +74,7 @@ def address(tag: str) -> str:
     return f"{tag}-{uuid.uuid4().hex[:8]}@example.com"
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -85,7 +85,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
 
 def settle(stack: LocalStack) -> None:
     """Everything planned and sent, and the outbox caught up."""
-    stack.wait_idle(timeout=60)
+    stack.wait_idle(timeout=120)
     time.sleep(0.5)
 
 

@@ -176,8 +176,8 @@ def test_faulty_endpoints_are_retried_dead_lettered_or_disabled_and_the_healthy_
         flaky = rx.at("/flaky")
         assert [r.status for r in flaky] == [503, 200]
         # The failing endpoints never held the healthy one up: it was served
-        # within the 1 s attempt timeout of the first try at the one that hangs.
-        assert healthy_at <= rx.at("/slow")[0].at + 1
+        # before the one that hangs was even tried a second time.
+        assert healthy_at < rx.at("/slow")[1].at
         assert flaky[0].headers["webhook-id"] == flaky[1].headers["webhook-id"]  # stable across retries
         later = rx.at("/later")
         assert [r.status for r in later] == [429, 200]

@@ -311,6 +311,9 @@ class TestRunningStack:
             MessageBody="good",
             MessageAttributes={"kind": {"DataType": "String", "StringValue": "test"}},
         )["MessageId"]
+        # Handled before the poison one is sent: in one batch with it, the good
+        # message would fail with it and be received twice.
+        stack.wait_idle(15)
         sqs.send_message(QueueUrl=stack.queue_url("WorkQueue"), MessageBody="poison")
 
         # WHEN the queue is drained
