@@ -61,6 +61,9 @@ def serialize_dynamodb() -> None:
         if getattr(original, "_serialized", False):
             continue
 
+        if name == "transact_write_items":
+            original = _stream_survives_rollback(original)
+
         def locked(*args: Any, __original: Callable[..., Any] = original, **kwargs: Any) -> Any:
             with _dynamodb_lock:
                 return __original(*args, **kwargs)
@@ -70,16 +73,44 @@ def serialize_dynamodb() -> None:
         setattr(DynamoDBBackend, name, locked)
 
 
+def _stream_survives_rollback(transact: Callable[..., Any]) -> Callable[..., Any]:
+    """Keep a table's stream alive across a cancelled transaction.
+
+    moto rolls a cancelled transaction back by swapping in a copy of the
+    table, stream shard included, while every open shard iterator keeps
+    pointing at the old shard: from then on a stream consumer saw no new
+    records at all (the fan-out went silent after the first subscribe of a
+    known address). Here the live shard goes back into the restored table,
+    minus the records of the writes that were rolled back, as on DynamoDB.
+    """
+
+    def transact_write_items(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        shards = {name: (table.stream_shard, len(table.stream_shard.items))
+                  for name, table in backend.tables.items() if table.stream_shard is not None}
+        try:
+            return transact(backend, *args, **kwargs)
+        except Exception:
+            for name, (shard, length) in shards.items():
+                del shard.items[length:]
+                restored = backend.tables.get(name)
+                if restored is not None and restored.stream_shard is not shard:
+                    restored.stream_shard = shard
+                    shard.table = restored
+            raise
+
+    return transact_write_items
+
+
 def _rollback_snapshot(table: Any, memo: dict[int, Any]) -> Any:
     """What moto's transact_write_items keeps to roll a failed transaction back.
 
     moto deep-copies the whole table, stream records included, for every
     transaction: time per write grows with the table and, as moto tracks
     every model instance it ever made, the copies are never freed (8 GB after
-    ~500 incidents). A snapshot of the key maps, each item object and the
-    stream's record list restores the same state for Put, Delete and
-    ConditionCheck, which is all our transactions use; moto's update_item
-    replaces attribute values rather than editing them in place.
+    ~500 incidents). A snapshot of the key maps and of each item object
+    restores the same state for Put, Delete and ConditionCheck, which is all
+    our transactions use; moto's update_item replaces attribute values rather
+    than editing them in place.
     """
     clone = object.__new__(type(table))
     clone.__dict__.update(table.__dict__)
@@ -89,12 +120,7 @@ def _rollback_snapshot(table: Any, memo: dict[int, Any]) -> Any:
             clone.items[hash_key] = {range_key: _item_copy(item) for range_key, item in value.items()}
         else:
             clone.items[hash_key] = _item_copy(value)
-    if table.stream_shard is not None:
-        shard = object.__new__(type(table.stream_shard))
-        shard.__dict__.update(table.stream_shard.__dict__)
-        shard.items = list(table.stream_shard.items)
-        clone.stream_shard = shard
-    return clone
+    return clone  # its stream shard is put back by _stream_survives_rollback
 
 
 def _item_copy(item: Any) -> Any:

@@ -107,7 +107,7 @@ def test_resolved_incidents_leave_the_unresolved_index(service: StatusService) -
 def test_publishing_the_same_change_twice_rewrites_nothing(stack: Any, service: StatusService) -> None:
     # GIVEN a rendered incident
     incident, _ = service.create_incident(IncidentCreate(name="Twice", status="investigating", body="b"))
-    stack.wait_idle(timeout=30)  # the stack's own publisher renders it first
+    stack.wait_idle(timeout=120)  # the stack's own publisher renders it first
     settings = Settings(table_name=stack.physical["StatusTable"], public_bucket=stack.physical["PublicBucket"],
                         page_name="Bottlenose")
     publisher = Publisher(service.store, settings, boto3.client("s3"))

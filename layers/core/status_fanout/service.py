@@ -27,17 +27,26 @@ from .timefmt import format_ts, truncate_ms, utcnow
 
 T = TypeVar("T")
 IncidentWithUpdates = tuple[Incident, list[IncidentUpdate]]
-ATTEMPTS = 8
+# How long one request keeps retrying a contended incident: a burst of posts
+# to one incident (an all-hands outage) must land, well inside API Gateway's
+# 29 s limit. Backoff is full jitter, capped so a loser retries promptly.
+RETRY_SECONDS = 10.0
+MAX_BACKOFF_SECONDS = 0.25
 
 
 def _with_retries(write: Callable[[], T]) -> T:
     """Run read-modify-write until it lands; concurrent posts to one incident
     serialise on the head item's version instead of overwriting each other."""
-    for attempt in range(ATTEMPTS):
+    deadline = time.monotonic() + RETRY_SECONDS
+    attempt = 0
+    while True:
         try:
             return write()
         except VersionConflict:
-            time.sleep(random.uniform(0, 0.02 * 2**attempt))
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.01 * 2**attempt)))
+            attempt += 1
     raise ConflictError("the incident changed concurrently too many times; retry the request")
 
 
