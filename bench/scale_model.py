@@ -1,0 +1,670 @@
+"""scale_model: what one notifying update costs on AWS, and how long it takes
+to reach its last email subscriber and its last webhook endpoint, at 1,000,
+100,000 and 1,000,000 subscribers. A model: no emulator, no AWS account, a
+second or two of CPU.
+
+What it counts is what the code does, call by call (docs/scaling.md lists
+them): the stream side's snapshot (3 queries, 1 put) and plan jobs; one plan
+job per (channel, shard) paging the shard's index partition (1 MB pages) and
+sending SendMessageBatch calls of 10; per email the sender's subscriber read,
+event read, Powertools claim (put + update) and SES SendEmail; per webhook the
+endpoint read, event read, claim (put + update), the POST and the delivery
+log update. Sizes and knobs are read, not copied: FANOUT_SHARDS, batch sizes,
+MaximumConcurrency, timeouts and memory from template.yaml; the index item
+size from `subscriber_index.index_writes` (as bench/fanout_cost_email.py
+builds its items), sized by DynamoDB's item-size rules; the webhook sender's
+CPU per delivery and the handlers' import time from docs/benchmarks.md.
+
+The benchmarks ran against an emulator, so AWS latencies are assumptions
+(`Latency`, named and commented) and CPU figures are calibrations measured
+in-process on the dev VM (`Cpu`). Time to the last notification includes the
+SQS event source's ramp (5 concurrent batches, then up to +300 a minute).
+Prices are us-east-1 list prices, dated in PRICES_DATE.
+
+One JSON line per figure; `--markdown` prints the tables of docs/scaling.md.
+
+Usage: .venv/bin/python bench/scale_model.py [--ses-rates 14,200,1000,3000]
+       [--email 1000,100000,1000000] [--webhooks 1000,10000,100000]
+       [--shards N] [--plan-batch N] [--email-concurrency N] [--memory MB] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# --- prices -------------------------------------------------------------------
+# us-east-1 list prices, no free tier, no Savings Plans; from the public pricing
+# pages (aws.amazon.com/{dynamodb,sqs,lambda,ses,secrets-manager,cloudwatch,xray}/pricing)
+# as recorded on this date. Data transfer is not counted (docs/scaling.md states it).
+PRICES_DATE = "2026-11-28"
+PRICES = {
+    "dynamodb_on_demand_per_million_read_request_units": 0.125,  # halved on 2024-11-01
+    "dynamodb_on_demand_per_million_write_request_units": 0.625,
+    "sqs_standard_per_million_requests": 0.40,  # each 64 KB of payload is one request
+    "lambda_arm64_per_gb_second": 0.0000133334,  # first 7.5 billion GB-s a month
+    "lambda_per_million_requests": 0.20,
+    "ses_per_thousand_emails": 0.10,
+    "secrets_manager_per_10k_api_calls": 0.05,
+    "cloudwatch_logs_ingested_per_gb": 0.50,
+    "xray_per_million_traces_recorded": 5.00,
+}
+
+# --- AWS behaviour (documented) -----------------------------------------------
+# SQS event source scaling: "Lambda starts processing five batches at a time with
+# five concurrent invocations ... increases the number of processes that are
+# reading batches by up to 300 more instances per minute" (Lambda Developer
+# Guide, https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html;
+# the rate went from 60 to 300 a minute in November 2023, AWS Compute Blog
+# "Introducing faster polling scale-up for AWS Lambda functions configured with
+# Amazon SQS"). The ceiling without MaximumConcurrency is 1,250 concurrent
+# executions for a standard queue (AWS re:Post knowledge center "lambda-sqs-scaling";
+# older Developer Guide copies say 1,000 batches). 1,250 is that ceiling, not a
+# per-minute rate.
+ESM_INITIAL_CONCURRENCY = 5
+ESM_RAMP_PER_MINUTE = 300
+ESM_MAX_CONCURRENCY = 1250
+ACCOUNT_CONCURRENCY = 1000  # default regional quota; new accounts can start lower
+VCPU_MB = 1769  # "At 1,769 MB, a function has the equivalent of one vCPU" (Lambda Developer Guide)
+QUERY_PAGE_BYTES = 1_000_000  # a Query page stops at 1 MB (the floor in bench/fanout_cost_email.py)
+READ_UNIT_BYTES = 4096  # 1 RRU per 4 KB strongly consistent, 0.5 eventually consistent
+WRITE_UNIT_BYTES = 1024
+SQS_RECEIVE_MAX = 10  # ReceiveMessage returns at most 10 messages
+LOG_BYTES_PER_INVOCATION = 1500  # START/END/REPORT lines + one Powertools EMF metrics line
+XRAY_RESERVOIR_PER_S, XRAY_RATE = 1, 0.05  # default sampling rule (Tracing: Active in template.yaml)
+# "Initial throughput for on-demand capacity mode": a new on-demand table serves up
+# to 4,000 writes/s and 12,000 reads/s at once, more after it has seen more
+# (DynamoDB Developer Guide); warm throughput can raise it ahead of time.
+NEW_TABLE_WRU_PER_S, NEW_TABLE_RRU_PER_S = 4000, 12000
+
+# Fallbacks for the figures read from docs/benchmarks.md at run time.
+WEBHOOK_ENGINE_PER_S = 143.8  # webhook_throughput, "sender HTTP engine", receiver answers at once
+HANDLER_IMPORT_MS = 488  # cold_start, api handler on the quiet machine
+
+
+@dataclass(frozen=True)
+class Latency:
+    """AWS-side wall time per call, in seconds: assumptions, not measurements.
+
+    The benchmarks ran against moto inside one process (~50-60 ms a DynamoDB
+    call, docs/benchmarks.md), which says nothing about AWS; these are the
+    usual in-region figures."""
+
+    ddb_item: float = 0.006  # GetItem/PutItem/UpdateItem: "single-digit milliseconds"
+    ddb_query: float = 0.010  # a Query round trip, plus ddb_per_mb for what it returns
+    ddb_per_mb: float = 0.050
+    sqs_call: float = 0.020  # SendMessageBatch; SQS docs: "tens or low hundreds of ms"; docs/fan-out.md's ~20 ms
+    ses_send: float = 0.060  # SES v2 SendEmail of a ~5 KB raw message
+    webhook_receiver: float = 0.200  # a new TLS connection to a partner plus its answer; --receiver-ms
+    dns: float = 0.005  # the SSRF guard resolves the host before every attempt
+    stream_window: float = 1.0  # MaximumBatchingWindowInSeconds: 1 on the table stream
+    esm_pickup: float = 0.1  # a long poll returning a message that just arrived
+    esm_batch: float = 0.05  # the event source's receive, invoke and delete around one batch
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds on one vCPU (one core of the dev VM taken as one Lambda vCPU).
+
+    Measured in-process on the dev VM on 2026-11-28 (docs/benchmarks.md, "Scale
+    model"), except where a benchmark is named."""
+
+    aws_call: float = 0.0032  # botocore serialise + SigV4 + parse: SendMessageBatch of 10 / GetItem vs a stub server
+    plan_per_subscriber: float = 0.000060  # Query parse ~36 us + from_item, id, job JSON ~31 us; JSON parsed once
+    email_mime: float = 0.0046  # email_messages.update_message, 5-update incident, 4.6 KB of MIME
+    email_other: float = 0.001  # job JSON, tokens (2 HMACs), pydantic subscriber
+    webhook_engine: float = 1 / WEBHOOK_ENGINE_PER_S  # SSRF check, signing, JSON, POST (benchmarks.md)
+    webhook_tls: float = 0.002  # a TLS handshake per endpoint (10,000 endpoints: no pooling across them)
+    handler_import: float = HANDLER_IMPORT_MS / 1000  # benchmarks.md cold_start; ~0.15 s of runtime start added
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The knobs, read from template.yaml and the code; CLI flags override them."""
+
+    shards: int
+    memory_mb: int
+    fanout_timeout: int
+    plan_batch: int
+    plan_max_concurrency: int | None
+    webhook_batch: int
+    webhook_max_concurrency: int | None
+    webhook_reserved: int | None
+    webhook_timeout: int
+    email_batch: int
+    email_max_concurrency: int | None
+    email_reserved: int | None
+    email_timeout: int
+    email_sender_concurrency: int  # EMAIL_SENDER_CONCURRENCY: the token bucket's divisor
+    email_max_send_rate_fallback: float
+    sqs_batch: int  # fanout.SQS_BATCH
+    webhook_in_flight: int  # webhook_sender.MAX_IN_FLIGHT
+    email_in_flight: int  # email_sender.MAX_IN_FLIGHT
+    account_concurrency: int = ACCOUNT_CONCURRENCY
+
+    @property
+    def vcpu(self) -> float:
+        return self.memory_mb / VCPU_MB
+
+    @property
+    def gb(self) -> float:
+        return self.memory_mb / 1024
+
+
+def read_deployment(template: Path) -> Deployment:
+    from status_fanout.email_sender import MAX_IN_FLIGHT as EMAIL_IN_FLIGHT
+    from status_fanout.fanout import SQS_BATCH
+    from status_fanout.webhook_sender import MAX_IN_FLIGHT as WEBHOOK_IN_FLIGHT
+    from status_fanout_local.template import load_template
+
+    doc = load_template(template)
+    glob = doc["Globals"]["Function"]
+    env = glob["Environment"]["Variables"]
+    res = doc["Resources"]
+
+    def props(name: str) -> dict[str, Any]:
+        return dict(res[name]["Properties"])
+
+    def event(name: str, source: str) -> dict[str, Any]:
+        return dict(props(name)["Events"][source]["Properties"])
+
+    def max_concurrency(ev: Mapping[str, Any]) -> int | None:
+        value = (ev.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        return int(value) if value is not None else None
+
+    def reserved(name: str) -> int | None:
+        value = props(name).get("ReservedConcurrentExecutions")
+        return int(value) if value is not None else None
+
+    def timeout(name: str) -> int:
+        return int(props(name).get("Timeout", glob["Timeout"]))
+
+    email_env = props("EmailSenderFunction")["Environment"]["Variables"]
+    plan, wh, em = (event("FanoutFunction", "PlanJobs"), event("WebhookSenderFunction", "Deliveries"),
+                    event("EmailSenderFunction", "EmailJobs"))
+    return Deployment(
+        shards=int(env["FANOUT_SHARDS"]), memory_mb=int(glob["MemorySize"]),
+        fanout_timeout=timeout("FanoutFunction"),
+        plan_batch=int(plan.get("BatchSize", 10)), plan_max_concurrency=max_concurrency(plan),
+        webhook_batch=int(wh.get("BatchSize", 10)), webhook_max_concurrency=max_concurrency(wh),
+        webhook_reserved=reserved("WebhookSenderFunction"), webhook_timeout=timeout("WebhookSenderFunction"),
+        email_batch=int(em.get("BatchSize", 10)), email_max_concurrency=max_concurrency(em),
+        email_reserved=reserved("EmailSenderFunction"), email_timeout=timeout("EmailSenderFunction"),
+        email_sender_concurrency=int(email_env["EMAIL_SENDER_CONCURRENCY"]),
+        email_max_send_rate_fallback=float(email_env["EMAIL_MAX_SEND_RATE"]),
+        sqs_batch=SQS_BATCH, webhook_in_flight=WEBHOOK_IN_FLIGHT, email_in_flight=EMAIL_IN_FLIGHT,
+    )
+
+
+def read_benchmarks(path: Path) -> dict[str, Any]:
+    """The measured figures the model uses, from docs/benchmarks.md when its tables hold them."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    engine = re.search(r"\|\s*answers at once\s*\|[^|]*\|\s*([\d.]+)\s*/s\s*\|", text)
+    imported = re.search(r"\|\s*api\s*\|\s*(\d+)\s*ms", text)
+    return {
+        "webhook_engine_per_s": float(engine.group(1)) if engine else WEBHOOK_ENGINE_PER_S,
+        "webhook_engine_source": "docs/benchmarks.md webhook_throughput" if engine else "constant",
+        "handler_import_ms": int(imported.group(1)) if imported else HANDLER_IMPORT_MS,
+        "handler_import_source": "docs/benchmarks.md cold_start" if imported else "constant",
+    }
+
+
+# --- DynamoDB item sizes ----------------------------------------------------------
+
+def value_size(value: Mapping[str, Any]) -> int:
+    """Bytes of one attribute value by DynamoDB's item-size rules."""
+    ((kind, data),) = value.items()
+    if kind == "S":
+        return len(str(data).encode())
+    if kind == "N":
+        digits = len(str(data).lstrip("-").replace(".", "").strip("0")) or 1
+        return (digits + 1) // 2 + 1
+    if kind == "B":
+        return len(data)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + value_size(v) for v in data)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + value_size(v) for k, v in data.items())
+    if kind in ("SS", "NS", "BS"):
+        return sum(value_size({kind[0]: v}) for v in data)
+    raise ValueError(f"unknown attribute type {kind}")
+
+
+def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
+    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
+
+
+def index_item(channel: str, shards: int, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """One index item of a subscriber of everything, exactly as the stores write it."""
+    from status_fanout.lifecycle import new_id
+    from status_fanout.subscriber_index import index_keys, index_writes
+
+    (entry,) = index_writes("StatusTable", channel, set(), index_keys(channel, new_id(), [], shards), attributes)
+    return dict(entry["Put"]["Item"])
+
+
+def read_units(nbytes: int, consistent: bool) -> float:
+    units = max(1, math.ceil(nbytes / READ_UNIT_BYTES))
+    return float(units) if consistent else units / 2
+
+
+# --- the model --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Model:
+    deployment: Deployment
+    latency: Latency = Latency()
+    cpu: Cpu = Cpu()
+    event_bytes: int = 6 * 1024  # the event snapshot: 4.0 KB for a 5-update incident, ~0.5 KB more per update
+    subscriber_bytes: int = 700  # the email subscriber / webhook endpoint item, read per delivery
+    components: int = 1  # components the update touches: one more (empty) index partition each
+    index_item_bytes: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def cold_start(self) -> float:
+        """Init of one container: runtime start plus the handler's import at this memory's CPU share."""
+        return 0.15 + self.cpu.handler_import / min(1.0, self.deployment.vcpu)
+
+    def cpu_s(self, seconds_on_one_vcpu: float) -> float:
+        return seconds_on_one_vcpu / min(1.0, self.deployment.vcpu)
+
+
+def shard_sizes(n: int, shards: int) -> list[int]:
+    return [n // shards + (1 if s < n % shards else 0) for s in range(shards)]
+
+
+def plan_channel(model: Model, channel: str, n: int) -> dict[str, Any]:
+    """The plan jobs of one channel: one per shard, each paging its partition and sending batches of 10."""
+    d, lat = model.deployment, model.latency
+    item = model.index_item_bytes[channel]
+    queries = pages = batches = 0
+    rru = 0.0
+    job_seconds: list[float] = []
+    for size in shard_sizes(n, d.shards):
+        total = size * item
+        shard_pages = max(1, math.ceil(total / QUERY_PAGE_BYTES))
+        for p in range(shard_pages):
+            rru += read_units(min(QUERY_PAGE_BYTES, total - p * QUERY_PAGE_BYTES), consistent=False)
+        rru += 0.5 * model.components  # the touched components' partitions: one empty page each
+        shard_queries = shard_pages + model.components
+        shard_batches = math.ceil(size / d.sqs_batch)
+        queries, pages, batches = queries + shard_queries, pages + shard_pages, batches + shard_batches
+        job_seconds.append(shard_queries * (lat.ddb_query + model.cpu_s(model.cpu.aws_call))
+                           + total / 1e6 * lat.ddb_per_mb
+                           + shard_batches * (lat.sqs_call + model.cpu_s(model.cpu.aws_call))
+                           + size * model.cpu_s(model.cpu.plan_per_subscriber))
+    longest = max(job_seconds)
+    # The plan queue's event source hands a function up to BatchSize jobs, run one
+    # after the other (Powertools BatchProcessor); the jobs of a big channel can
+    # share one invocation, and a timed-out invocation deletes none of them.
+    worst = min(d.plan_batch, d.shards) * longest
+    if longest > d.fanout_timeout:
+        status = "fails"
+    elif worst > d.fanout_timeout:
+        status = "at risk"
+    else:
+        status = "ok"
+    return {
+        "jobs": d.shards, "queries": queries, "pages_with_items": pages, "send_message_batch": batches,
+        "read_request_units": rru, "job_seconds_max": longest, "worst_invocation_seconds": worst,
+        "job_seconds_total": sum(job_seconds), "status": status,
+        # A job that cannot finish re-plans its shard from the start on every retry,
+        # so the same prefix is enqueued each time and the rest never is.
+        "never_planned_fraction": max(0.0, 1 - d.fanout_timeout / longest) if status == "fails" else 0.0,
+    }
+
+
+def drain_seconds(n: int, per_container: float, cap: int) -> float:
+    """Time for the event source to work off n jobs while it ramps from 5 to `cap` containers."""
+    start = min(ESM_INITIAL_CONCURRENCY, cap)
+    ramp = ESM_RAMP_PER_MINUTE / 60
+    t_ramp = (cap - start) / ramp
+    done_in_ramp = per_container * (start * t_ramp + ramp * t_ramp ** 2 / 2)
+    if n <= done_in_ramp:
+        # per_container * (start t + ramp t^2 / 2) = n
+        a, b, c = per_container * ramp / 2, per_container * start, -n
+        return (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a) if a else n / b
+    return t_ramp + (n - done_in_ramp) / (per_container * cap)
+
+
+def sender_capacity(model: Model, batch: int, in_flight: int, io: float, cpu: float) -> tuple[float, float, str]:
+    """(jobs/s of one container, seconds one batch takes, what bounds it): the batch's CPU shares
+    one Python process (one GIL), its I/O overlaps `in_flight` at a time."""
+    cpu_batch = batch * model.cpu_s(cpu)
+    io_batch = math.ceil(batch / in_flight) * (io + model.cpu_s(cpu))
+    seconds = max(cpu_batch, io_batch) + model.latency.esm_batch
+    return batch / seconds, seconds, "cpu" if cpu_batch >= io_batch else "io"
+
+
+def concurrency_cap(d: Deployment, maximum: int | None, reserved: int | None) -> int:
+    caps = [ESM_MAX_CONCURRENCY, d.account_concurrency]
+    caps += [c for c in (maximum, reserved) if c is not None]
+    return min(caps)
+
+
+def costs(rru: float, wru: float, sqs: int, invocations: int, gb_seconds: float, emails: int = 0,
+          secrets: int = 0, busy_seconds: float = 0.0) -> dict[str, float]:
+    traces = min(invocations, busy_seconds * XRAY_RESERVOIR_PER_S + XRAY_RATE * invocations)
+    usd = {
+        "dynamodb": rru / 1e6 * PRICES["dynamodb_on_demand_per_million_read_request_units"]
+        + wru / 1e6 * PRICES["dynamodb_on_demand_per_million_write_request_units"],
+        "sqs": sqs / 1e6 * PRICES["sqs_standard_per_million_requests"],
+        "lambda": invocations / 1e6 * PRICES["lambda_per_million_requests"]
+        + gb_seconds * PRICES["lambda_arm64_per_gb_second"],
+        "ses": emails / 1000 * PRICES["ses_per_thousand_emails"],
+        "secrets_manager": secrets / 1e4 * PRICES["secrets_manager_per_10k_api_calls"],
+        "logs_and_traces": invocations * LOG_BYTES_PER_INVOCATION / 1e9 * PRICES["cloudwatch_logs_ingested_per_gb"]
+        + traces / 1e6 * PRICES["xray_per_million_traces_recorded"],
+    }
+    return {k: round(v, 6) for k, v in usd.items()}
+
+
+def pipeline_start(model: Model) -> dict[str, float]:
+    """Seconds from the update's write to: the plan jobs starting, the first delivery job on a queue."""
+    d, lat = model.deployment, model.latency
+    plan_jobs = 2 * d.shards
+    stream = (lat.stream_window + model.cold_start + 4 * (lat.ddb_item + model.cpu_s(model.cpu.aws_call))
+              + math.ceil(plan_jobs / d.sqs_batch) * (lat.sqs_call + model.cpu_s(model.cpu.aws_call)))
+    plan_start = stream + lat.esm_pickup + model.cold_start
+    first_job = plan_start + lat.ddb_query + lat.sqs_call
+    return {"stream_side_done": stream, "plan_start": plan_start, "first_delivery_job": first_job,
+            "sender_start": first_job + lat.esm_pickup + model.cold_start}
+
+
+def channel(model: Model, name: str, n: int, ses_rate: float | None = None) -> dict[str, Any]:
+    """Everything one channel does for one update to n subscribers."""
+    d, lat, cpu = model.deployment, model.latency, model.cpu
+    plan = plan_channel(model, name, n)
+    start = pipeline_start(model)
+    ramp_per_s = ESM_RAMP_PER_MINUTE / 60
+    event_units = read_units(model.event_bytes, consistent=True)
+    subscriber_units = read_units(model.subscriber_bytes, consistent=True)
+    if name == "email":
+        batch, in_flight = d.email_batch, d.email_in_flight
+        cap = concurrency_cap(d, d.email_max_concurrency, d.email_reserved)
+        # subscriber read -> event read -> claim put -> SendEmail -> claim update
+        io = 4 * lat.ddb_item + lat.ses_send
+        per_delivery_cpu = cpu.email_mime + cpu.email_other + 5 * cpu.aws_call
+        # Every job of a batch starts at once (batch <= in flight), before any has
+        # cached the event snapshot: each reads it.
+        event_reads = float(n)
+        rru = n * subscriber_units + event_reads * event_units
+        wru = 2.0 * n  # Powertools claim: PutItem (INPROGRESS) + UpdateItem (COMPLETED), < 1 KB each
+        ddb_ops = {"GetItem": 2 * n, "PutItem": n, "UpdateItem": n}
+    else:
+        batch, in_flight = d.webhook_batch, d.webhook_in_flight
+        cap = concurrency_cap(d, d.webhook_max_concurrency, d.webhook_reserved)
+        # endpoint read -> event read -> claim put -> DNS + POST -> delivery log -> claim update
+        io = 5 * lat.ddb_item + lat.dns + lat.webhook_receiver
+        per_delivery_cpu = cpu.webhook_engine + cpu.webhook_tls + 4 * cpu.aws_call
+        # The first `in_flight` jobs of a batch all miss the per-batch event cache.
+        invocations = math.ceil(n / batch)
+        event_reads = float(min(n, invocations * min(batch, in_flight)))
+        rru = n * subscriber_units + event_reads * event_units
+        wru = 3.0 * n  # claim put + claim update + delivery log UpdateItem, each < 1 KB
+        ddb_ops = {"GetItem": n + int(event_reads), "PutItem": n, "UpdateItem": 2 * n}
+    per_container, batch_seconds, bound = sender_capacity(model, batch, in_flight, io, per_delivery_cpu)
+    limiter = f"{name} sender: {cap} containers x {per_container:.1f}/s ({'CPU' if bound == 'cpu' else 'I/O'}" \
+              f" at {d.memory_mb} MB)"
+    throttled = False
+    if ses_rate is not None:
+        pace = ses_rate / d.email_sender_concurrency  # each container's token bucket
+        if pace <= per_container:
+            per_container, limiter = pace, f"SES send rate ({ses_rate:g}/s)"
+        throttled = cap * per_container > ses_rate * 1.001  # MaximumConcurrency and EMAIL_SENDER_CONCURRENCY differ
+        if throttled:
+            per_container, limiter = ses_rate / cap, f"SES send rate ({ses_rate:g}/s), with throttles"
+    drain = drain_seconds(n, per_container, cap)
+    steady = n / (per_container * cap)
+    # The plan queue's event source ramps too: with more invocations than its
+    # first 5, the last one starts later, and past its cap they queue up in waves.
+    plan_invocations_all = math.ceil(2 * d.shards / d.plan_batch)
+    plan_cap = concurrency_cap(d, d.plan_max_concurrency, None)
+    plan_ramp = max(0, min(plan_invocations_all, plan_cap) - ESM_INITIAL_CONCURRENCY) / ramp_per_s
+    plan_waves = math.ceil(plan_invocations_all / plan_cap)
+    plan_done = start["plan_start"] + plan_ramp + plan_waves * plan["worst_invocation_seconds"] + lat.esm_pickup
+    senders_done = start["sender_start"] + drain
+    last = max(senders_done, plan_done) + io + model.cpu_s(per_delivery_cpu)
+    parts = {
+        limiter: steady,
+        "SQS event source ramp (+300 concurrent a minute)": drain - steady,
+        "planning (plan jobs on FanoutFunction)": max(0.0, plan_done - senders_done),
+        "fixed latency (stream batching window, cold starts)": start["sender_start"],
+    }
+    bottleneck = max(parts, key=lambda k: parts[k])
+    blocker = None
+    if plan["status"] == "fails":
+        blocker = (f"a plan job takes {plan['job_seconds_max']:.0f} s > FanoutFunction Timeout {d.fanout_timeout} s:"
+                   f" each retry re-plans the same prefix; >= {plan['never_planned_fraction']:.0%} never notified")
+    elif plan["status"] == "at risk":
+        blocker = (f"{min(d.plan_batch, d.shards)} plan jobs in one invocation take"
+                   f" {plan['worst_invocation_seconds']:.0f} s > Timeout {d.fanout_timeout} s")
+    sender_timeout = d.email_timeout if name == "email" else d.webhook_timeout
+    if batch / per_container > sender_timeout:
+        blocker = (blocker + "; " if blocker else "") + (
+            f"one {name} sender batch takes {batch / per_container:.0f} s > its Timeout {sender_timeout} s")
+
+    # Calls. The event source receives up to 10 messages a call and deletes a batch's
+    # successes with DeleteMessageBatch calls of up to 10.
+    invocations = math.ceil(n / batch)
+    calls_per_batch = math.ceil(batch / SQS_RECEIVE_MAX)
+    plan_invocations = math.ceil(d.shards / d.plan_batch)
+    sqs_ops = {
+        "SendMessageBatch": plan["send_message_batch"],
+        "ReceiveMessage": invocations * calls_per_batch + plan_invocations,
+        "DeleteMessageBatch": invocations * calls_per_batch + plan_invocations,
+        "ChangeMessageVisibility": 0,  # only on failures and throttles
+    }
+    containers = min(cap, max(1, math.ceil(n / batch)))
+    plan_containers = min(plan_invocations, plan_cap)
+    invocation_seconds = max(batch_seconds - lat.esm_batch, batch / per_container - lat.esm_batch)
+    gb_seconds = d.gb * (invocations * invocation_seconds + plan["job_seconds_total"]
+                         + (containers + plan_containers) * model.cold_start)
+    lambda_invocations = invocations + plan_invocations
+    ddb_ops["Query"] = plan["queries"]
+    usd = costs(rru + plan["read_request_units"], wru, sum(sqs_ops.values()), lambda_invocations, gb_seconds,
+                emails=n if name == "email" else 0, secrets=containers if name == "email" else 0,
+                busy_seconds=last)
+    return {
+        "channel": name, "subscribers": n, "ses_rate": ses_rate,
+        "time_to_last_s": round(last, 1), "time_to_last": human(last), "bottleneck": bottleneck,
+        "blocker": blocker, "throughput_per_s": round(per_container * cap, 1),
+        "container_rate_per_s": round(per_container, 2), "containers": cap,
+        "time_parts_s": {k: round(v, 1) for k, v in parts.items()},
+        "planning": {k: round(v, 3) if isinstance(v, float) else v for k, v in plan.items()},
+        "dynamodb": {"calls": ddb_ops, "read_request_units": round(rru + plan["read_request_units"], 1),
+                     "write_request_units": wru, "index_item_bytes": model.index_item_bytes[name],
+                     "index_pages": plan["pages_with_items"],
+                     "peak_read_units_per_s": round(rru / n * per_container * cap, 1),
+                     "peak_write_units_per_s": round(wru / n * per_container * cap, 1)},
+        "sqs": sqs_ops,
+        "lambda": {"sender_invocations": invocations, "plan_invocations": plan_invocations,
+                   "peak_concurrency": cap + plan_containers, "gb_seconds": round(gb_seconds, 1),
+                   "sender_invocation_seconds": round(invocation_seconds, 3)},
+        "ses_send_email": n if name == "email" else 0,
+        "throttled": throttled,
+        "usd": usd, "usd_total": round(sum(usd.values()), 4),
+    }
+
+
+def stream_side(model: Model) -> dict[str, Any]:
+    """Once per update whatever the audience: snapshot reads and write, the plan jobs' batches."""
+    d = model.deployment
+    jobs = 2 * d.shards
+    rru = 1.0 + read_units(model.event_bytes, consistent=True) + 0.5  # components, the incident, unresolved (GSI)
+    wru = float(math.ceil(model.event_bytes / WRITE_UNIT_BYTES))  # EVT# snapshot PutItem
+    sends = math.ceil(jobs / d.sqs_batch)
+    gb_seconds = d.gb * (0.3 + model.cold_start)
+    usd = costs(rru, wru, sends, 1, gb_seconds, busy_seconds=1.0)
+    return {"dynamodb": {"Query": 3, "PutItem": 1, "read_request_units": rru, "write_request_units": wru},
+            "sqs": {"SendMessageBatch": sends}, "plan_jobs": jobs, "usd": usd, "usd_total": round(sum(usd.values()), 6)}
+
+
+def human(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def build_model(args: argparse.Namespace) -> Model:
+    deployment = read_deployment(ROOT / "template.yaml")
+    overrides = {k: v for k, v in {
+        "shards": args.shards, "plan_batch": args.plan_batch, "memory_mb": args.memory,
+        "fanout_timeout": args.fanout_timeout, "account_concurrency": args.account_concurrency,
+        "webhook_max_concurrency": args.webhook_concurrency,
+    }.items() if v is not None}
+    if args.email_concurrency is not None:  # both numbers together, as template.yaml asks
+        overrides |= {"email_max_concurrency": args.email_concurrency,
+                      "email_sender_concurrency": args.email_concurrency}
+    deployment = dataclasses.replace(deployment, **overrides)
+    figures = read_benchmarks(ROOT / "docs" / "benchmarks.md")
+    cpu = Cpu(webhook_engine=1 / figures["webhook_engine_per_s"], handler_import=figures["handler_import_ms"] / 1000)
+    latency = Latency(webhook_receiver=args.receiver_ms / 1000)
+    items = {"email": index_item("email", deployment.shards, None),
+             "webhook": index_item("webhook", deployment.shards, {"events": []})}
+    return Model(deployment, latency, cpu, event_bytes=int(args.event_kb * 1024), components=args.components,
+                 index_item_bytes={k: item_size(v) for k, v in items.items()})
+
+
+def run(model: Model, email: Sequence[int], webhooks: Sequence[int], rates: Sequence[float],
+        update_webhooks: int) -> list[dict[str, Any]]:
+    """Every figure, as the dicts printed one per line."""
+    d = model.deployment
+    lines: list[dict[str, Any]] = [{
+        "figure": "inputs", "value": None, "deployment": dataclasses.asdict(d),
+        "index_item_bytes": dict(model.index_item_bytes), "event_snapshot_bytes": model.event_bytes,
+        "latency_s": dataclasses.asdict(model.latency), "cpu_s_one_vcpu": dataclasses.asdict(model.cpu),
+        "cold_start_s": round(model.cold_start, 2),
+        "sqs_event_source": {"initial": ESM_INITIAL_CONCURRENCY, "ramp_per_minute": ESM_RAMP_PER_MINUTE,
+                             "max": ESM_MAX_CONCURRENCY},
+        "prices_usd": PRICES, "prices_date": PRICES_DATE,
+    }]
+    side = stream_side(model)
+    lines.append({"figure": "stream_side", "value": side["usd_total"], **side})
+    for n in email:
+        for rate in rates:
+            result = channel(model, "email", n, rate)
+            lines.append({"figure": "email", "value": result["time_to_last_s"], **result})
+    for n in webhooks:
+        result = channel(model, "webhook", n)
+        lines.append({"figure": "webhook", "value": result["time_to_last_s"], **result})
+    hooks = channel(model, "webhook", update_webhooks)
+    for n in email:
+        for rate in rates:
+            mail = channel(model, "email", n, rate)
+            total = mail["usd_total"] + hooks["usd_total"] + side["usd_total"]
+            last = max((mail, hooks), key=lambda c: c["time_to_last_s"])
+            # Both senders, the plan jobs, the stream consumer and the publisher at once.
+            concurrency = mail["containers"] + hooks["containers"] + mail["lambda"]["plan_invocations"] * 2 + 2
+            peak_wru = mail["dynamodb"]["peak_write_units_per_s"] + hooks["dynamodb"]["peak_write_units_per_s"]
+            peak_rru = mail["dynamodb"]["peak_read_units_per_s"] + hooks["dynamodb"]["peak_read_units_per_s"]
+            lines.append({
+                "figure": "update", "value": last["time_to_last_s"], "email_subscribers": n,
+                "webhook_endpoints": update_webhooks, "ses_rate": rate,
+                "time_to_last_notification_s": last["time_to_last_s"], "last_channel": last["channel"],
+                "time_to_last_email_s": mail["time_to_last_s"], "time_to_last_email": mail["time_to_last"],
+                "time_to_last_webhook_s": hooks["time_to_last_s"], "time_to_last_webhook": hooks["time_to_last"],
+                "bottleneck": last["bottleneck"], "email_bottleneck": mail["bottleneck"],
+                "blocker": mail["blocker"] or hooks["blocker"], "peak_concurrency": concurrency,
+                "over_account_concurrency": concurrency > d.account_concurrency,
+                # Both senders at full speed at once: what a fresh on-demand table is asked for.
+                "peak_write_units_per_s": peak_wru, "peak_read_units_per_s": peak_rru,
+                "over_new_table_throughput": peak_wru > NEW_TABLE_WRU_PER_S or peak_rru > NEW_TABLE_RRU_PER_S,
+                "usd_total": round(total, 4), "usd_ses": mail["usd"]["ses"],
+                "usd_without_ses": round(total - mail["usd"]["ses"], 4),
+            })
+    return lines
+
+
+def markdown(lines: list[dict[str, Any]]) -> str:
+    d = lines[0]["deployment"]
+    hooks = next((x["webhook_endpoints"] for x in lines if x["figure"] == "update"), 0)
+    out = [f"Deployment: FANOUT_SHARDS {d['shards']}, PlanJobs BatchSize {d['plan_batch']}, FanoutFunction Timeout"
+           f" {d['fanout_timeout']} s, email MaximumConcurrency {d['email_max_concurrency']} (BatchSize"
+           f" {d['email_batch']}), webhook MaximumConcurrency {d['webhook_max_concurrency']} (BatchSize"
+           f" {d['webhook_batch']}), MemorySize {d['memory_mb']} MB.", "",
+           f"### One update: email subscribers + {hooks:,} webhook endpoints", "",
+           "| email subscribers | SES rate | last email | last webhook | USD / update | of which SES | bottleneck |"
+           " blocker |", "|---:|---:|---:|---:|---:|---:|---|---|"]
+    for line in (x for x in lines if x["figure"] == "update"):
+        out.append(f"| {line['email_subscribers']:,} | {line['ses_rate']:g}/s | {line['time_to_last_email']} "
+                   f"| {line['time_to_last_webhook']} | {line['usd_total']:.2f} | {line['usd_ses']:.2f} "
+                   f"| {line['bottleneck']} | {line['blocker'] or ''} |")
+    out += ["", "### Webhooks alone", "",
+            "| endpoints | last webhook | deliveries/s | USD | bottleneck | planning |",
+            "|---:|---:|---:|---:|---|---|"]
+    for line in (x for x in lines if x["figure"] == "webhook"):
+        out.append(f"| {line['subscribers']:,} | {line['time_to_last']} | {line['throughput_per_s']:g} "
+                   f"| {line['usd_total']:.4f} | {line['bottleneck']} | {line['planning']['status']} |")
+    out += ["", "### Calls per update (email channel, first SES rate)", "",
+            "| email subscribers | DynamoDB calls | index pages | RRU | WRU | SQS requests | Lambda invocations "
+            "| GB-s | SendEmail | USD (no SES) |", "|---:|---|---:|---:|---:|---|---:|---:|---:|---:|"]
+    seen: set[int] = set()
+    for line in (x for x in lines if x["figure"] == "email"):
+        if line["subscribers"] in seen:
+            continue
+        seen.add(line["subscribers"])
+        ddb = ", ".join(f"{k} {v:,}" for k, v in line["dynamodb"]["calls"].items())
+        sqs = ", ".join(f"{k} {v:,}" for k, v in line["sqs"].items() if v)
+        lam = line["lambda"]
+        out.append(f"| {line['subscribers']:,} | {ddb} | {line['dynamodb']['index_pages']} "
+                   f"| {line['dynamodb']['read_request_units']:,.0f} | {line['dynamodb']['write_request_units']:,.0f} "
+                   f"| {sqs} | {lam['sender_invocations'] + lam['plan_invocations']:,} | {lam['gb_seconds']:,.0f} "
+                   f"| {line['ses_send_email']:,} | {line['usd_total'] - line['usd']['ses']:.4f} |")
+    return "\n".join(out)
+
+
+def numbers(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--email", type=numbers, default=[1_000, 100_000, 1_000_000], help="email subscribers")
+    parser.add_argument("--webhooks", type=numbers, default=[1_000, 10_000, 100_000], help="webhook endpoints")
+    parser.add_argument("--update-webhooks", type=int, default=10_000, help="endpoints alongside the email sizes")
+    parser.add_argument("--ses-rates", type=numbers, default=[14, 200, 1_000, 3_000], help="SES MaxSendRate, mails/s")
+    parser.add_argument("--shards", type=int, help="FANOUT_SHARDS (default: template.yaml)")
+    parser.add_argument("--plan-batch", type=int, help="PlanJobs BatchSize (default: template.yaml)")
+    parser.add_argument("--fanout-timeout", type=int, help="FanoutFunction Timeout (default: template.yaml)")
+    parser.add_argument("--email-concurrency", type=int,
+                        help="email MaximumConcurrency and EMAIL_SENDER_CONCURRENCY (default: template.yaml)")
+    parser.add_argument("--webhook-concurrency", type=int, help="webhook MaximumConcurrency (default: template.yaml)")
+    parser.add_argument("--memory", type=int, help="MemorySize of every function, MB (default: template.yaml)")
+    parser.add_argument("--account-concurrency", type=int, help=f"regional quota (default {ACCOUNT_CONCURRENCY})")
+    parser.add_argument("--receiver-ms", type=float, default=200, help="a partner endpoint's answer incl. TLS")
+    parser.add_argument("--event-kb", type=float, default=6, help="event snapshot size")
+    parser.add_argument("--components", type=int, default=1, help="components the update touches")
+    parser.add_argument("--markdown", action="store_true", help="print the tables of docs/scaling.md instead")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    model = build_model(args)
+    lines = run(model, [int(n) for n in args.email], [int(n) for n in args.webhooks], args.ses_rates,
+                args.update_webhooks)
+    if args.markdown:
+        print(markdown(lines))
+        return
+    for line in lines:
+        print(json.dumps({"bench": "scale_model", **line}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
