@@ -35,7 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import email_messages
 from .email_store import Subscriber
 from .email_subscriptions import SubscriptionService
-from .observability import logger
+from .observability import count, logger
 from .settings import Settings
 from .store import Store
 from .timefmt import utcnow
@@ -150,10 +150,13 @@ class EmailSender:
             except RetryLater as retry:
                 self._hold(queue_url, record, retry.delay)
                 failures.append({"itemIdentifier": record["messageId"]})
+                self._count_if_last_receive(record)
             except Exception:  # one bad job never sinks the batch
                 logger.exception("email job failed", extra={"message_id": record.get("messageId")})
+                count("EmailsFailed")
                 self._hold(queue_url, record, backoff(self.settings.email_retry_base_seconds, 1, self.rng))
                 failures.append({"itemIdentifier": record["messageId"]})
+                self._count_if_last_receive(record)
 
         self.bucket  # noqa: B018 - read the send rate before the threads start
         with ThreadPoolExecutor(max_workers=max(1, min(MAX_IN_FLIGHT, len(records)))) as pool:
@@ -166,6 +169,11 @@ class EmailSender:
                                                VisibilityTimeout=delay)
         except ClientError:
             logger.exception("could not set the retry delay; the queue's visibility timeout applies")
+
+    def _count_if_last_receive(self, record: Mapping[str, Any]) -> None:
+        """A job that failed on its queue's last receive is moved to the dead-letter queue by SQS's redrive."""
+        if int(record.get("attributes", {}).get("ApproximateReceiveCount", "1")) >= self.settings.email_max_receives:
+            count("EmailsDeadLettered")
 
     # --- one job ----------------------------------------------------------------
 
@@ -180,6 +188,8 @@ class EmailSender:
         if subscriber is None or subscriber.state != "confirmed":
             # Unsubscribed, suppressed, deleted or never confirmed: never mailed,
             # whatever the index said when the job was planned.
+            if subscriber is not None and subscriber.state == "suppressed":
+                count("EmailsSuppressed")
             return "skipped"
         event = (events or {}).get(job["event_id"]) or self.events.get_event(job["event_id"])
         if events is not None:
@@ -245,6 +255,8 @@ class EmailSender:
             if code in THROTTLES or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 429:
                 delay = backoff(self.settings.email_retry_base_seconds, attempt, self.rng)
                 logger.warning("SES throttled; retrying later", extra={"code": code, "delay": delay})
+                count("EmailsThrottled")
                 raise RetryLater(delay) from exc
             raise
+        count("EmailsSent")
         return str(reply.get("MessageId", ""))

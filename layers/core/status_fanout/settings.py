@@ -33,6 +33,11 @@ class Settings(BaseModel):
     webhook_retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=15)
     webhook_disable_after_seconds: int = 5 * 86400
+    # The queues' RedrivePolicy maxReceiveCount (template.yaml sets both; a
+    # unit test keeps them equal): a job failing on that receive is about to
+    # be dead-lettered by SQS, which the senders count as such.
+    webhook_max_receives: int = Field(default=12, ge=1)
+    email_max_receives: int = Field(default=50, ge=1)
     # Only the local stack sets these: loopback receivers over plain HTTP.
     webhook_allow_loopback: bool = False
     webhook_allow_http: bool = False

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from . import ssrf
 from .errors import ConflictError, InvalidFieldError, NotFoundError
-from .observability import logger
+from .observability import count, logger
 from .settings import Settings
 from .timefmt import format_ts, parse_ts, utcnow
 from .webhook_delivery import Dialer, Outcome
@@ -104,11 +104,14 @@ class WebhookSender:
             except RetryLater as retry:
                 self._hold(queue_url, record, retry.delay)
                 failures.append({"itemIdentifier": record["messageId"]})
+                self._count_if_last_receive(record)
             except Exception:  # one bad job never sinks the batch
                 logger.exception("delivery job failed", extra={"message_id": record.get("messageId")})
+                count("WebhooksFailed")
                 # Back soon, not after the queue's long visibility timeout.
                 self._hold(queue_url, record, self.settings.webhook_retry_schedule[0])
                 failures.append({"itemIdentifier": record["messageId"]})
+                self._count_if_last_receive(record)
 
         with ThreadPoolExecutor(max_workers=max(1, min(MAX_IN_FLIGHT, len(records)))) as pool:
             list(pool.map(one, records))
@@ -120,6 +123,11 @@ class WebhookSender:
                                                VisibilityTimeout=delay)
         except ClientError:
             logger.exception("could not set the retry delay; the queue's visibility timeout applies")
+
+    def _count_if_last_receive(self, record: Mapping[str, Any]) -> None:
+        """A job that failed on its queue's last receive is moved to the dead-letter queue by SQS's redrive."""
+        if int(record.get("attributes", {}).get("ApproximateReceiveCount", "1")) >= self.settings.webhook_max_receives:
+            count("WebhooksDeadLettered")
 
     def _cached(self, cache: dict[str, Any], key: str, load: Callable[[], Any]) -> Any:
         with self._cache_lock:
@@ -170,7 +178,9 @@ class WebhookSender:
             self.webhooks.record_attempt(endpoint.id, job, entry, "delivered", None, int(now.timestamp()))
             if endpoint.failing_since:
                 self.webhooks.clear_failing(endpoint.id)
+            count("WebhooksSent")
             return {"outcome": "delivered", "status": outcome.status}
+        count("WebhooksFailed")
         if outcome.gone:
             self.webhooks.record_attempt(endpoint.id, job, entry, "gone", None, int(now.timestamp()))
             self.disable(endpoint.id, "the endpoint answered 410 Gone")
@@ -182,6 +192,7 @@ class WebhookSender:
         if delay is None:
             self.webhooks.record_attempt(endpoint.id, job, entry, "dead", None, int(now.timestamp()))
             self._dead_letter(job)
+            count("WebhooksDeadLettered")
             return {"outcome": "dead", "status": outcome.status}
         next_at = format_ts(now + timedelta(seconds=delay))
         self.webhooks.record_attempt(endpoint.id, job, entry, "failed", next_at, int(now.timestamp()))

@@ -1,0 +1,241 @@
+"""The per-channel metrics the senders emit (docs/operations.md lists them):
+sent, failed, retried, throttled, suppressed, dead-lettered. The senders run
+with stub stores, dialers and AWS clients; the metrics are read from the
+shared Powertools Metrics object before it is flushed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from status_fanout.email_sender import EmailSender
+from status_fanout.email_store import Subscriber
+from status_fanout.errors import NotFoundError
+from status_fanout.observability import metrics
+from status_fanout.settings import Settings
+from status_fanout.store import Store
+from status_fanout.webhook_delivery import Outcome
+from status_fanout.webhook_sender import RetryLater, WebhookSender
+from status_fanout.webhooks import EventSnapshot, WebhookEndpoint, WebhookSecret, new_secret
+from tests.support.cfn_template import load_template
+
+NOW = "2024-05-01T12:00:00.000Z"
+
+
+@pytest.fixture(autouse=True)
+def fresh_metrics() -> Iterator[None]:
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
+
+
+def counted() -> dict[str, float]:
+    return {name: sum(metric["Value"]) for name, metric in metrics.metric_set.items()}
+
+
+def record(body: dict[str, Any], receive_count: int = 1, message_id: str = "m1") -> dict[str, Any]:
+    return {"messageId": message_id, "receiptHandle": f"rh-{message_id}", "body": json.dumps(body),
+            "attributes": {"ApproximateReceiveCount": str(receive_count)}}
+
+
+class StubSqs:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.held: list[dict[str, Any]] = []
+
+    def send_message(self, **kwargs: Any) -> dict[str, Any]:
+        self.sent.append(kwargs)
+        return {"MessageId": "x"}
+
+    def change_message_visibility(self, **kwargs: Any) -> None:
+        self.held.append(kwargs)
+
+
+# --- webhooks ----------------------------------------------------------------------
+
+class StubWebhooks:
+    """The few WebhookStore calls a delivery makes, in memory."""
+
+    def __init__(self, endpoint: WebhookEndpoint, event: EventSnapshot) -> None:
+        self.endpoint, self.event = endpoint, event
+        self.attempts: list[str] = []
+
+    def get(self, webhook_id: str) -> WebhookEndpoint:
+        if webhook_id != self.endpoint.id:
+            raise NotFoundError("webhook", webhook_id)
+        return self.endpoint
+
+    def get_event(self, event_id: str) -> EventSnapshot | None:
+        return self.event if event_id == self.event.id else None
+
+    def record_attempt(self, webhook_id: str, job: Any, entry: Any, status: str, next_at: Any, now: int) -> None:
+        self.attempts.append(status)
+
+    def mark_failing(self, webhook_id: str, now: str) -> str:
+        return now
+
+    def clear_failing(self, webhook_id: str) -> None:
+        pass
+
+
+class StubDialer:
+    def __init__(self, status: int | None) -> None:
+        self.status = status
+
+    def post(self, target: Any, headers: Any, body: bytes) -> Outcome:
+        return Outcome(self.status, 1, error=None if self.status else "connection refused")
+
+
+def webhook_sender(status: int | None, sqs: StubSqs) -> WebhookSender:
+    endpoint = WebhookEndpoint(id="hook1", url="https://hooks.example.com/in", created_at=NOW, updated_at=NOW,
+                               secrets=[WebhookSecret(secret=new_secret(), created_at=NOW)])
+    event = EventSnapshot(id="upd:inc1:1", type="incident.created", occurred_at=NOW, page={"id": "p"}, status={},
+                          incident={"id": "inc1"}, update={"id": "u1"}, sequence=1)
+    settings = Settings(table_name="t", webhook_retry_schedule=(1, 1), webhook_dlq_url="https://sqs/dlq")
+    return WebhookSender(StubWebhooks(endpoint, event), settings, sqs=sqs,
+                         dialer=StubDialer(status), resolve=lambda host, port: ["93.184.216.34"])
+
+
+def delivery(n: int = 1) -> dict[str, Any]:
+    return {"delivery_id": f"msg_{n}", "event_id": "upd:inc1:1", "event_type": "incident.created",
+            "occurred_at": NOW, "subscriber_id": "hook1"}
+
+
+def test_a_delivered_webhook_counts_as_sent_even_from_many_threads() -> None:
+    # GIVEN an endpoint that answers 204, and a batch of 50 deliveries (run 32 at a time)
+    sender = webhook_sender(204, StubSqs())
+    batch = [record(delivery(n), message_id=f"m{n}") for n in range(50)]
+    # WHEN the batch is handled
+    result = sender.handle_batch(batch, "https://sqs/webhooks")
+    # THEN every delivery is counted once as sent: no count lost between threads
+    assert result == {"batchItemFailures": []}
+    assert counted() == {"WebhooksSent": 50}
+
+
+def test_a_failed_webhook_attempt_counts_as_failed_and_is_retried() -> None:
+    # GIVEN an endpoint that answers 500 to the first attempt
+    sqs = StubSqs()
+    sender = webhook_sender(500, sqs)
+    # WHEN the job is handled
+    result = sender.handle_batch([record(delivery())], "https://sqs/webhooks")
+    # THEN it failed, comes back later, and is not dead-lettered
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert counted() == {"WebhooksFailed": 1}
+    assert len(sqs.held) == 1 and not sqs.sent
+
+
+def test_the_last_failed_webhook_attempt_counts_as_dead_lettered() -> None:
+    # GIVEN an endpoint still failing on the attempt after the last scheduled retry
+    sqs = StubSqs()
+    sender = webhook_sender(None, sqs)
+    # WHEN the job arrives for the third time (schedule 1, 1)
+    result = sender.handle_batch([record(delivery(), receive_count=3)], "https://sqs/webhooks")
+    # THEN the sender parks it in the dead-letter queue and counts it there
+    assert result == {"batchItemFailures": []}
+    assert [m["QueueUrl"] for m in sqs.sent] == ["https://sqs/dlq"]
+    assert counted() == {"WebhooksFailed": 1, "WebhooksDeadLettered": 1}
+
+
+def test_a_webhook_job_crashing_on_its_last_receive_counts_as_dead_lettered() -> None:
+    # GIVEN a job the sender cannot handle (its body is not a delivery), on the queue's last receive
+    sender = webhook_sender(204, StubSqs())
+    bad = record({"nonsense": True}, receive_count=12)
+    # WHEN it is handled
+    result = sender.handle_batch([bad, record({"nonsense": True}, message_id="m2")], "https://sqs/webhooks")
+    # THEN both failed, and the one on its 12th receive is counted as going to the dead-letter queue
+    assert len(result["batchItemFailures"]) == 2
+    assert counted() == {"WebhooksFailed": 2, "WebhooksDeadLettered": 1}
+
+
+# --- email -----------------------------------------------------------------------------
+
+class StubSes:
+    def __init__(self, error: str | None = None) -> None:
+        self.error = error
+
+    def get_account(self) -> dict[str, Any]:
+        return {"SendQuota": {"MaxSendRate": 1000.0}}
+
+    def send_email(self, **kwargs: Any) -> dict[str, Any]:
+        if self.error:
+            raise ClientError({"Error": {"Code": self.error, "Message": "no"}}, "SendEmail")
+        return {"MessageId": "ses-1"}
+
+
+def email_sender(ses: StubSes, sqs: StubSqs | None = None) -> EmailSender:
+    settings = Settings(table_name="t", email_retry_base_seconds=0, email_sender_concurrency=1)
+    return EmailSender(Store("t"), settings, ses=ses, sqs=sqs or StubSqs())
+
+
+def subscriber(state: str) -> Subscriber:
+    return Subscriber(id="sub1", email="a@example.com", address_key="k", state=state,
+                      created_at=NOW, updated_at=NOW)
+
+
+def test_an_email_ses_accepts_counts_as_sent() -> None:
+    sender = email_sender(StubSes())
+    # WHEN SES accepts a message
+    assert sender._send(subscriber("confirmed"), b"raw", 1, kind="update") == "ses-1"
+    # THEN it is counted as sent
+    assert counted() == {"EmailsSent": 1}
+
+
+def test_a_throttled_email_counts_as_throttled_not_failed() -> None:
+    sender = email_sender(StubSes(error="ThrottlingException"))
+    # WHEN SES throttles the send
+    with pytest.raises(RetryLater):
+        sender._send(subscriber("confirmed"), b"raw", 1, kind="update")
+    # THEN it is counted as throttled (the job comes back), not as failed or sent
+    assert counted() == {"EmailsThrottled": 1}
+
+
+@pytest.mark.parametrize(("state", "expected"), [("suppressed", {"EmailsSuppressed": 1}), ("unsubscribed", {})])
+def test_a_job_for_a_suppressed_subscriber_counts_as_suppressed(monkeypatch: pytest.MonkeyPatch, state: str,
+                                                                 expected: dict[str, float]) -> None:
+    # GIVEN a delivery job for a subscriber who is no longer confirmed
+    sender = email_sender(StubSes())
+    monkeypatch.setattr(sender.subscriptions.subscribers, "get", lambda _id: subscriber(state))
+    job = {"delivery_id": "d1", "event_id": "upd:inc1:1", "subscriber_id": "sub1"}
+    # WHEN the job is handled
+    outcome = sender.handle_record(record(job))
+    # THEN nothing is sent, and only a suppressed (bounced or complained) address is counted as suppressed
+    assert outcome == "skipped"
+    assert counted() == expected
+
+
+def test_a_failing_email_job_counts_as_failed_and_on_its_last_receive_as_dead_lettered(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN jobs that fail with an error other than a throttle, one of them on the queue's 50th receive
+    sqs = StubSqs()
+    sender = email_sender(StubSes(), sqs)
+
+    def broken(*_args: Any) -> str:
+        raise RuntimeError("SES refused the message")
+
+    monkeypatch.setattr(sender, "handle_record", broken)
+    batch = [record({}, receive_count=1, message_id="m1"), record({}, receive_count=50, message_id="m2")]
+    # WHEN the batch is handled
+    result = sender.handle_batch(batch, "https://sqs/email")
+    # THEN both failed and come back later; the one SQS will now dead-letter is counted as such
+    assert len(result["batchItemFailures"]) == 2 and len(sqs.held) == 2
+    assert counted() == {"EmailsFailed": 2, "EmailsDeadLettered": 1}
+
+
+# --- the limits the senders count with ---------------------------------------------------
+
+@pytest.mark.parametrize(("function", "variable", "queue"), [
+    ("WebhookSenderFunction", "WEBHOOK_MAX_RECEIVES", "WebhookQueue"),
+    ("EmailSenderFunction", "EMAIL_MAX_RECEIVES", "EmailQueue"),
+])
+def test_each_sender_knows_its_queues_max_receive_count(function: str, variable: str, queue: str) -> None:
+    # GIVEN template.yaml
+    resources = load_template()["Resources"]
+    # WHEN the sender's receive limit is compared with its queue's redrive policy
+    told = resources[function]["Properties"]["Environment"]["Variables"][variable]
+    redrive = resources[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+    # THEN they agree, so "dead-lettered" is counted on the receive SQS really dead-letters after
+    assert int(told) == int(redrive)
