@@ -1,0 +1,229 @@
+"""IAM guard: no wildcard permission ships unless docs/operations.md justifies it.
+
+The SAM template is translated offline into the CloudFormation SAM deploys
+(roles from SAM policy templates, our inline statements, the AWS managed
+policies SAM attaches). Every Allow statement whose Action is `*` or
+`service:*`, or whose Resource is `*` or ends in `:*`, and every attached
+managed policy, must match a row of the tables under "IAM wildcards we
+accept" in docs/operations.md, for exactly the functions that row names. A
+row that no longer matches anything fails too, so the doc and the template
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.cfn_template import ROOT, load_template, sam_translate
+
+DOC = ROOT / "docs" / "operations.md"
+HEADING = "## IAM wildcards we accept"
+STATEMENTS_TABLE = "### Statements in template.yaml"
+MANAGED_TABLE = "### AWS managed policies SAM attaches"
+EVERY_FUNCTION = "every function"
+
+# (action, resource) -> the functions (or resources) holding it
+Grants = dict[tuple[str, str], set[str]]
+
+
+# --- the doc's tables --------------------------------------------------------------
+
+def _table_rows(section: str, heading: str) -> list[list[str]]:
+    start = section.index(heading)
+    rows = []
+    for line in section[start:].splitlines()[1:]:
+        if line.startswith("#"):
+            break
+        if line.startswith("|") and not re.match(r"^\|[\s:|-]+\|$", line):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows[1:]  # the header row
+
+
+def _code(cell: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", cell)
+
+
+def accepted(doc: str, functions: set[str]) -> tuple[Grants, Grants]:
+    """(statement wildcards, managed policies) that the doc accepts, each with its holders."""
+    assert HEADING in doc, f"{DOC.name} has no '{HEADING}' section"
+    section = doc[doc.index(HEADING):]
+    section = section[:section.find("\n## ", 1)] if "\n## " in section[1:] else section
+
+    def holders(cell: str) -> set[str]:
+        return set(functions) if cell.lower() == EVERY_FUNCTION else set(_code(cell))
+
+    statements: Grants = {}
+    for action, resource, who, *_why in _table_rows(section, STATEMENTS_TABLE):
+        statements[(_code(action)[0], _code(resource)[0])] = holders(who)
+    managed: Grants = {}
+    for policy, who, *_rest in _table_rows(section, MANAGED_TABLE):
+        managed[(_code(policy)[0], "")] = holders(who)
+    return statements, managed
+
+
+# --- the translated template ----------------------------------------------------------
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(node: Any) -> Iterator[dict[str, Any]]:
+    """Every statement in a policy document, also inside Fn::If branches."""
+    if isinstance(node, dict):
+        if "Effect" in node:
+            yield node
+        else:
+            for value in node.values():
+                yield from _statements(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _statements(value)
+
+
+def _policy_documents(node: Any) -> Iterator[Any]:
+    """Every PolicyDocument (identity or resource policy) under a resource's properties."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "PolicyDocument":
+                yield value
+            elif key != "AssumeRolePolicyDocument":  # who may assume a role, not what it may do
+                yield from _policy_documents(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _policy_documents(value)
+
+
+def _resource_text(resource: Any) -> str:
+    if isinstance(resource, str):
+        return resource
+    if isinstance(resource, dict) and "Fn::Sub" in resource:
+        sub = resource["Fn::Sub"]
+        return str(sub[0] if isinstance(sub, list) else sub)
+    return json.dumps(resource, sort_keys=True)
+
+
+def _wild_action(action: str) -> bool:
+    return action == "*" or action.endswith(":*")
+
+
+def _wild_resource(resource: str) -> bool:
+    return resource == "*" or resource.endswith(":*")
+
+
+def wildcards(cfn: dict[str, Any]) -> tuple[Grants, Grants, set[str]]:
+    """(wildcard statements, attached managed policies, the functions) of a translated template."""
+    resources: dict[str, Any] = cfn["Resources"]
+    functions = {name for name, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    owner_of_role = {resources[name]["Properties"]["Role"]["Fn::GetAtt"][0]: name for name in functions
+                     if isinstance(resources[name]["Properties"].get("Role"), dict)}
+
+    statements: Grants = {}
+    managed: Grants = {}
+    for name, resource in resources.items():
+        properties = resource.get("Properties") or {}
+        owners = {owner_of_role.get(name, name)}
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            owners = {owner_of_role.get(role.get("Ref", ""), str(role)) for role in properties.get("Roles", [])}
+        for document in _policy_documents(properties):
+            for statement in _statements(document):
+                if statement.get("Effect") != "Allow":
+                    continue
+                if "NotAction" in statement or "NotResource" in statement:
+                    # Allow + NotAction/NotResource grants everything but a list: never accepted.
+                    key = ("NotAction" if "NotAction" in statement else "NotResource", "*")
+                    statements.setdefault(key, set()).update(owners)
+                    continue
+                for action in _listed(statement.get("Action", [])):
+                    for resource_value in _listed(statement.get("Resource", "*")):
+                        text = _resource_text(resource_value)
+                        if _wild_action(action) or _wild_resource(text):
+                            statements.setdefault((action, text), set()).update(owners)
+        if resource["Type"] == "AWS::IAM::Role":
+            for arn in properties.get("ManagedPolicyArns", []):
+                policy = arn.split(":policy/", 1)[1] if isinstance(arn, str) and ":policy/" in arn else str(arn)
+                managed.setdefault((policy, ""), set()).update(owners)
+    return statements, managed, functions
+
+
+def problems(cfn: dict[str, Any], doc: str) -> list[str]:
+    """Everything the template grants that the doc does not accept, and every doc row nothing matches."""
+    found_statements, found_managed, functions = wildcards(cfn)
+    doc_statements, doc_managed = accepted(doc, functions)
+    found: list[str] = []
+    for kind, granted, allowed in (("statement", found_statements, doc_statements),
+                                   ("managed policy", found_managed, doc_managed)):
+        for (action, resource), holders in sorted(granted.items()):
+            extra = holders - allowed.get((action, resource), set())
+            if extra:
+                found.append(f"unjustified {kind} {action} on {resource or '-'} for {sorted(extra)}")
+        for (action, resource), holders in sorted(allowed.items()):
+            missing = holders - granted.get((action, resource), set())
+            if missing:
+                found.append(f"stale doc row: {kind} {action} on {resource or '-'} not granted to {sorted(missing)}")
+    return found
+
+
+# --- the tests --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sam() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def doc() -> str:
+    return Path(DOC).read_text()
+
+
+def test_every_wildcard_the_template_grants_is_justified_in_the_docs(sam: dict[str, Any], doc: str) -> None:
+    # GIVEN template.yaml as SAM deploys it
+    cfn = sam_translate(sam)
+    # WHEN every IAM statement and attached managed policy is compared with the doc's tables
+    found = problems(cfn, doc)
+    # THEN each wildcard is one the doc accepts, for the functions it names, and no row is stale
+    assert found == []
+    # AND the guard really looked: the roles are there, and so is the one wildcard statement we accept
+    statements, managed, functions = wildcards(cfn)
+    assert len(functions) >= 6
+    assert ("ses:GetAccount", "*") in statements
+    assert ("service-role/AWSLambdaBasicExecutionRole", "") in managed
+
+
+def test_the_guard_fails_on_a_new_wildcard(sam: dict[str, Any], doc: str) -> None:
+    # GIVEN a copy of the template where the API function also gets Action "*",
+    # s3:* on the public bucket, and AWS's AdministratorAccess policy
+    widened = copy.deepcopy(sam)
+    api = widened["Resources"]["ApiFunction"]["Properties"]
+    api["Policies"] += [
+        {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+        {"Statement": [{"Effect": "Allow", "Action": "s3:*",
+                        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::${PublicBucket}/*"}}]},
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+    ]
+    # WHEN the guard checks it
+    found = problems(sam_translate(widened), doc)
+    # THEN each of the three is reported, naming the function
+    assert "unjustified statement * on * for ['ApiFunction']" in found
+    assert "unjustified statement s3:* on arn:${AWS::Partition}:s3:::${PublicBucket}/* for ['ApiFunction']" in found
+    assert "unjustified managed policy AdministratorAccess on - for ['ApiFunction']" in found
+    assert len(found) == 3
+
+
+def test_a_doc_row_the_template_no_longer_needs_fails(sam: dict[str, Any], doc: str) -> None:
+    # GIVEN a copy of the template without the email sender's ses:GetAccount statement
+    narrowed = copy.deepcopy(sam)
+    policies = narrowed["Resources"]["EmailSenderFunction"]["Properties"]["Policies"]
+    for policy in policies:
+        if isinstance(policy, dict) and "Statement" in policy:
+            policy["Statement"] = [s for s in policy["Statement"] if s.get("Action") != "ses:GetAccount"]
+    # WHEN the guard checks it against the unchanged doc
+    found = problems(sam_translate(narrowed), doc)
+    # THEN the doc's row for it is reported as stale
+    assert found == ["stale doc row: statement ses:GetAccount on * not granted to ['EmailSenderFunction']"]
