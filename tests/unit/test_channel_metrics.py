@@ -65,6 +65,8 @@ class StubWebhooks:
         self.attempts: list[str] = []
 
     def get(self, webhook_id: str) -> WebhookEndpoint:
+        if webhook_id == "unreachable":
+            raise RuntimeError("DynamoDB did not answer")
         if webhook_id != self.endpoint.id:
             raise NotFoundError("webhook", webhook_id)
         return self.endpoint
@@ -100,9 +102,9 @@ def webhook_sender(status: int | None, sqs: StubSqs) -> WebhookSender:
                          dialer=StubDialer(status), resolve=lambda host, port: ["93.184.216.34"])
 
 
-def delivery(n: int = 1) -> dict[str, Any]:
+def delivery(n: int = 1, subscriber_id: str = "hook1") -> dict[str, Any]:
     return {"delivery_id": f"msg_{n}", "event_id": "upd:inc1:1", "event_type": "incident.created",
-            "occurred_at": NOW, "subscriber_id": "hook1"}
+            "occurred_at": NOW, "subscriber_id": subscriber_id}
 
 
 def test_a_delivered_webhook_counts_as_sent_even_from_many_threads() -> None:
@@ -141,11 +143,11 @@ def test_the_last_failed_webhook_attempt_counts_as_dead_lettered() -> None:
 
 
 def test_a_webhook_job_crashing_on_its_last_receive_counts_as_dead_lettered() -> None:
-    # GIVEN a job the sender cannot handle (its body is not a delivery), on the queue's last receive
+    # GIVEN jobs whose endpoint cannot be read (the store fails), one of them on the queue's last receive
     sender = webhook_sender(204, StubSqs())
-    bad = record({"nonsense": True}, receive_count=12)
-    # WHEN it is handled
-    result = sender.handle_batch([bad, record({"nonsense": True}, message_id="m2")], "https://sqs/webhooks")
+    last = record(delivery(1, "unreachable"), receive_count=12, message_id="m1")
+    # WHEN they are handled
+    result = sender.handle_batch([last, record(delivery(2, "unreachable"), message_id="m2")], "https://sqs/webhooks")
     # THEN both failed, and the one on its 12th receive is counted as going to the dead-letter queue
     assert len(result["batchItemFailures"]) == 2
     assert counted() == {"WebhooksFailed": 2, "WebhooksDeadLettered": 1}
