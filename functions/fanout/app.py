@@ -9,7 +9,6 @@ rest of its batch.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from status_fanout.fanout import Planner, notifying_events
 from status_fanout.observability import logger, metrics
+from status_fanout.queue_jobs import PLAN_JOB_FIELDS, PoisonMessage, dead_letter_poison, parse_job, retry_delay
 from status_fanout.settings import get_settings
 from status_fanout.store import Store
 from status_fanout.webhook_store import WebhookStore
@@ -27,6 +27,7 @@ from status_fanout.webhook_store import WebhookStore
 settings = get_settings()
 store = Store(settings.table_name)
 planner = Planner(store, WebhookStore(store, settings.fanout_shards), settings)
+PLAN_RETRY_BASE_SECONDS = 2
 stream_processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 queue_processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -42,8 +43,25 @@ def plan_record(record: DynamoDBRecord) -> None:
         logger.info("planned", extra={"event": event.id, "type": event.type, "shard_jobs": jobs})
 
 
-def plan_shard(record: SQSRecord) -> None:
-    sent = planner.plan_shard(json.loads(record.body))
+def plan_shard(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    try:
+        job = parse_job(record.body, PLAN_JOB_FIELDS)
+    except PoisonMessage as poison:
+        if dead_letter_poison(planner.sqs, settings.plan_dlq_url, record.raw_event, str(poison)):
+            metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
+            return
+        raise
+    try:
+        sent = planner.plan_shard(job, lambda: lambda_context.get_remaining_time_in_millis() / 1000)
+    except Exception:
+        # Back in seconds, not after the queue's 12-minute visibility timeout.
+        delay = retry_delay(int(record.attributes.approximate_receive_count or 1), PLAN_RETRY_BASE_SECONDS)
+        try:
+            planner.sqs.change_message_visibility(QueueUrl=settings.plan_queue_url,
+                                                  ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay)
+        except Exception:
+            logger.exception("could not set the retry delay; the queue's visibility timeout applies")
+        raise
     metrics.add_metric(name="DeliveriesEnqueued", unit=MetricUnit.Count, value=sent)
 
 

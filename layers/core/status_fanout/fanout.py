@@ -18,8 +18,9 @@ sender recognises and drops. docs/fan-out.md has the design and its limits.
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,9 @@ else:
 
 SNAPSHOT_DAYS = 30
 SQS_BATCH = 10
+# A planning job stops reading the index with this much of its invocation
+# left, and hands the rest of its shard on as a continuation job.
+CONTINUE_WITH_SECONDS_LEFT = 20.0
 
 
 @dataclass(frozen=True)
@@ -179,16 +183,25 @@ class Planner:
         self.send(self.settings.plan_queue_url, jobs)
         return len(jobs)
 
-    def plan_shard(self, job: Mapping[str, Any]) -> int:
-        """Enqueue a delivery job for every subscriber of one shard; returns how many."""
+    def plan_shard(self, job: Mapping[str, Any], seconds_left: Callable[[], float] = lambda: math.inf) -> int:
+        """Enqueue a delivery job for every subscriber of one shard; returns how many.
+
+        A shard too big for one invocation is planned in parts: when
+        `seconds_left` drops under CONTINUE_WITH_SECONDS_LEFT, what is left
+        (the bucket and the index page to start from) goes back on the plan
+        queue as a continuation job. A subscriber in two component buckets
+        may then be enqueued twice; its delivery id is the same, and the
+        sender drops the second."""
         channel = job["channel"]
         seen: set[str] = set()
         batch: list[dict[str, Any]] = []
         sent = 0
-        for bucket in job["buckets"]:
-            start: dict[str, Any] | None = None
+        buckets = list(job["buckets"])
+        start: dict[str, Any] | None = job.get("start")
+        for position in range(int(job.get("bucket_index", 0)), len(buckets)):
             while True:
-                subscribers, start = self.webhooks.subscribers_page(channel, bucket, int(job["shard"]), start)
+                subscribers, start = self.webhooks.subscribers_page(channel, buckets[position], int(job["shard"]),
+                                                                    start)
                 for subscriber in subscribers:
                     subscriber_id = subscriber["sk"]
                     events = subscriber.get("events") or []
@@ -205,6 +218,12 @@ class Planner:
                         batch = []
                 if not start:
                     break
+                if seconds_left() < CONTINUE_WITH_SECONDS_LEFT:
+                    if batch:
+                        sent += self.send(self.channels[channel], batch)
+                    rest = {**job, "bucket_index": position, "start": start}
+                    self.send(self.settings.plan_queue_url, [rest])
+                    return sent
         if batch:
             sent += self.send(self.channels[channel], batch)
         return sent

@@ -25,6 +25,7 @@ class Settings(BaseModel):
     # SHA-256 hex digests of the staff bearer tokens; two during a rotation.
     staff_token_sha256: tuple[str, ...] = ()
     plan_queue_url: str = ""
+    plan_dlq_url: str = ""
     webhook_queue_url: str = ""
     webhook_dlq_url: str = ""
     # Subscribers of each channel are spread over this many key shards.

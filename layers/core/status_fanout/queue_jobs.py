@@ -1,0 +1,72 @@
+"""Jobs on our SQS queues: reading one, and what becomes of one that no
+retry can ever handle (docs/operations.md, "Poison messages").
+
+A message that is not a JSON object or lacks a field its consumer needs is
+poison: retrying it only burns invocations until SQS's redrive gives up on it,
+after up to `maxReceiveCount` x the visibility timeout (an hour on the plan
+queue). Consumers move it to their dead-letter queue at once instead, with
+the reason attached, and report it handled. Every other failure is retried.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .observability import logger
+
+PLAN_JOB_FIELDS = ("event_id", "event_type", "occurred_at", "channel", "shard", "buckets")
+DELIVERY_JOB_FIELDS = ("delivery_id", "event_id", "subscriber_id")
+SUBSCRIBE_JOB_FIELDS = ("request_id",)
+
+
+class PoisonMessage(Exception):
+    """A queue message that no retry can ever handle."""
+
+
+def parse_job(body: str, fields: Iterable[str]) -> dict[str, Any]:
+    """The job in a message body, or PoisonMessage naming what is wrong with it."""
+    try:
+        job = json.loads(body)
+    except ValueError as exc:
+        raise PoisonMessage("the body is not JSON") from exc
+    if not isinstance(job, dict):
+        raise PoisonMessage("the body is not a JSON object")
+    require_fields(job, fields)
+    return job
+
+
+def require_fields(job: Mapping[str, Any], fields: Iterable[str]) -> None:
+    missing = [name for name in fields if job.get(name) in (None, "")]
+    if missing:
+        raise PoisonMessage(f"the job lacks {', '.join(missing)}")
+
+
+def dead_letter_poison(sqs: Any, dlq_url: str, record: Mapping[str, Any], reason: str) -> bool:
+    """Move a poison message to the dead-letter queue; False if it could not be
+    (no queue configured, or SQS refused), so the caller reports it failed and
+    SQS's own redrive takes over."""
+    logger.error("poison message", extra={"message_id": record.get("messageId"), "reason": reason})
+    if not dlq_url:
+        return False
+    try:
+        sqs.send_message(QueueUrl=dlq_url, MessageBody=str(record.get("body", "")), MessageAttributes={
+            "poison_reason": {"DataType": "String", "StringValue": reason[:256]},
+            "source_message_id": {"DataType": "String", "StringValue": str(record.get("messageId", "?"))},
+        })
+    except (ClientError, BotoCoreError):
+        logger.exception("could not dead-letter a poison message; SQS redrive will")
+        return False
+    return True
+
+
+def retry_delay(receive_count: int, base: int, cap: int = 900, rng: random.Random | None = None) -> int:
+    """Seconds until a failed job is tried again: doubling per receive from
+    `base`, capped, with full jitter on the top half so a burst of failures
+    does not come back as one burst."""
+    ceiling = min(cap, base * 2 ** max(0, receive_count - 1))
+    return max(1, int((rng or random).uniform(ceiling / 2, ceiling)))

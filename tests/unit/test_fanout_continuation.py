@@ -1,0 +1,69 @@
+"""A planning job that runs short of time hands the rest of its shard on."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from status_fanout.fanout import Planner
+from status_fanout.settings import Settings
+
+PAGE = 10
+
+
+class PagedIndex:
+    """One shard's index partitions, served in pages as DynamoDB would."""
+
+    def __init__(self, buckets: dict[str, list[str]]) -> None:
+        self.buckets = buckets
+        self.reads = 0
+
+    def subscribers_page(self, channel: str, bucket: str, shard: int,
+                         start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        self.reads += 1
+        ids = self.buckets.get(bucket, [])
+        offset = int(start["sk"]["S"]) if start else 0
+        page = ids[offset:offset + PAGE]
+        following = {"pk": {"S": bucket}, "sk": {"S": str(offset + PAGE)}} if offset + PAGE < len(ids) else None
+        return [{"sk": i} for i in page], following
+
+
+class Queues:
+    def __init__(self) -> None:
+        self.sent: dict[str, list[dict[str, Any]]] = {}
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.sent.setdefault(QueueUrl, []).extend(json.loads(e["MessageBody"]) for e in Entries)
+        return {"Successful": [{"Id": e["Id"]} for e in Entries]}
+
+
+SETTINGS = Settings(table_name="t", plan_queue_url="plan", webhook_queue_url="deliveries", fanout_shards=1)
+JOB = {"event_id": "upd:i1:1", "event_type": "incident.updated", "occurred_at": "2026-11-28T10:00:00.000Z",
+       "component_ids": ["smtp"], "channel": "webhook", "shard": 0, "buckets": ["all", "c:smtp"]}
+
+
+def test_a_job_short_of_time_continues_where_it_stopped_and_loses_nobody() -> None:
+    # GIVEN 35 subscribers of everything and 12 of one component, in pages of ten
+    index = PagedIndex({"all": [f"a{n:02d}" for n in range(35)], "c:smtp": [f"s{n:02d}" for n in range(12)]})
+    queues = Queues()
+    planner = Planner(None, index, SETTINGS, sqs=queues)  # type: ignore[arg-type]
+    clock = iter([100.0, 5.0])  # plenty after the first page, then nearly out of time
+    # WHEN the job runs out of time after two pages
+    first = planner.plan_shard(JOB, lambda: next(clock, 5.0))
+    # THEN what it read is enqueued and the rest goes back on the plan queue
+    [continuation] = queues.sent["plan"]
+    assert first == 20 and continuation["bucket_index"] == 0 and continuation["start"]
+    # WHEN the continuation runs with time to spare
+    rest = planner.plan_shard(continuation)
+    # THEN every subscriber has exactly one delivery job, none twice
+    ids = [job["subscriber_id"] for job in queues.sent["deliveries"]]
+    assert first + rest == 47 and sorted(ids) == sorted(index.buckets["all"] + index.buckets["c:smtp"])
+    assert len({job["delivery_id"] for job in queues.sent["deliveries"]}) == 47
+
+
+def test_a_job_with_time_to_spare_reads_everything_at_once() -> None:
+    index = PagedIndex({"all": [f"a{n:03d}" for n in range(120)]})
+    queues = Queues()
+    planner = Planner(None, index, SETTINGS, sqs=queues)  # type: ignore[arg-type]
+    assert planner.plan_shard(JOB) == 120
+    assert "plan" not in queues.sent and index.reads == 12 + 1  # twelve pages of "all", one of c:smtp
