@@ -83,9 +83,12 @@ def receivers(behaviours: dict[str, Behaviour] | None = None) -> Iterator[Receiv
             status, headers, reply = state.behaviours.get(self.path, ok)(count)
             hang_seconds = -status / 1000 if status < 0 else 0
             status = 200 if status < 0 else status
-            # Recorded on arrival: a hanging answer still counts as an attempt now.
+            # Recorded on arrival: a hanging answer still counts as an attempt now,
+            # never as a delivery (status 0): every hang in these tests outlasts
+            # the sender's attempt timeout.
             with state.lock:
-                state.received.append(Received(self.path, dict(self.headers), body, time.monotonic(), status))
+                state.received.append(Received(self.path, dict(self.headers), body, time.monotonic(),
+                                               0 if hang_seconds else status))
             time.sleep(hang_seconds)
             try:
                 self.send_response(status)

@@ -19,7 +19,6 @@ backoff and it is reported as a batch item failure; SQS brings it back.
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -36,6 +35,14 @@ from . import email_messages
 from .email_store import Subscriber
 from .email_subscriptions import SubscriptionService
 from .observability import count, logger
+from .queue_jobs import (
+    DELIVERY_JOB_FIELDS,
+    SUBSCRIBE_JOB_FIELDS,
+    PoisonMessage,
+    dead_letter_poison,
+    parse_job,
+    require_fields,
+)
 from .settings import Settings
 from .store import Store
 from .timefmt import utcnow
@@ -147,6 +154,11 @@ class EmailSender:
         def one(record: Mapping[str, Any]) -> None:
             try:
                 self.handle_record(record, subscribers, events)
+            except PoisonMessage as poison:
+                if dead_letter_poison(self.sqs, self.settings.email_dlq_url, record, str(poison)):
+                    count("PoisonMessages")
+                else:
+                    failures.append({"itemIdentifier": record["messageId"]})
             except RetryLater as retry:
                 self._hold(queue_url, record, retry.delay)
                 failures.append({"itemIdentifier": record["messageId"]})
@@ -179,8 +191,9 @@ class EmailSender:
 
     def handle_record(self, record: Mapping[str, Any], subscribers: dict[str, Subscriber | None] | None = None,
                       events: dict[str, EventSnapshot | None] | None = None) -> str:
-        job = json.loads(record["body"])
+        job = parse_job(record["body"], ())
         attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        require_fields(job, SUBSCRIBE_JOB_FIELDS if job.get("kind") == "subscribe" else DELIVERY_JOB_FIELDS)
         if job.get("kind") == "subscribe":
             result = self.claim(f"subscribe:{job['request_id']}", lambda: self._subscribe(job, attempt))
             return str(result.get("outcome"))

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from . import ssrf
 from .errors import ConflictError, InvalidFieldError, NotFoundError
 from .observability import count, logger
+from .queue_jobs import DELIVERY_JOB_FIELDS, PoisonMessage, dead_letter_poison, parse_job
 from .settings import Settings
 from .timefmt import format_ts, parse_ts, utcnow
 from .webhook_delivery import Dialer, Outcome
@@ -44,6 +45,17 @@ JITTER = 0.2
 
 # Claim = run at most once per delivery id; a stub runs the body directly.
 Claim = Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
+
+
+class GaveUp(Exception):
+    """The delivery was not made and will not be retried (dead-lettered, or the
+    endpoint answered 410). Raised through the claim so that Idempotency
+    forgets it: a replay or a DLQ redrive of the same delivery id sends again,
+    where a remembered result would answer "done" for a week."""
+
+    def __init__(self, outcome: str) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
 
 
 class RetryLater(Exception):
@@ -101,6 +113,11 @@ class WebhookSender:
         def one(record: Mapping[str, Any]) -> None:
             try:
                 self.handle_record(record, endpoints, events)
+            except PoisonMessage as poison:
+                if dead_letter_poison(self.sqs, self.settings.webhook_dlq_url, record, str(poison)):
+                    count("PoisonMessages")
+                else:
+                    failures.append({"itemIdentifier": record["messageId"]})
             except RetryLater as retry:
                 self._hold(queue_url, record, retry.delay)
                 failures.append({"itemIdentifier": record["messageId"]})
@@ -148,7 +165,7 @@ class WebhookSender:
 
     def handle_record(self, record: Mapping[str, Any], endpoints: dict[str, WebhookEndpoint | None],
                       events: dict[str, EventSnapshot | None]) -> str:
-        job = json.loads(record["body"])
+        job = parse_job(record["body"], DELIVERY_JOB_FIELDS)
         attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
         endpoint = self._cached(endpoints, job["subscriber_id"], lambda: self._endpoint(job["subscriber_id"]))
         event = self._cached(events, job["event_id"], lambda: self.webhooks.get_event(job["event_id"]))
@@ -159,7 +176,10 @@ class WebhookSender:
             return "skipped"
         if endpoint.status != "active":
             return "skipped"
-        result = self.claim(job["delivery_id"], lambda: self._attempt(job, endpoint, event, attempt))
+        try:
+            result = self.claim(job["delivery_id"], lambda: self._attempt(job, endpoint, event, attempt))
+        except GaveUp as gave_up:
+            return gave_up.outcome
         return str(result.get("outcome", "delivered"))
 
     def _attempt(self, job: Mapping[str, Any], endpoint: WebhookEndpoint, event: EventSnapshot,
@@ -184,7 +204,7 @@ class WebhookSender:
         if outcome.gone:
             self.webhooks.record_attempt(endpoint.id, job, entry, "gone", None, int(now.timestamp()))
             self.disable(endpoint.id, "the endpoint answered 410 Gone")
-            return {"outcome": "gone", "status": 410}
+            raise GaveUp("gone")
         delay = next_delay(self.settings.webhook_retry_schedule, attempt, outcome.retry_after, self.rng)
         failing_since = self.webhooks.mark_failing(endpoint.id, now_text)
         if parse_ts(failing_since) <= now - timedelta(seconds=self.settings.webhook_disable_after_seconds):
@@ -193,7 +213,7 @@ class WebhookSender:
             self.webhooks.record_attempt(endpoint.id, job, entry, "dead", None, int(now.timestamp()))
             self._dead_letter(job)
             count("WebhooksDeadLettered")
-            return {"outcome": "dead", "status": outcome.status}
+            raise GaveUp("dead")
         next_at = format_ts(now + timedelta(seconds=delay))
         self.webhooks.record_attempt(endpoint.id, job, entry, "failed", next_at, int(now.timestamp()))
         raise RetryLater(delay)
