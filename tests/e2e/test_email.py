@@ -4,16 +4,13 @@ outbox of .eml files read back with Python's `email` parser."""
 from __future__ import annotations
 
 import base64
-import email
-import email.policy
 import json
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +19,7 @@ from status_fanout.auth import hash_token
 from status_fanout_local.replay import http_sender, read_plans, replay
 from status_fanout_local.stack import LocalStack
 from tests.conftest import ROOT, SEED, STAFF_TOKEN, Api, Reply, http
+from tests.support.inbox import FORM, Outbox, confirmed, link, subscribe, subscriber, text_of, wait_for
 
 pytestmark = pytest.mark.e2e
 SES_EVENTS = ROOT / "events" / "ses"
@@ -29,27 +27,8 @@ IP_LIMIT = 40
 # A higher send rate than SES's default 14/s keeps the module quick on a busy machine.
 ENV = {"FANOUT_SHARDS": "4", "EMAIL_RETRY_BASE_SECONDS": "1", "SUBSCRIBE_IP_LIMIT": str(IP_LIMIT),
        "EMAIL_MAX_SEND_RATE": "100"}
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 HEADERS = {"From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "In-Reply-To", "References", "List-Id",
            "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version", "Content-Type"}
-
-
-class Outbox:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def to(self, address: str) -> list[EmailMessage]:
-        found = []
-        for path in sorted(self.directory.glob("*.eml")):
-            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            assert isinstance(message, EmailMessage)
-            if message["To"] and message["To"].addresses[0].addr_spec == address:
-                found.append(message)
-        return found
-
-    def raw_to(self, address: str) -> list[bytes]:
-        return [p.read_bytes() for p in sorted(self.directory.glob("*.eml"))
-                if f"To: {address}\r\n".encode() in p.read_bytes()]
 
 
 @pytest.fixture(scope="module")
@@ -76,63 +55,16 @@ def address(tag: str) -> str:
     return f"{tag}-{uuid.uuid4().hex[:8]}@example.com"
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 def settle(stack: LocalStack) -> None:
     """Everything planned and sent, and the outbox caught up."""
     stack.wait_idle(timeout=120)
     time.sleep(0.5)
 
 
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
 def html_of(message: EmailMessage) -> str:
     part = message.get_body(("html",))
     assert part is not None
     return str(part.get_content())
-
-
-def link(message: EmailMessage, kind: str) -> str:
-    found = re.search(rf"https?://\S+/v1/subscriptions/{kind}\?token=\S+", text_of(message))
-    assert found, text_of(message)
-    return found.group(0)
-
-
-def subscribe(api: Api, who: str, components: list[str] | None = None) -> Reply:
-    return api("POST", "/v1/subscriptions", {"email": who, **({"components": components} if components else {})},
-               auth=False)
-
-
-def confirmed(stack: LocalStack, api: Api, outbox: Outbox, who: str, components: list[str] | None = None) -> str:
-    """Subscribe and confirm `who`; returns the subscriber id."""
-    assert subscribe(api, who, components).status == 202
-    wait_for(lambda: len(outbox.to(who)) >= 1)
-    confirm_url = link(outbox.to(who)[-1], "confirm")
-    assert http(confirm_url, "POST", raw=b"", headers=FORM).status == 200
-    return subscriber(api, who)["id"]
-
-
-def subscriber(api: Api, who: str) -> dict[str, Any]:
-    cursor = None
-    while True:
-        page = api("GET", "/v1/subscribers?limit=100" + (f"&cursor={cursor}" if cursor else "")).json
-        for found in page["subscribers"]:
-            if found["email"] == who:
-                return dict(found)
-        cursor = page["next_cursor"]
-        if not cursor:
-            raise AssertionError(f"no subscriber {who}")
 
 
 def open_incident(api: Api, name: str, body: str = "We are investigating.", components: dict[str, str] | None = None,
