@@ -60,3 +60,9 @@ clean:
 .PHONY: screenshots
 screenshots: $(STAMP)
 	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/e2e/test_pages_browser.py $(PYTEST_ARGS)
+
+# The burst test at full size (50 posts to one incident, 200 subscribes);
+# prints one JSON line of counts. CI runs a smoke size in tests/e2e/test_burst.py.
+.PHONY: loadtest
+loadtest: $(STAMP)
+	$(BIN)/python -m tests.load.burst $(LOADTEST_ARGS)
