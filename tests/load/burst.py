@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -147,10 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoints", type=int, default=5)
     parser.add_argument("--inboxes", type=int, default=5)
     args = parser.parse_args(argv)
+    # The handlers log to stdout, as on Lambda; send all of that to stderr so
+    # that stdout carries the one result line.
+    sys.stdout.flush()
+    result_out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     with tempfile.TemporaryDirectory() as outbox:
         result = run_burst(args.posts, args.subscribes, args.endpoints, args.inboxes, Path(outbox))
     line = {"bench": "burst", **asdict(result), "problems": result.problems}
-    print(json.dumps(line), file=sys.__stdout__, flush=True)
+    print(json.dumps(line), file=result_out, flush=True)
     return 1 if result.problems else 0
 
 
