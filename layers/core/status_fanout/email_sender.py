@@ -38,6 +38,7 @@ from .observability import count, logger
 from .queue_jobs import (
     DELIVERY_JOB_FIELDS,
     SUBSCRIBE_JOB_FIELDS,
+    BatchMemo,
     PoisonMessage,
     dead_letter_poison,
     parse_job,
@@ -148,12 +149,11 @@ class EmailSender:
 
     def handle_batch(self, records: list[Mapping[str, Any]], queue_url: str) -> dict[str, Any]:
         failures: list[dict[str, str]] = []
-        subscribers: dict[str, Subscriber | None] = {}
-        events: dict[str, EventSnapshot | None] = {}
+        events = BatchMemo()
 
         def one(record: Mapping[str, Any]) -> None:
             try:
-                self.handle_record(record, subscribers, events)
+                self.handle_record(record, events)
             except PoisonMessage as poison:
                 if dead_letter_poison(self.sqs, self.settings.email_dlq_url, record, str(poison)):
                     count("PoisonMessages")
@@ -189,8 +189,7 @@ class EmailSender:
 
     # --- one job ----------------------------------------------------------------
 
-    def handle_record(self, record: Mapping[str, Any], subscribers: dict[str, Subscriber | None] | None = None,
-                      events: dict[str, EventSnapshot | None] | None = None) -> str:
+    def handle_record(self, record: Mapping[str, Any], events: BatchMemo | None = None) -> str:
         job = parse_job(record["body"], ())
         attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
         require_fields(job, SUBSCRIBE_JOB_FIELDS if job.get("kind") == "subscribe" else DELIVERY_JOB_FIELDS)
@@ -204,9 +203,9 @@ class EmailSender:
             if subscriber is not None and subscriber.state == "suppressed":
                 count("EmailsSuppressed")
             return "skipped"
-        event = (events or {}).get(job["event_id"]) or self.events.get_event(job["event_id"])
-        if events is not None:
-            events[job["event_id"]] = event
+        # Read fresh per job: the subscriber above (its state may have just
+        # changed); shared by the batch: the event's frozen snapshot.
+        event = (events or BatchMemo()).get(job["event_id"], lambda: self.events.get_event(job["event_id"]))
         if event is None:
             logger.info("dropped: event gone", extra={"delivery_id": job["delivery_id"]})
             return "dropped"

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Mapping
-from typing import Any
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -22,6 +24,7 @@ from .observability import logger
 PLAN_JOB_FIELDS = ("event_id", "event_type", "occurred_at", "channel", "shard", "buckets")
 DELIVERY_JOB_FIELDS = ("delivery_id", "event_id", "subscriber_id")
 SUBSCRIBE_JOB_FIELDS = ("request_id",)
+T = TypeVar("T")
 
 
 class PoisonMessage(Exception):
@@ -70,3 +73,30 @@ def retry_delay(receive_count: int, base: int, cap: int = 900, rng: random.Rando
     does not come back as one burst."""
     ceiling = min(cap, base * 2 ** max(0, receive_count - 1))
     return max(1, int((rng or random).uniform(ceiling / 2, ceiling)))
+
+
+class BatchMemo:
+    """What the jobs of one batch share (an event snapshot, an endpoint),
+    loaded once even when the batch's worker threads all ask at the same
+    moment, as they do when a batch starts; a failed load is retried by the
+    next job that asks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loads: dict[str, Future[Any]] = {}
+
+    def get(self, key: str, load: Callable[[], T]) -> T:
+        with self._lock:
+            future = self._loads.get(key)
+            loading = future is None
+            if future is None:
+                future = self._loads[key] = Future()
+        if loading:
+            try:
+                future.set_result(load())
+            except BaseException as exc:
+                with self._lock:
+                    del self._loads[key]
+                future.set_exception(exc)
+        result: T = future.result()
+        return result

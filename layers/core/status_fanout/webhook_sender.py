@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,7 @@ from botocore.exceptions import ClientError
 from . import ssrf
 from .errors import ConflictError, InvalidFieldError, NotFoundError
 from .observability import count, logger
-from .queue_jobs import DELIVERY_JOB_FIELDS, PoisonMessage, dead_letter_poison, parse_job
+from .queue_jobs import DELIVERY_JOB_FIELDS, BatchMemo, PoisonMessage, dead_letter_poison, parse_job
 from .settings import Settings
 from .timefmt import format_ts, parse_ts, utcnow
 from .webhook_delivery import Dialer, Outcome
@@ -95,7 +94,6 @@ class WebhookSender:
         self.notify_staff = notify_staff or (lambda message: logger.warning(message))
         self.clock = clock
         self.rng = random.Random()
-        self._cache_lock = threading.Lock()
 
     @property
     def sqs(self) -> SQSClient:
@@ -106,8 +104,7 @@ class WebhookSender:
     # --- the batch --------------------------------------------------------
 
     def handle_batch(self, records: Sequence[Mapping[str, Any]], queue_url: str) -> dict[str, Any]:
-        endpoints: dict[str, WebhookEndpoint | None] = {}
-        events: dict[str, EventSnapshot | None] = {}
+        endpoints, events = BatchMemo(), BatchMemo()
         failures: list[dict[str, str]] = []
 
         def one(record: Mapping[str, Any]) -> None:
@@ -146,15 +143,6 @@ class WebhookSender:
         if int(record.get("attributes", {}).get("ApproximateReceiveCount", "1")) >= self.settings.webhook_max_receives:
             count("WebhooksDeadLettered")
 
-    def _cached(self, cache: dict[str, Any], key: str, load: Callable[[], Any]) -> Any:
-        with self._cache_lock:
-            if key in cache:
-                return cache[key]
-        value = load()
-        with self._cache_lock:
-            cache.setdefault(key, value)
-        return value
-
     def _endpoint(self, webhook_id: str) -> WebhookEndpoint | None:
         try:
             return self.webhooks.get(webhook_id)
@@ -163,12 +151,12 @@ class WebhookSender:
 
     # --- one job -----------------------------------------------------------
 
-    def handle_record(self, record: Mapping[str, Any], endpoints: dict[str, WebhookEndpoint | None],
-                      events: dict[str, EventSnapshot | None]) -> str:
+    def handle_record(self, record: Mapping[str, Any], endpoints: BatchMemo | None = None,
+                      events: BatchMemo | None = None) -> str:
         job = parse_job(record["body"], DELIVERY_JOB_FIELDS)
         attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        endpoint = self._cached(endpoints, job["subscriber_id"], lambda: self._endpoint(job["subscriber_id"]))
-        event = self._cached(events, job["event_id"], lambda: self.webhooks.get_event(job["event_id"]))
+        endpoint = (endpoints or BatchMemo()).get(job["subscriber_id"], lambda: self._endpoint(job["subscriber_id"]))
+        event = (events or BatchMemo()).get(job["event_id"], lambda: self.webhooks.get_event(job["event_id"]))
         if endpoint is None or event is None:
             logger.info("dropped: endpoint or event gone", extra={"delivery_id": job["delivery_id"]})
             return "dropped"
