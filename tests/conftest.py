@@ -30,14 +30,14 @@ class Reply:
 
 
 def http(url: str, method: str = "GET", body: Any = None, headers: dict[str, str] | None = None,
-         raw: bytes | None = None) -> Reply:
+         raw: bytes | None = None, timeout: float = 30) -> Reply:
     """One HTTP request, as a user's client would send it; never raises on 4xx/5xx."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if data is not None and "Content-Type" not in (headers or {}):
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return Reply(response.status, dict(response.headers), response.read())
     except urllib.error.HTTPError as error:
         return Reply(error.code, dict(error.headers), error.read())
@@ -51,10 +51,10 @@ class Api:
     token: str = STAFF_TOKEN
 
     def __call__(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-                 raw: bytes | None = None, auth: bool = True) -> Reply:
+                 raw: bytes | None = None, auth: bool = True, timeout: float = 30) -> Reply:
         merged = {"Authorization": f"Bearer {self.token}"} if auth else {}
         merged.update(headers or {})
-        return http(self.url + path, method, body, merged, raw)
+        return http(self.url + path, method, body, merged, raw, timeout)
 
 
 @pytest.fixture(scope="module")
