@@ -6,11 +6,15 @@ second or two of CPU.
 What it counts is what the code does, call by call (docs/scaling.md lists
 them): the stream side's snapshot (3 queries, 1 put) and plan jobs; one plan
 job per (channel, shard) paging the shard's index partition (1 MB pages) and
-sending SendMessageBatch calls of 10; per email the sender's subscriber read,
+sending SendMessageBatch calls of 10, handing the rest of its shard on as a
+continuation job when, after a page, fewer than CONTINUE_WITH_SECONDS_LEFT
+seconds of its invocation are left (`Planner.plan_shard`), up to BatchSize
+jobs one after the other in one invocation; per email the sender's subscriber read,
 event read, Powertools claim (put + update) and SES SendEmail; per webhook the
 endpoint read, event read, claim (put + update), the POST and the delivery
 log update. Sizes and knobs are read, not copied: FANOUT_SHARDS, batch sizes,
-MaximumConcurrency, timeouts and memory from template.yaml; the index item
+MaximumConcurrency, timeouts, memory and the plan queue's visibility timeout and
+maxReceiveCount from template.yaml, the hand-off margin from fanout.py; the index item
 size from `subscriber_index.index_writes` (as bench/fanout_cost_email.py
 builds its items), sized by DynamoDB's item-size rules; the webhook sender's
 CPU per delivery and the handlers' import time from docs/benchmarks.md.
@@ -25,7 +29,7 @@ One JSON line per figure; `--markdown` prints the tables of docs/scaling.md.
 
 Usage: .venv/bin/python bench/scale_model.py [--ses-rates 14,200,1000,3000]
        [--email 1000,100000,1000000] [--webhooks 1000,10000,100000]
-       [--shards N] [--plan-batch N] [--email-concurrency N] [--memory MB] [--markdown]
+       [--shards N] [--plan-batch N] [--email-concurrency N] [--memory MB] [--sqs-ms MS] [--markdown]
 """
 
 from __future__ import annotations
@@ -111,6 +115,10 @@ class Latency:
     stream_window: float = 1.0  # MaximumBatchingWindowInSeconds: 1 on the table stream
     esm_pickup: float = 0.1  # a long poll returning a message that just arrived
     esm_batch: float = 0.05  # the event source's receive, invoke and delete around one batch
+    # A continuation job is one message, sent while its sender's invocation may still be
+    # busy with the rest of its batch: assumed received alone (a waiting long poll returns
+    # it within esm_pickup) and run by another container, cold. So esm_pickup + esm_batch
+    # + one cold start (~2 s at 512 MB) pass between two links of a shard's chain.
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,9 @@ class Deployment:
     memory_mb: int
     fanout_timeout: int
     plan_batch: int
+    plan_visibility_timeout: int  # PlanQueue VisibilityTimeout: when a timed-out batch's jobs come back
+    plan_max_receives: int  # PlanQueue maxReceiveCount: then SQS moves the job to PlanDeadLetterQueue
+    continue_with_seconds_left: float  # fanout.CONTINUE_WITH_SECONDS_LEFT
     plan_max_concurrency: int | None
     webhook_batch: int
     webhook_max_concurrency: int | None
@@ -164,7 +175,7 @@ class Deployment:
 
 def read_deployment(template: Path) -> Deployment:
     from status_fanout.email_sender import MAX_IN_FLIGHT as EMAIL_IN_FLIGHT
-    from status_fanout.fanout import SQS_BATCH
+    from status_fanout.fanout import CONTINUE_WITH_SECONDS_LEFT, SQS_BATCH
     from status_fanout.webhook_sender import MAX_IN_FLIGHT as WEBHOOK_IN_FLIGHT
     from status_fanout_local.template import load_template
 
@@ -191,12 +202,16 @@ def read_deployment(template: Path) -> Deployment:
         return int(props(name).get("Timeout", glob["Timeout"]))
 
     email_env = props("EmailSenderFunction")["Environment"]["Variables"]
+    plan_queue = props("PlanQueue")
     plan, wh, em = (event("FanoutFunction", "PlanJobs"), event("WebhookSenderFunction", "Deliveries"),
                     event("EmailSenderFunction", "EmailJobs"))
     return Deployment(
         shards=int(env["FANOUT_SHARDS"]), memory_mb=int(glob["MemorySize"]),
         fanout_timeout=timeout("FanoutFunction"),
         plan_batch=int(plan.get("BatchSize", 10)), plan_max_concurrency=max_concurrency(plan),
+        plan_visibility_timeout=int(plan_queue.get("VisibilityTimeout", 30)),
+        plan_max_receives=int((plan_queue.get("RedrivePolicy") or {}).get("maxReceiveCount", 0)),
+        continue_with_seconds_left=float(CONTINUE_WITH_SECONDS_LEFT),
         webhook_batch=int(wh.get("BatchSize", 10)), webhook_max_concurrency=max_concurrency(wh),
         webhook_reserved=reserved("WebhookSenderFunction"), webhook_timeout=timeout("WebhookSenderFunction"),
         email_batch=int(em.get("BatchSize", 10)), email_max_concurrency=max_concurrency(em),
@@ -286,44 +301,189 @@ def shard_sizes(n: int, shards: int) -> list[int]:
     return [n // shards + (1 if s < n % shards else 0) for s in range(shards)]
 
 
-def plan_channel(model: Model, channel: str, n: int) -> dict[str, Any]:
-    """The plan jobs of one channel: one per shard, each paging its partition and sending batches of 10."""
+@dataclass(frozen=True)
+class Page:
+    """One index Query page as `Planner.plan_shard` handles it: read, then its delivery jobs
+    sent in SendMessageBatch calls of 10, one after the other."""
+
+    seconds: float
+    items: int
+    more: bool  # the partition has more pages: only then does plan_shard look at its clock
+
+
+@dataclass(frozen=True)
+class Part:
+    """What one plan job did in one invocation."""
+
+    first_page: int
+    pages: int  # pages read to their end
+    items: int  # delivery jobs enqueued, with those of a page cut short by the timeout
+    started: float  # seconds into the invocation
+    ended: float
+    outcome: str  # "done", "continued" (handed the rest on), "killed" (the Timeout), "not run"
+
+
+def shard_pages(model: Model, channel: str, size: int) -> list[Page]:
+    """The Query pages of one shard's plan job: its `all` partition in 1 MB pages, then one
+    empty page per touched component's partition (subscribers of everything are not in it)."""
     d, lat = model.deployment, model.latency
     item = model.index_item_bytes[channel]
-    queries = pages = batches = 0
+    per_page = max(1, QUERY_PAGE_BYTES // item)
+    count = max(1, math.ceil(size / per_page))
+    call = model.cpu_s(model.cpu.aws_call)
+    pages = []
+    for p in range(count):
+        items = min(per_page, size - p * per_page)
+        pages.append(Page(lat.ddb_query + call + items * item / 1e6 * lat.ddb_per_mb
+                          + items / d.sqs_batch * (lat.sqs_call + call)
+                          + items * model.cpu_s(model.cpu.plan_per_subscriber), items, more=p + 1 < count))
+    return pages + [Page(lat.ddb_query + call, 0, more=False)] * model.components
+
+
+def run_invocation(jobs: Sequence[tuple[Sequence[Page], int]], budget: float, margin: float,
+                   handoff: float) -> list[Part]:
+    """Plan jobs (pages, first page) run one after the other in one invocation, as the
+    BatchProcessor and `Planner.plan_shard` run them: a job reads a page and sends its
+    batches, and only then, if the partition has more and fewer than `margin` seconds of the
+    invocation are left, sends the rest on as a continuation job (`handoff` s) and returns.
+    A job starts its first page whatever time is left. A page that would end past `budget`
+    (the Timeout) kills the invocation: its later jobs never run, and none is deleted."""
+    t = 0.0
+    parts: list[Part] = []
+    killed = False
+    for pages, first in jobs:
+        if killed:
+            parts.append(Part(first, 0, 0, t, t, "not run"))
+            continue
+        started, read, items, outcome = t, 0, 0, "done"
+        for page in pages[first:]:
+            if t + page.seconds > budget:
+                items += int(page.items * (budget - t) / page.seconds)
+                t, outcome, killed = budget, "killed", True
+                break
+            t, read, items = t + page.seconds, read + 1, items + page.items
+            if page.more and budget - t < margin:
+                t, outcome = t + handoff, "continued"
+                break
+        parts.append(Part(first, read, items, started, t, outcome))
+    return parts
+
+
+def plan_channel(model: Model, channel: str, n: int, ramp: float = 0.0) -> dict[str, Any]:
+    """The plan jobs of one channel, one per shard, simulated invocation by invocation.
+
+    The first receive hands out the channel's jobs BatchSize at a time, in the order the
+    stream side sent them (the worst case: SendMessageBatch puts 10 on the queue at once).
+    A continuation runs alone (Latency's note) and so does a job a timed-out invocation
+    returns, after the plan queue's visibility timeout: a timeout skips app.py's 2 s retry
+    backoff. That is the optimistic end of the retries; the worst case, where the same jobs
+    share a batch on every receive until SQS dead-letters them, is `worst_never_planned`.
+    Times are seconds after the first plan job is picked up."""
+    d, lat = model.deployment, model.latency
+    item = model.index_item_bytes[channel]
+    budget, margin = float(d.fanout_timeout), d.continue_with_seconds_left
+    handoff = lat.sqs_call + model.cpu_s(model.cpu.aws_call)
+    pickup = lat.esm_pickup + lat.esm_batch + model.cold_start
+    sizes = shard_sizes(n, d.shards)
+    shards = [shard_pages(model, channel, size) for size in sizes]
+    invocations: list[tuple[float, float, str]] = []  # start, end, "ok" or "killed"
+    count = {"queries": 0, "pages": 0, "sends": 0, "continuations": 0, "duplicates": 0, "never_planned": 0,
+             "worst_never_planned": 0, "overruns": 0}
     rru = 0.0
-    job_seconds: list[float] = []
-    for size in shard_sizes(n, d.shards):
-        total = size * item
-        shard_pages = max(1, math.ceil(total / QUERY_PAGE_BYTES))
-        for p in range(shard_pages):
-            rru += read_units(min(QUERY_PAGE_BYTES, total - p * QUERY_PAGE_BYTES), consistent=False)
-        rru += 0.5 * model.components  # the touched components' partitions: one empty page each
-        shard_queries = shard_pages + model.components
-        shard_batches = math.ceil(size / d.sqs_batch)
-        queries, pages, batches = queries + shard_queries, pages + shard_pages, batches + shard_batches
-        job_seconds.append(shard_queries * (lat.ddb_query + model.cpu_s(model.cpu.aws_call))
-                           + total / 1e6 * lat.ddb_per_mb
-                           + shard_batches * (lat.sqs_call + model.cpu_s(model.cpu.aws_call))
-                           + size * model.cpu_s(model.cpu.plan_per_subscriber))
-    longest = max(job_seconds)
-    # The plan queue's event source hands a function up to BatchSize jobs, run one
-    # after the other (Powertools BatchProcessor); the jobs of a big channel can
-    # share one invocation, and a timed-out invocation deletes none of them.
-    worst = min(d.plan_batch, d.shards) * longest
-    if longest > d.fanout_timeout:
-        status = "fails"
-    elif worst > d.fanout_timeout:
-        status = "at risk"
-    else:
-        status = "ok"
+    first_overrun: dict[str, Any] | None = None
+
+    def account(part: Part, pages: Sequence[Page]) -> None:
+        nonlocal rru
+        read = pages[part.first_page:part.first_page + part.pages + (part.outcome == "killed")]
+        count["queries"] += len(read)
+        count["pages"] += sum(1 for p in read if p.items)
+        rru += sum(read_units(p.items * item, consistent=False) for p in read)
+        # A partial batch is flushed at the end and before a hand-off; the hand-off is one more call.
+        count["sends"] += math.ceil(part.items / d.sqs_batch) + (part.outcome == "continued")
+        count["continuations"] += part.outcome == "continued"
+
+    def chain(pages: Sequence[Page], first: int, at: float, received: int = 0) -> float:
+        """Links of one shard run alone from `at`; when its last delivery job is on the queue.
+        `received`: how often the first link's message has been received already."""
+        while True:
+            [part] = run_invocation([(pages, first)], budget, margin, handoff)
+            account(part, pages)
+            invocations.append((at, at + part.ended, "killed" if part.outcome == "killed" else "ok"))
+            if part.outcome == "continued":
+                first, at, received = first + part.pages, at + part.ended + pickup, 0
+                continue
+            if part.outcome == "killed":
+                # Alone and still too long: every retry stops at the same page, and after
+                # maxReceiveCount receives SQS dead-letters the rest of the shard.
+                count["never_planned"] += sum(p.items for p in pages[first:]) - part.items
+                retries = max(0, d.plan_max_receives - received - 1)
+                count["duplicates"] += retries * part.items
+                for retry in range(1, retries + 1):
+                    back = at + retry * d.plan_visibility_timeout
+                    invocations.append((back, back + budget, "killed"))
+            return at + part.ended
+
+    done = 0.0
+    for g in range(0, len(shards), d.plan_batch):
+        group = list(range(g, min(g + d.plan_batch, len(shards))))
+        parts = run_invocation([(shards[i], 0) for i in group], budget, margin, handoff)
+        killed = any(part.outcome == "killed" for part in parts)
+        invocations.append((ramp, ramp + parts[-1].ended if not killed else ramp + budget,
+                            "killed" if killed else "ok"))
+        for i, part in zip(group, parts, strict=True):
+            account(part, shards[i])
+            if part.outcome == "continued":
+                done = max(done, chain(shards[i], part.pages, ramp + part.ended + pickup))
+            elif part.outcome == "done":
+                done = max(done, ramp + part.ended)
+        if not killed:
+            continue
+        count["overruns"] += 1
+        victim = next(k for k, part in enumerate(parts) if part.outcome == "killed")
+        if first_overrun is None:
+            page = shards[group[victim]][parts[victim].first_page + parts[victim].pages]
+            first_overrun = {"job_in_batch": victim + 1, "seconds_left": budget - parts[victim].started,
+                             "page_seconds": page.seconds}
+        back = ramp + d.plan_visibility_timeout
+        for k, (i, part) in enumerate(zip(group, parts, strict=True)):
+            # Every job of the batch is planned again from its start: what ran before the
+            # timeout (a finished job, or a continued one whose chain went on) is enqueued twice.
+            count["duplicates"] += sizes[i] if part.outcome in ("done", "continued") else part.items
+            if k >= victim:
+                count["worst_never_planned"] += sizes[i] - part.items
+            done = max(done, chain(shards[i], 0, back, received=1))
+
+    # Shard 0 is the biggest; its chain run alone, link by link, is what the hand-off guarantees.
+    links, first, chain_seconds, longest = 0, 0, 0.0, 0.0
+    while True:
+        [part] = run_invocation([(shards[0], first)], budget, margin, handoff)
+        links, longest, chain_seconds = links + 1, max(longest, part.ended), chain_seconds + part.ended
+        if part.outcome != "continued":
+            break
+        first, chain_seconds = first + part.pages, chain_seconds + pickup
+    killed_alone = part.outcome == "killed" or count["never_planned"] > 0
+    status = "fails" if killed_alone else "at risk" if count["overruns"] else "ok"
+    edges = sorted([(s, 1) for s, _, _ in invocations] + [(e, -1) for _, e, _ in invocations])
+    peak = running = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
     return {
-        "jobs": d.shards, "queries": queries, "pages_with_items": pages, "send_message_batch": batches,
-        "read_request_units": rru, "job_seconds_max": longest, "worst_invocation_seconds": worst,
-        "job_seconds_total": sum(job_seconds), "status": status,
-        # A job that cannot finish re-plans its shard from the start on every retry,
-        # so the same prefix is enqueued each time and the rest never is.
-        "never_planned_fraction": max(0.0, 1 - d.fanout_timeout / longest) if status == "fails" else 0.0,
+        "jobs": d.shards, "queries": count["queries"], "pages_with_items": count["pages"],
+        "pages_per_shard": sum(1 for p in shards[0] if p.items) or 1,
+        "page_seconds_max": max(p.seconds for p in shards[0]),
+        "send_message_batch": count["sends"], "continuations": count["continuations"],
+        "read_request_units": rru,
+        "invocations": len(invocations), "killed_invocations": sum(1 for *_, o in invocations if o == "killed"),
+        "invocation_seconds_total": sum(e - s for s, e, _ in invocations),
+        "peak_concurrency": peak,
+        "chain_links": links, "chain_seconds": chain_seconds, "longest_invocation_seconds": longest,
+        "job_seconds_max": sum(p.seconds for p in shards[0]),  # one shard read in one go, no hand-off
+        "done_seconds": done, "status": status,
+        "overrun_invocations": count["overruns"], "first_overrun": first_overrun,
+        "duplicate_delivery_jobs": count["duplicates"],
+        "never_planned_fraction": count["never_planned"] / n if n else 0.0,
+        "worst_never_planned_fraction": (count["never_planned"] + count["worst_never_planned"]) / n if n else 0.0,
     }
 
 
@@ -387,9 +547,14 @@ def pipeline_start(model: Model) -> dict[str, float]:
 def channel(model: Model, name: str, n: int, ses_rate: float | None = None) -> dict[str, Any]:
     """Everything one channel does for one update to n subscribers."""
     d, lat, cpu = model.deployment, model.latency, model.cpu
-    plan = plan_channel(model, name, n)
     start = pipeline_start(model)
     ramp_per_s = ESM_RAMP_PER_MINUTE / 60
+    # The plan queue's event source ramps too: with more invocations than its first 5,
+    # the last of the stream side's jobs starts later (taken for all, to be safe).
+    plan_invocations_all = math.ceil(2 * d.shards / d.plan_batch)
+    plan_cap = concurrency_cap(d, d.plan_max_concurrency, None)
+    plan_ramp = max(0, min(plan_invocations_all, plan_cap) - ESM_INITIAL_CONCURRENCY) / ramp_per_s
+    plan = plan_channel(model, name, n, plan_ramp)
     event_units = read_units(model.event_bytes, consistent=True)
     subscriber_units = read_units(model.subscriber_bytes, consistent=True)
     if name == "email":
@@ -429,50 +594,67 @@ def channel(model: Model, name: str, n: int, ses_rate: float | None = None) -> d
             per_container, limiter = ses_rate / cap, f"SES send rate ({ses_rate:g}/s), with throttles"
     drain = drain_seconds(n, per_container, cap)
     steady = n / (per_container * cap)
-    # The plan queue's event source ramps too: with more invocations than its
-    # first 5, the last one starts later, and past its cap they queue up in waves.
-    plan_invocations_all = math.ceil(2 * d.shards / d.plan_batch)
-    plan_cap = concurrency_cap(d, d.plan_max_concurrency, None)
-    plan_ramp = max(0, min(plan_invocations_all, plan_cap) - ESM_INITIAL_CONCURRENCY) / ramp_per_s
-    plan_waves = math.ceil(plan_invocations_all / plan_cap)
-    plan_done = start["plan_start"] + plan_ramp + plan_waves * plan["worst_invocation_seconds"] + lat.esm_pickup
-    senders_done = start["sender_start"] + drain
+    invocations = math.ceil(n / batch)
+    invocation_seconds = max(batch_seconds - lat.esm_batch, batch / per_container - lat.esm_batch)
+    # Delivery jobs a timed-out plan invocation enqueues twice: the sender reads the
+    # subscriber and the event, and its claim's conditional put is refused (1 WRU); no
+    # SES token, no MIME, no POST. Their CPU fits into a container's idle time (I/O, the token
+    # bucket) as far as there is any; past it they lengthen the drain.
+    dupes = plan["duplicate_delivery_jobs"]
+    dup_cpu = dupes * model.cpu_s(cpu.email_other + 3 * cpu.aws_call)
+    spare_cpu = max(0.0, invocations * invocation_seconds - n * model.cpu_s(per_delivery_cpu))
+    dup_extra = max(0.0, dup_cpu - spare_cpu) / cap
+    rru += dupes * (subscriber_units + event_units)
+    wru += dupes
+    ddb_ops["GetItem"] += 2 * dupes
+    ddb_ops["PutItem"] += dupes
+    plan_done = start["plan_start"] + plan["done_seconds"] + lat.esm_pickup
+    senders_done = start["sender_start"] + drain + dup_extra
     last = max(senders_done, plan_done) + io + model.cpu_s(per_delivery_cpu)
     parts = {
         limiter: steady,
         "SQS event source ramp (+300 concurrent a minute)": drain - steady,
-        "planning (plan jobs on FanoutFunction)": max(0.0, plan_done - senders_done),
+        "planning (plan job chains on FanoutFunction)": max(0.0, plan_done - senders_done),
         "fixed latency (stream batching window, cold starts)": start["sender_start"],
+        "duplicate delivery jobs (re-planned after a plan timeout)": dup_extra,
     }
     bottleneck = max(parts, key=lambda k: parts[k])
     blocker = None
     if plan["status"] == "fails":
-        blocker = (f"a plan job takes {plan['job_seconds_max']:.0f} s > FanoutFunction Timeout {d.fanout_timeout} s:"
-                   f" each retry re-plans the same prefix; >= {plan['never_planned_fraction']:.0%} never notified")
+        blocker = (f"a plan job alone overruns FanoutFunction's {d.fanout_timeout} s Timeout: it starts an index page"
+                   f" ({plan['page_seconds_max']:.0f} s) with >= {d.continue_with_seconds_left:g} s left;"
+                   f" every retry stops there; >= {plan['never_planned_fraction']:.0%} never notified")
     elif plan["status"] == "at risk":
-        blocker = (f"{min(d.plan_batch, d.shards)} plan jobs in one invocation take"
-                   f" {plan['worst_invocation_seconds']:.0f} s > Timeout {d.fanout_timeout} s")
+        over = plan["first_overrun"]
+        blocker = (f"PlanJobs BatchSize {d.plan_batch}: job {over['job_in_batch']} of an invocation starts a"
+                   f" {over['page_seconds']:.0f} s index page with {over['seconds_left']:.0f} s left, so"
+                   f" {plan['overrun_invocations']} invocations time out; their jobs are back after"
+                   f" {d.plan_visibility_timeout} s ({dupes:,} duplicate delivery jobs), and if they share a"
+                   f" batch on all {d.plan_max_receives} receives, {plan['worst_never_planned_fraction']:.0%}"
+                   f" are never notified")
     sender_timeout = d.email_timeout if name == "email" else d.webhook_timeout
     if batch / per_container > sender_timeout:
         blocker = (blocker + "; " if blocker else "") + (
             f"one {name} sender batch takes {batch / per_container:.0f} s > its Timeout {sender_timeout} s")
 
     # Calls. The event source receives up to 10 messages a call and deletes a batch's
-    # successes with DeleteMessageBatch calls of up to 10.
-    invocations = math.ceil(n / batch)
+    # successes with DeleteMessageBatch calls of up to 10; a timed-out plan invocation
+    # deletes none (and, being killed, sets no retry delay either).
+    invocations += math.ceil(dupes / batch)
     calls_per_batch = math.ceil(batch / SQS_RECEIVE_MAX)
-    plan_invocations = math.ceil(d.shards / d.plan_batch)
+    plan_invocations = plan["invocations"]
     sqs_ops = {
         "SendMessageBatch": plan["send_message_batch"],
         "ReceiveMessage": invocations * calls_per_batch + plan_invocations,
-        "DeleteMessageBatch": invocations * calls_per_batch + plan_invocations,
+        "DeleteMessageBatch": invocations * calls_per_batch + plan_invocations - plan["killed_invocations"],
         "ChangeMessageVisibility": 0,  # only on failures and throttles
     }
-    containers = min(cap, max(1, math.ceil(n / batch)))
-    plan_containers = min(plan_invocations, plan_cap)
-    invocation_seconds = max(batch_seconds - lat.esm_batch, batch / per_container - lat.esm_batch)
-    gb_seconds = d.gb * (invocations * invocation_seconds + plan["job_seconds_total"]
-                         + (containers + plan_containers) * model.cold_start)
+    containers = min(cap, max(1, invocations))
+    plan_containers = min(plan["peak_concurrency"], plan_cap)
+    # Each plan container is cold once; a continuation is assumed to need one (Latency).
+    plan_cold = min(plan_invocations, plan_containers + plan["continuations"])
+    gb_seconds = d.gb * ((invocations - math.ceil(dupes / batch)) * invocation_seconds + dup_extra * cap
+                         + plan["invocation_seconds_total"] + (containers + plan_cold) * model.cold_start)
     lambda_invocations = invocations + plan_invocations
     ddb_ops["Query"] = plan["queries"]
     usd = costs(rru + plan["read_request_units"], wru, sum(sqs_ops.values()), lambda_invocations, gb_seconds,
@@ -492,9 +674,11 @@ def channel(model: Model, name: str, n: int, ses_rate: float | None = None) -> d
                      "peak_write_units_per_s": round(wru / n * per_container * cap, 1)},
         "sqs": sqs_ops,
         "lambda": {"sender_invocations": invocations, "plan_invocations": plan_invocations,
+                   "plan_peak_concurrency": plan_containers,
                    "peak_concurrency": cap + plan_containers, "gb_seconds": round(gb_seconds, 1),
                    "sender_invocation_seconds": round(invocation_seconds, 3)},
         "ses_send_email": n if name == "email" else 0,
+        "notified_fraction": round(1 - plan["never_planned_fraction"], 4),
         "throttled": throttled,
         "usd": usd, "usd_total": round(sum(usd.values()), 4),
     }
@@ -514,6 +698,8 @@ def stream_side(model: Model) -> dict[str, Any]:
 
 
 def human(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
@@ -534,7 +720,7 @@ def build_model(args: argparse.Namespace) -> Model:
     deployment = dataclasses.replace(deployment, **overrides)
     figures = read_benchmarks(ROOT / "docs" / "benchmarks.md")
     cpu = Cpu(webhook_engine=1 / figures["webhook_engine_per_s"], handler_import=figures["handler_import_ms"] / 1000)
-    latency = Latency(webhook_receiver=args.receiver_ms / 1000)
+    latency = Latency(webhook_receiver=args.receiver_ms / 1000, sqs_call=args.sqs_ms / 1000)
     items = {"email": index_item("email", deployment.shards, None),
              "webhook": index_item("webhook", deployment.shards, {"events": []})}
     return Model(deployment, latency, cpu, event_bytes=int(args.event_kb * 1024), components=args.components,
@@ -569,8 +755,9 @@ def run(model: Model, email: Sequence[int], webhooks: Sequence[int], rates: Sequ
             mail = channel(model, "email", n, rate)
             total = mail["usd_total"] + hooks["usd_total"] + side["usd_total"]
             last = max((mail, hooks), key=lambda c: c["time_to_last_s"])
-            # Both senders, the plan jobs, the stream consumer and the publisher at once.
-            concurrency = mail["containers"] + hooks["containers"] + mail["lambda"]["plan_invocations"] * 2 + 2
+            # Both senders, both channels' plan invocations, the stream consumer and the publisher at once.
+            concurrency = (mail["containers"] + hooks["containers"] + mail["lambda"]["plan_peak_concurrency"]
+                           + hooks["lambda"]["plan_peak_concurrency"] + 2)
             peak_wru = mail["dynamodb"]["peak_write_units_per_s"] + hooks["dynamodb"]["peak_write_units_per_s"]
             peak_rru = mail["dynamodb"]["peak_read_units_per_s"] + hooks["dynamodb"]["peak_read_units_per_s"]
             lines.append({
@@ -581,6 +768,15 @@ def run(model: Model, email: Sequence[int], webhooks: Sequence[int], rates: Sequ
                 "time_to_last_webhook_s": hooks["time_to_last_s"], "time_to_last_webhook": hooks["time_to_last"],
                 "bottleneck": last["bottleneck"], "email_bottleneck": mail["bottleneck"],
                 "blocker": mail["blocker"] or hooks["blocker"], "peak_concurrency": concurrency,
+                "notified_fraction": min(mail["notified_fraction"], hooks["notified_fraction"]),
+                "planning_status": mail["planning"]["status"],
+                "plan_chain_links": mail["planning"]["chain_links"],
+                "plan_done_s": round(mail["planning"]["done_seconds"], 1),
+                "lambda_invocations": (mail["lambda"]["sender_invocations"] + mail["lambda"]["plan_invocations"]
+                                       + hooks["lambda"]["sender_invocations"]
+                                       + hooks["lambda"]["plan_invocations"] + 1),
+                "sqs_requests": (sum(mail["sqs"].values()) + sum(hooks["sqs"].values())
+                                 + sum(side["sqs"].values())),
                 "over_account_concurrency": concurrency > d.account_concurrency,
                 # Both senders at full speed at once: what a fresh on-demand table is asked for.
                 "peak_write_units_per_s": peak_wru, "peak_read_units_per_s": peak_rru,
@@ -595,7 +791,9 @@ def markdown(lines: list[dict[str, Any]]) -> str:
     d = lines[0]["deployment"]
     hooks = next((x["webhook_endpoints"] for x in lines if x["figure"] == "update"), 0)
     out = [f"Deployment: FANOUT_SHARDS {d['shards']}, PlanJobs BatchSize {d['plan_batch']}, FanoutFunction Timeout"
-           f" {d['fanout_timeout']} s, email MaximumConcurrency {d['email_max_concurrency']} (BatchSize"
+           f" {d['fanout_timeout']} s (a plan job hands off with {d['continue_with_seconds_left']:g} s left),"
+           f" PlanQueue VisibilityTimeout {d['plan_visibility_timeout']} s and maxReceiveCount"
+           f" {d['plan_max_receives']}, email MaximumConcurrency {d['email_max_concurrency']} (BatchSize"
            f" {d['email_batch']}), webhook MaximumConcurrency {d['webhook_max_concurrency']} (BatchSize"
            f" {d['webhook_batch']}), MemorySize {d['memory_mb']} MB.", "",
            f"### One update: email subscribers + {hooks:,} webhook endpoints", "",
@@ -611,6 +809,21 @@ def markdown(lines: list[dict[str, Any]]) -> str:
     for line in (x for x in lines if x["figure"] == "webhook"):
         out.append(f"| {line['subscribers']:,} | {line['time_to_last']} | {line['throughput_per_s']:g} "
                    f"| {line['usd_total']:.4f} | {line['bottleneck']} | {line['planning']['status']} |")
+    out += ["", "### Planning (email channel)", "",
+            "| email subscribers | index pages per shard | one page | a shard alone: invocations, longest, chain "
+            "| plan invocations (timed out) | planning done (from its start) | status | duplicate delivery jobs "
+            "| never notified: modelled / worst case |", "|---:|---:|---:|---|---:|---:|---|---:|---|"]
+    planned: set[int] = set()
+    for line in (x for x in lines if x["figure"] == "email"):
+        if line["subscribers"] in planned:
+            continue
+        planned.add(line["subscribers"])
+        plan = line["planning"]
+        out.append(f"| {line['subscribers']:,} | {plan['pages_per_shard']} | {human(plan['page_seconds_max'])} "
+                   f"| {plan['chain_links']}, {human(plan['longest_invocation_seconds'])}, "
+                   f"{human(plan['chain_seconds'])} | {plan['invocations']} ({plan['killed_invocations']}) "
+                   f"| {human(plan['done_seconds'])} | {plan['status']} | {plan['duplicate_delivery_jobs']:,} "
+                   f"| {plan['never_planned_fraction']:.0%} / {plan['worst_never_planned_fraction']:.0%} |")
     out += ["", "### Calls per update (email channel, first SES rate)", "",
             "| email subscribers | DynamoDB calls | index pages | RRU | WRU | SQS requests | Lambda invocations "
             "| GB-s | SendEmail | USD (no SES) |", "|---:|---|---:|---:|---:|---|---:|---:|---:|---:|"]
@@ -648,6 +861,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--memory", type=int, help="MemorySize of every function, MB (default: template.yaml)")
     parser.add_argument("--account-concurrency", type=int, help=f"regional quota (default {ACCOUNT_CONCURRENCY})")
     parser.add_argument("--receiver-ms", type=float, default=200, help="a partner endpoint's answer incl. TLS")
+    parser.add_argument("--sqs-ms", type=float, default=20, help="one SendMessageBatch round trip on AWS")
     parser.add_argument("--event-kb", type=float, default=6, help="event snapshot size")
     parser.add_argument("--components", type=int, default=1, help="components the update touches")
     parser.add_argument("--markdown", action="store_true", help="print the tables of docs/scaling.md instead")
