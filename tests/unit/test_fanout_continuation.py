@@ -47,7 +47,7 @@ def test_a_job_short_of_time_continues_where_it_stopped_and_loses_nobody() -> No
     index = PagedIndex({"all": [f"a{n:02d}" for n in range(35)], "c:smtp": [f"s{n:02d}" for n in range(12)]})
     queues = Queues()
     planner = Planner(None, index, SETTINGS, sqs=queues)  # type: ignore[arg-type]
-    clock = iter([100.0, 5.0])  # plenty after the first page, then nearly out of time
+    clock = iter([100.0, 100.0, 5.0])  # asked before each page: plenty twice, then nearly out
     # WHEN the job runs out of time after two pages
     first = planner.plan_shard(JOB, lambda: next(clock, 5.0))
     # THEN what it read is enqueued and the rest goes back on the plan queue
@@ -67,3 +67,16 @@ def test_a_job_with_time_to_spare_reads_everything_at_once() -> None:
     planner = Planner(None, index, SETTINGS, sqs=queues)  # type: ignore[arg-type]
     assert planner.plan_shard(JOB) == 120
     assert "plan" not in queues.sent and index.reads == 12 + 1  # twelve pages of "all", one of c:smtp
+
+
+def test_a_job_starting_with_too_little_time_reads_nothing_and_hands_itself_on() -> None:
+    # GIVEN the second job of a batch, starting after the first used up the invocation
+    index = PagedIndex({"all": [f"a{n:02d}" for n in range(35)]})
+    queues = Queues()
+    planner = Planner(None, index, SETTINGS, sqs=queues)  # type: ignore[arg-type]
+    # WHEN it starts with 10 s left
+    assert planner.plan_shard(JOB, lambda: 10.0) == 0
+    # THEN it read no page and re-queued itself from the start
+    [continuation] = queues.sent["plan"]
+    assert index.reads == 0 and continuation["bucket_index"] == 0 and continuation["start"] is None
+    assert planner.plan_shard(continuation) == 35

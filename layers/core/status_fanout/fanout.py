@@ -200,6 +200,13 @@ class Planner:
         start: dict[str, Any] | None = job.get("start")
         for position in range(int(job.get("bucket_index", 0)), len(buckets)):
             while True:
+                # Checked before every page, the first included: a later job
+                # of a batch may start with little of the invocation left.
+                if seconds_left() < CONTINUE_WITH_SECONDS_LEFT:
+                    if batch:
+                        sent += self.send(self.channels[channel], batch)
+                    self.send(self.settings.plan_queue_url, [{**job, "bucket_index": position, "start": start}])
+                    return sent
                 subscribers, start = self.webhooks.subscribers_page(channel, buckets[position], int(job["shard"]),
                                                                     start)
                 for subscriber in subscribers:
@@ -218,12 +225,6 @@ class Planner:
                         batch = []
                 if not start:
                     break
-                if seconds_left() < CONTINUE_WITH_SECONDS_LEFT:
-                    if batch:
-                        sent += self.send(self.channels[channel], batch)
-                    rest = {**job, "bucket_index": position, "start": start}
-                    self.send(self.settings.plan_queue_url, [rest])
-                    return sent
         if batch:
             sent += self.send(self.channels[channel], batch)
         return sent

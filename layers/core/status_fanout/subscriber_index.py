@@ -54,12 +54,19 @@ def index_writes(table: str, channel: str, old: set[tuple[str, str]], new: set[t
     return items
 
 
+# Index items per page. A full 1 MB page (~16,000 subscribers) takes the
+# planner ~50 s to enqueue; 1,000 keep every page to a few seconds, so a
+# planning job can always stop between two pages inside its invocation.
+PAGE_ITEMS = 1000
+
+
 def subscribers_page(db: Store, channel: str, bucket: str, shard: int,
                      start: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """One page (up to 1 MB) of one index partition: subscriber ids and their filters."""
+    """One page (PAGE_ITEMS, or 1 MB) of one index partition: subscriber ids and their filters."""
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": "pk = :p",
         "ExpressionAttributeValues": {":p": {"S": index_pk(channel, bucket, shard)}},
+        "Limit": PAGE_ITEMS,
     }
     if start:
         kwargs["ExclusiveStartKey"] = start

@@ -117,7 +117,7 @@ class WebhookStore:
 
     def subscribers_page(self, channel: str, bucket: str, shard: int,
                          start: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page (up to 1 MB) of one index partition (any channel's: see subscriber_index)."""
+        """One page of one index partition (any channel's: see subscriber_index)."""
         return subscribers_page(self.db, channel, bucket, shard, start)
 
     # --- event snapshots ------------------------------------------------------
