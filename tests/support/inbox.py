@@ -21,6 +21,16 @@ class Outbox:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
+    def by_recipient(self) -> dict[str, list[EmailMessage]]:
+        """Every message, parsed once, by its To address (for many addresses at a time)."""
+        found: dict[str, list[EmailMessage]] = {}
+        for path in sorted(self.directory.glob("*.eml")):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            assert isinstance(message, EmailMessage)
+            if message["To"]:
+                found.setdefault(message["To"].addresses[0].addr_spec, []).append(message)
+        return found
+
     def to(self, address: str) -> list[EmailMessage]:
         found = []
         for path in sorted(self.directory.glob("*.eml")):
