@@ -5,16 +5,18 @@ second or two of CPU.
 
 What it counts is what the code does, call by call (docs/scaling.md lists
 them): the stream side's snapshot (3 queries, 1 put) and plan jobs; one plan
-job per (channel, shard) paging the shard's index partition (1 MB pages) and
-sending SendMessageBatch calls of 10, handing the rest of its shard on as a
-continuation job when, after a page, fewer than CONTINUE_WITH_SECONDS_LEFT
-seconds of its invocation are left (`Planner.plan_shard`), up to BatchSize
-jobs one after the other in one invocation; per email the sender's subscriber read,
+job per (channel, shard) paging the shard's index partition (pages of
+subscriber_index.PAGE_ITEMS items, or 1 MB) and sending SendMessageBatch calls
+of 10, handing the rest of its shard on as a continuation job when, before a
+page (the first included), fewer than CONTINUE_WITH_SECONDS_LEFT seconds of its
+invocation are left (`Planner.plan_shard`), up to BatchSize jobs one after the
+other in one invocation; per email the sender's subscriber read,
 event read, Powertools claim (put + update) and SES SendEmail; per webhook the
 endpoint read, event read, claim (put + update), the POST and the delivery
 log update. Sizes and knobs are read, not copied: FANOUT_SHARDS, batch sizes,
 MaximumConcurrency, timeouts, memory and the plan queue's visibility timeout and
-maxReceiveCount from template.yaml, the hand-off margin from fanout.py; the index item
+maxReceiveCount from template.yaml, the hand-off margin from fanout.py, the page
+size from subscriber_index.py; the index item
 size from `subscriber_index.index_writes` (as bench/fanout_cost_email.py
 builds its items), sized by DynamoDB's item-size rules; the webhook sender's
 CPU per delivery and the handlers' import time from docs/benchmarks.md.
@@ -81,7 +83,7 @@ ESM_RAMP_PER_MINUTE = 300
 ESM_MAX_CONCURRENCY = 1250
 ACCOUNT_CONCURRENCY = 1000  # default regional quota; new accounts can start lower
 VCPU_MB = 1769  # "At 1,769 MB, a function has the equivalent of one vCPU" (Lambda Developer Guide)
-QUERY_PAGE_BYTES = 1_000_000  # a Query page stops at 1 MB (the floor in bench/fanout_cost_email.py)
+QUERY_PAGE_BYTES = 1_000_000  # a Query page stops at 1 MB (the floor in bench/fanout_cost_email.py) ...
 READ_UNIT_BYTES = 4096  # 1 RRU per 4 KB strongly consistent, 0.5 eventually consistent
 WRITE_UNIT_BYTES = 1024
 SQS_RECEIVE_MAX = 10  # ReceiveMessage returns at most 10 messages
@@ -147,7 +149,8 @@ class Deployment:
     plan_batch: int
     plan_visibility_timeout: int  # PlanQueue VisibilityTimeout: when a timed-out batch's jobs come back
     plan_max_receives: int  # PlanQueue maxReceiveCount: then SQS moves the job to PlanDeadLetterQueue
-    continue_with_seconds_left: float  # fanout.CONTINUE_WITH_SECONDS_LEFT
+    continue_with_seconds_left: float  # fanout.CONTINUE_WITH_SECONDS_LEFT, checked before every index page
+    page_items: int  # subscriber_index.PAGE_ITEMS: the Limit of every index Query
     plan_max_concurrency: int | None
     webhook_batch: int
     webhook_max_concurrency: int | None
@@ -176,6 +179,7 @@ class Deployment:
 def read_deployment(template: Path) -> Deployment:
     from status_fanout.email_sender import MAX_IN_FLIGHT as EMAIL_IN_FLIGHT
     from status_fanout.fanout import CONTINUE_WITH_SECONDS_LEFT, SQS_BATCH
+    from status_fanout.subscriber_index import PAGE_ITEMS
     from status_fanout.webhook_sender import MAX_IN_FLIGHT as WEBHOOK_IN_FLIGHT
     from status_fanout_local.template import load_template
 
@@ -211,7 +215,7 @@ def read_deployment(template: Path) -> Deployment:
         plan_batch=int(plan.get("BatchSize", 10)), plan_max_concurrency=max_concurrency(plan),
         plan_visibility_timeout=int(plan_queue.get("VisibilityTimeout", 30)),
         plan_max_receives=int((plan_queue.get("RedrivePolicy") or {}).get("maxReceiveCount", 0)),
-        continue_with_seconds_left=float(CONTINUE_WITH_SECONDS_LEFT),
+        continue_with_seconds_left=float(CONTINUE_WITH_SECONDS_LEFT), page_items=int(PAGE_ITEMS),
         webhook_batch=int(wh.get("BatchSize", 10)), webhook_max_concurrency=max_concurrency(wh),
         webhook_reserved=reserved("WebhookSenderFunction"), webhook_timeout=timeout("WebhookSenderFunction"),
         email_batch=int(em.get("BatchSize", 10)), email_max_concurrency=max_concurrency(em),
@@ -308,7 +312,7 @@ class Page:
 
     seconds: float
     items: int
-    more: bool  # the partition has more pages: only then does plan_shard look at its clock
+    more: bool  # the Query returns a LastEvaluatedKey: the partition has (or may have) more
 
 
 @dataclass(frozen=True)
@@ -320,20 +324,27 @@ class Part:
     items: int  # delivery jobs enqueued, with those of a page cut short by the timeout
     started: float  # seconds into the invocation
     ended: float
-    outcome: str  # "done", "continued" (handed the rest on), "killed" (the Timeout), "not run"
+    outcome: str  # "done", "continued" (handed the rest on, maybe all of it), "killed" (the Timeout), "not run"
+
+
+def page_items(model: Model, channel: str) -> int:
+    """Items in one index Query page: the planner's Limit (PAGE_ITEMS), or fewer if 1 MB comes first."""
+    return max(1, min(model.deployment.page_items, QUERY_PAGE_BYTES // model.index_item_bytes[channel]))
 
 
 def shard_pages(model: Model, channel: str, size: int) -> list[Page]:
-    """The Query pages of one shard's plan job: its `all` partition in 1 MB pages, then one
-    empty page per touched component's partition (subscribers of everything are not in it)."""
+    """The Query pages of one shard's plan job: its `all` partition in pages of `page_items`,
+    then one empty page per touched component's partition (subscribers of everything are not
+    in it). A Query that stops at its Limit returns a LastEvaluatedKey even when nothing is
+    left, so a partition of exactly k full pages takes one more, empty, Query."""
     d, lat = model.deployment, model.latency
     item = model.index_item_bytes[channel]
-    per_page = max(1, QUERY_PAGE_BYTES // item)
-    count = max(1, math.ceil(size / per_page))
+    per_page = page_items(model, channel)
+    count = max(1, math.ceil(size / per_page) + int(size > 0 and size % per_page == 0))
     call = model.cpu_s(model.cpu.aws_call)
     pages = []
     for p in range(count):
-        items = min(per_page, size - p * per_page)
+        items = max(0, min(per_page, size - p * per_page))
         pages.append(Page(lat.ddb_query + call + items * item / 1e6 * lat.ddb_per_mb
                           + items / d.sqs_batch * (lat.sqs_call + call)
                           + items * model.cpu_s(model.cpu.plan_per_subscriber), items, more=p + 1 < count))
@@ -343,11 +354,12 @@ def shard_pages(model: Model, channel: str, size: int) -> list[Page]:
 def run_invocation(jobs: Sequence[tuple[Sequence[Page], int]], budget: float, margin: float,
                    handoff: float) -> list[Part]:
     """Plan jobs (pages, first page) run one after the other in one invocation, as the
-    BatchProcessor and `Planner.plan_shard` run them: a job reads a page and sends its
-    batches, and only then, if the partition has more and fewer than `margin` seconds of the
-    invocation are left, sends the rest on as a continuation job (`handoff` s) and returns.
-    A job starts its first page whatever time is left. A page that would end past `budget`
-    (the Timeout) kills the invocation: its later jobs never run, and none is deleted."""
+    BatchProcessor and `Planner.plan_shard` run them: before every page, the first one
+    included, a job with fewer than `margin` seconds of the invocation left sends the rest
+    on as a continuation job (`handoff` s) and returns; so a job that starts with less
+    reads nothing and hands itself on whole. A page that would end past `budget` (the
+    Timeout) kills the invocation: its later jobs never run, and none is deleted. That
+    takes a page longer than `margin`, which PAGE_ITEMS rules out at the model's figures."""
     t = 0.0
     parts: list[Part] = []
     killed = False
@@ -357,14 +369,14 @@ def run_invocation(jobs: Sequence[tuple[Sequence[Page], int]], budget: float, ma
             continue
         started, read, items, outcome = t, 0, 0, "done"
         for page in pages[first:]:
+            if budget - t < margin:
+                t, outcome = t + handoff, "continued"
+                break
             if t + page.seconds > budget:
                 items += int(page.items * (budget - t) / page.seconds)
                 t, outcome, killed = budget, "killed", True
                 break
             t, read, items = t + page.seconds, read + 1, items + page.items
-            if page.more and budget - t < margin:
-                t, outcome = t + handoff, "continued"
-                break
         parts.append(Part(first, read, items, started, t, outcome))
     return parts
 
@@ -374,9 +386,12 @@ def plan_channel(model: Model, channel: str, n: int, ramp: float = 0.0) -> dict[
 
     The first receive hands out the channel's jobs BatchSize at a time, in the order the
     stream side sent them (the worst case: SendMessageBatch puts 10 on the queue at once).
-    A continuation runs alone (Latency's note) and so does a job a timed-out invocation
-    returns, after the plan queue's visibility timeout: a timeout skips app.py's 2 s retry
-    backoff. That is the optimistic end of the retries; the worst case, where the same jobs
+    A continuation runs alone (Latency's note), whether its job had read part of its shard
+    or, starting with too little time left, none of it. That is the optimistic end; the
+    pessimistic one, where what an invocation hands on comes back as one batch every time,
+    is `worst_done_seconds`. A job a timed-out invocation returns (only with a page longer
+    than the hand-off margin) runs alone after the plan queue's visibility timeout: a
+    timeout skips app.py's 2 s retry backoff; the worst case there, where the same jobs
     share a batch on every receive until SQS dead-letters them, is `worst_never_planned`.
     Times are seconds after the first plan job is picked up."""
     d, lat = model.deployment, model.latency
@@ -387,8 +402,8 @@ def plan_channel(model: Model, channel: str, n: int, ramp: float = 0.0) -> dict[
     sizes = shard_sizes(n, d.shards)
     shards = [shard_pages(model, channel, size) for size in sizes]
     invocations: list[tuple[float, float, str]] = []  # start, end, "ok" or "killed"
-    count = {"queries": 0, "pages": 0, "sends": 0, "continuations": 0, "duplicates": 0, "never_planned": 0,
-             "worst_never_planned": 0, "overruns": 0}
+    count = {"queries": 0, "pages": 0, "sends": 0, "continuations": 0, "unread_handoffs": 0, "duplicates": 0,
+             "never_planned": 0, "worst_never_planned": 0, "overruns": 0, "stuck": 0}
     rru = 0.0
     first_overrun: dict[str, Any] | None = None
 
@@ -401,6 +416,7 @@ def plan_channel(model: Model, channel: str, n: int, ramp: float = 0.0) -> dict[
         # A partial batch is flushed at the end and before a hand-off; the hand-off is one more call.
         count["sends"] += math.ceil(part.items / d.sqs_batch) + (part.outcome == "continued")
         count["continuations"] += part.outcome == "continued"
+        count["unread_handoffs"] += part.outcome == "continued" and not part.pages
 
     def chain(pages: Sequence[Page], first: int, at: float, received: int = 0) -> float:
         """Links of one shard run alone from `at`; when its last delivery job is on the queue.
@@ -409,6 +425,12 @@ def plan_channel(model: Model, channel: str, n: int, ramp: float = 0.0) -> dict[
             [part] = run_invocation([(pages, first)], budget, margin, handoff)
             account(part, pages)
             invocations.append((at, at + part.ended, "killed" if part.outcome == "killed" else "ok"))
+            if part.outcome == "continued" and not part.pages:
+                # Alone and handing itself on unread (a Timeout not above the margin): it
+                # would re-queue itself for ever, a new message each time, never dead-lettered.
+                count["stuck"] += 1
+                count["never_planned"] += sum(p.items for p in pages[first:])
+                return at + part.ended
             if part.outcome == "continued":
                 first, at, received = first + part.pages, at + part.ended + pickup, 0
                 continue
@@ -423,9 +445,26 @@ def plan_channel(model: Model, channel: str, n: int, ramp: float = 0.0) -> dict[
                     invocations.append((back, back + budget, "killed"))
             return at + part.ended
 
-    done = 0.0
+    def together(group: Sequence[int]) -> float | None:
+        """The pessimistic end of the hand-offs: what an invocation hands on comes back as one
+        batch, in the order it was sent, so each time only the jobs at its head read anything.
+        None when an invocation is killed or nothing moves (the other figures cover those)."""
+        jobs, at, end = [(i, 0) for i in group], ramp, ramp
+        while jobs:
+            parts = run_invocation([(shards[i], f) for i, f in jobs], budget, margin, handoff)
+            if any(part.outcome == "killed" for part in parts) or not any(part.pages for part in parts):
+                return None
+            end = at + parts[-1].ended
+            jobs = [(i, f + part.pages) for (i, f), part in zip(jobs, parts, strict=True)
+                    if part.outcome == "continued"]
+            at = end + pickup
+        return end
+
+    done, worst_done = 0.0, 0.0
     for g in range(0, len(shards), d.plan_batch):
         group = list(range(g, min(g + d.plan_batch, len(shards))))
+        slowest = together(group)
+        worst_done = max(worst_done, slowest if slowest is not None else math.inf)
         parts = run_invocation([(shards[i], 0) for i in group], budget, margin, handoff)
         killed = any(part.outcome == "killed" for part in parts)
         invocations.append((ramp, ramp + parts[-1].ended if not killed else ramp + budget,
@@ -458,10 +497,10 @@ def plan_channel(model: Model, channel: str, n: int, ramp: float = 0.0) -> dict[
     while True:
         [part] = run_invocation([(shards[0], first)], budget, margin, handoff)
         links, longest, chain_seconds = links + 1, max(longest, part.ended), chain_seconds + part.ended
-        if part.outcome != "continued":
+        if part.outcome != "continued" or not part.pages:
             break
         first, chain_seconds = first + part.pages, chain_seconds + pickup
-    killed_alone = part.outcome == "killed" or count["never_planned"] > 0
+    killed_alone = part.outcome == "killed" or count["never_planned"] > 0 or count["stuck"] > 0
     status = "fails" if killed_alone else "at risk" if count["overruns"] else "ok"
     edges = sorted([(s, 1) for s, _, _ in invocations] + [(e, -1) for _, e, _ in invocations])
     peak = running = 0
@@ -473,6 +512,7 @@ def plan_channel(model: Model, channel: str, n: int, ramp: float = 0.0) -> dict[
         "pages_per_shard": sum(1 for p in shards[0] if p.items) or 1,
         "page_seconds_max": max(p.seconds for p in shards[0]),
         "send_message_batch": count["sends"], "continuations": count["continuations"],
+        "unread_handoffs": count["unread_handoffs"], "stuck": count["stuck"] > 0,
         "read_request_units": rru,
         "invocations": len(invocations), "killed_invocations": sum(1 for *_, o in invocations if o == "killed"),
         "invocation_seconds_total": sum(e - s for s, e, _ in invocations),
@@ -480,6 +520,7 @@ def plan_channel(model: Model, channel: str, n: int, ramp: float = 0.0) -> dict[
         "chain_links": links, "chain_seconds": chain_seconds, "longest_invocation_seconds": longest,
         "job_seconds_max": sum(p.seconds for p in shards[0]),  # one shard read in one go, no hand-off
         "done_seconds": done, "status": status,
+        "worst_done_seconds": worst_done if math.isfinite(worst_done) else None,
         "overrun_invocations": count["overruns"], "first_overrun": first_overrun,
         "duplicate_delivery_jobs": count["duplicates"],
         "never_planned_fraction": count["never_planned"] / n if n else 0.0,
@@ -620,10 +661,15 @@ def channel(model: Model, name: str, n: int, ses_rate: float | None = None) -> d
     }
     bottleneck = max(parts, key=lambda k: parts[k])
     blocker = None
-    if plan["status"] == "fails":
-        blocker = (f"a plan job alone overruns FanoutFunction's {d.fanout_timeout} s Timeout: it starts an index page"
-                   f" ({plan['page_seconds_max']:.0f} s) with >= {d.continue_with_seconds_left:g} s left;"
-                   f" every retry stops there; >= {plan['never_planned_fraction']:.0%} never notified")
+    if plan["stuck"]:
+        blocker = (f"FanoutFunction's {d.fanout_timeout} s Timeout leaves a plan job less than the"
+                   f" {d.continue_with_seconds_left:g} s hand-off margin: every job hands itself on unread, for ever;"
+                   f" nobody is notified")
+    elif plan["status"] == "fails":
+        blocker = (f"a plan job alone overruns FanoutFunction's {d.fanout_timeout} s Timeout: an index page takes"
+                   f" {plan['page_seconds_max']:.0f} s, more than the {d.continue_with_seconds_left:g} s hand-off"
+                   f" margin, so it starts one it cannot finish; every retry stops there;"
+                   f" >= {plan['never_planned_fraction']:.0%} never notified")
     elif plan["status"] == "at risk":
         over = plan["first_overrun"]
         blocker = (f"PlanJobs BatchSize {d.plan_batch}: job {over['job_in_batch']} of an invocation starts a"
@@ -791,7 +837,8 @@ def markdown(lines: list[dict[str, Any]]) -> str:
     d = lines[0]["deployment"]
     hooks = next((x["webhook_endpoints"] for x in lines if x["figure"] == "update"), 0)
     out = [f"Deployment: FANOUT_SHARDS {d['shards']}, PlanJobs BatchSize {d['plan_batch']}, FanoutFunction Timeout"
-           f" {d['fanout_timeout']} s (a plan job hands off with {d['continue_with_seconds_left']:g} s left),"
+           f" {d['fanout_timeout']} s (a plan job reads index pages of {d['page_items']:,} items and hands off when,"
+           f" before one, fewer than {d['continue_with_seconds_left']:g} s are left),"
            f" PlanQueue VisibilityTimeout {d['plan_visibility_timeout']} s and maxReceiveCount"
            f" {d['plan_max_receives']}, email MaximumConcurrency {d['email_max_concurrency']} (BatchSize"
            f" {d['email_batch']}), webhook MaximumConcurrency {d['webhook_max_concurrency']} (BatchSize"
@@ -811,18 +858,21 @@ def markdown(lines: list[dict[str, Any]]) -> str:
                    f"| {line['usd_total']:.4f} | {line['bottleneck']} | {line['planning']['status']} |")
     out += ["", "### Planning (email channel)", "",
             "| email subscribers | index pages per shard | one page | a shard alone: invocations, longest, chain "
-            "| plan invocations (timed out) | planning done (from its start) | status | duplicate delivery jobs "
-            "| never notified: modelled / worst case |", "|---:|---:|---:|---|---:|---:|---|---:|---|"]
+            "| plan invocations (timed out) | hand-offs (unread) | planning done (from its start): modelled / "
+            "hand-offs batched together | status | duplicate delivery jobs | never notified: modelled / worst case |",
+            "|---:|---:|---:|---|---:|---:|---|---|---:|---|"]
     planned: set[int] = set()
     for line in (x for x in lines if x["figure"] == "email"):
         if line["subscribers"] in planned:
             continue
         planned.add(line["subscribers"])
         plan = line["planning"]
+        worst = human(plan["worst_done_seconds"]) if plan["worst_done_seconds"] is not None else "-"
         out.append(f"| {line['subscribers']:,} | {plan['pages_per_shard']} | {human(plan['page_seconds_max'])} "
                    f"| {plan['chain_links']}, {human(plan['longest_invocation_seconds'])}, "
                    f"{human(plan['chain_seconds'])} | {plan['invocations']} ({plan['killed_invocations']}) "
-                   f"| {human(plan['done_seconds'])} | {plan['status']} | {plan['duplicate_delivery_jobs']:,} "
+                   f"| {plan['continuations']} ({plan['unread_handoffs']}) | {human(plan['done_seconds'])} / "
+                   f"{worst} | {plan['status']} | {plan['duplicate_delivery_jobs']:,} "
                    f"| {plan['never_planned_fraction']:.0%} / {plan['worst_never_planned_fraction']:.0%} |")
     out += ["", "### Calls per update (email channel, first SES rate)", "",
             "| email subscribers | DynamoDB calls | index pages | RRU | WRU | SQS requests | Lambda invocations "

@@ -17,6 +17,7 @@ import pytest
 
 from status_fanout.fanout import Planner
 from status_fanout.settings import Settings
+from status_fanout.subscriber_index import PAGE_ITEMS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,49 +81,75 @@ def test_with_one_plan_job_per_invocation_no_plan_invocation_times_out_at_a_mill
     assert plan["done_seconds"] < result["time_to_last_s"] / 100
 
 
-def test_batchsize_5_puts_a_second_big_plan_job_into_an_invocation_it_cannot_finish(sm: ModuleType) -> None:
+def test_with_batchsize_5_a_later_job_short_of_time_hands_itself_on_and_nothing_is_planned_twice(
+        sm: ModuleType) -> None:
     # GIVEN the template's PlanJobs BatchSize 5, the stream side's jobs received five at a time
     # WHEN one update goes to 1,000,000 email subscribers
     result = email(sm, 1_000_000, 14)
     plan = result["planning"]
-    # THEN the first job of an invocation reads until it hands off, and the second starts a whole
-    # index page (plan_shard checks its clock only after a page) with less time left than the page takes
-    over = plan["first_overrun"]
-    assert over["job_in_batch"] == 2
-    assert over["page_seconds"] > over["seconds_left"]
-    assert over["page_seconds"] > model_margin(sm)  # the 20 s margin is shorter than one page
-    # AND those invocations time out: their jobs come back after the visibility timeout and plan again
-    assert plan["status"] == "at risk" and plan["killed_invocations"] > 0
-    assert plan["duplicate_delivery_jobs"] > 0
-    assert "BatchSize" in result["blocker"]
-    # AND if the same jobs shared a batch on every receive, most would be dead-lettered
-    assert plan["worst_never_planned_fraction"] > 0.5
+    # THEN the first job of an invocation reads until it hands off, and the later ones, finding
+    # fewer than 20 s left before their first page, hand themselves on unread (3 full batches x 4)
+    assert plan["unread_handoffs"] == 12
+    # AND no invocation is killed: nothing comes back after the visibility timeout, nothing is
+    # planned twice, everyone is notified, and nothing blocks
+    assert plan["status"] == "ok" and plan["killed_invocations"] == 0 and plan["first_overrun"] is None
+    assert plan["duplicate_delivery_jobs"] == 0 and plan["worst_never_planned_fraction"] == 0
+    assert result["notified_fraction"] == 1 and result["blocker"] is None
+    # AND even if what an invocation hands on always came back as one batch, planning ends in
+    # minutes, long before the last mail
+    assert plan["worst_done_seconds"] is not None
+    assert plan["done_seconds"] <= plan["worst_done_seconds"] < result["time_to_last_s"] / 10
+
+
+@pytest.mark.parametrize("plan_batch", ["5", "1"])
+@pytest.mark.parametrize("sqs_ms", ["17", "20", "24"])
+def test_no_plan_invocation_is_killed_at_any_size(sm: ModuleType, plan_batch: str, sqs_ms: str) -> None:
+    # GIVEN PlanJobs BatchSize 5 (the template) or 1, and a SendMessageBatch round trip of 17, 20
+    # or 24 ms (around the model's 20 ms: the old 1 MB pages were killed on either side of it)
+    model = sm.build_model(sm.parse_args(["--plan-batch", plan_batch, "--sqs-ms", sqs_ms]))
+    # WHEN updates go to 1,000 .. 1,000,000 email subscribers and webhook endpoints
+    results = [sm.channel(model, "email", n, 14) for n in (1_000, 100_000, 1_000_000)]
+    results += [sm.channel(model, "webhook", n) for n in (1_000, 10_000, 100_000, 1_000_000)]
+    # THEN every index page is shorter than the hand-off margin, so a job can always stop in time
+    margin = model.deployment.continue_with_seconds_left
+    assert all(r["planning"]["page_seconds_max"] < margin for r in results)
+    # AND no plan invocation is killed, nothing is planned twice and everyone is notified
+    for r in results:
+        plan = r["planning"]
+        assert plan["status"] == "ok" and plan["killed_invocations"] == 0, (r["channel"], r["subscribers"])
+        assert plan["duplicate_delivery_jobs"] == 0 and r["notified_fraction"] == 1
+        assert r["blocker"] is None
+
+
+def test_a_timeout_under_the_hand_off_margin_is_reported_as_a_blocker(sm: ModuleType) -> None:
+    # GIVEN a FanoutFunction Timeout of 15 s, under the 20 s hand-off margin
+    # WHEN one update goes to 1,000 email subscribers
+    result = email(sm, 1_000, 14, "--fanout-timeout", "15")
+    # THEN every plan job would hand itself on unread for ever: the model says so instead of looping
+    assert result["planning"]["stuck"] and result["planning"]["status"] == "fails"
+    assert "hands itself on unread" in result["blocker"]
 
 
 def model_timeout(sm: ModuleType) -> int:
     return int(sm.build_model(sm.parse_args([])).deployment.fanout_timeout)
 
 
-def model_margin(sm: ModuleType) -> float:
-    return float(sm.build_model(sm.parse_args([])).deployment.continue_with_seconds_left)
-
-
 class TimedIndex:
-    """A shard's `all` partition in the model's pages; reading one moves the clock by its time."""
+    """A shard's partitions in the model's pages; reading one moves the invocation's clock by its time."""
 
-    def __init__(self, pages: list[Any]) -> None:
-        self.pages = pages
+    def __init__(self, buckets: dict[str, list[Any]]) -> None:
+        self.buckets = buckets
         self.now = 0.0
         self.reads = 0
 
     def subscribers_page(self, channel: str, bucket: str, shard: int,
                          start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        if bucket != "all":
-            return [], None
         k = int(start["page"]) if start else 0
+        page = self.buckets[bucket][k]
         self.reads += 1
-        self.now += self.pages[k].seconds
-        return [{"sk": f"s{k}-{i}"} for i in range(3)], {"page": k + 1} if self.pages[k].more else None
+        self.now += page.seconds
+        items = [{"sk": f"{bucket}-{k}-{i}"} for i in range(page.items)]
+        return items, {"page": k + 1} if page.more else None
 
 
 class Queues:
@@ -135,40 +162,67 @@ class Queues:
 
 
 def test_the_models_hand_off_is_where_planner_plan_shard_hands_off(sm: ModuleType) -> None:
-    # GIVEN one shard of a 1,000,000-subscriber page, in the model's pages and page times
+    # GIVEN one shard of a 1,000,000-subscriber update (62,500) and the touched component's empty
+    # partition, in the model's pages: PAGE_ITEMS items each (the real Query's Limit), each
+    # shorter than the hand-off margin
     model = sm.build_model(sm.parse_args([]))
     d = model.deployment
-    pages = [p for p in sm.shard_pages(model, "email", 62_500) if p.items]
+    budget, margin = float(d.fanout_timeout), d.continue_with_seconds_left
+    pages = sm.shard_pages(model, "email", 62_500)
+    everyone = pages[:-model.components]
+    assert d.page_items == PAGE_ITEMS and max(p.items for p in pages) == PAGE_ITEMS
+    assert max(p.seconds for p in pages) < margin
     settings = Settings(table_name="t", plan_queue_url="plan", email_queue_url="deliveries", fanout_shards=16)
     job = {"event_id": "upd:i1:1", "event_type": "incident.updated", "occurred_at": "2026-11-28T10:00:00.000Z",
-           "component_ids": [], "channel": "email", "shard": 0, "buckets": ["all"]}
-    budget, margin = float(d.fanout_timeout), d.continue_with_seconds_left
+           "component_ids": ["smtp"], "channel": "email", "shard": 0, "buckets": ["all", "c:smtp"]}
+    buckets = {"all": everyone, "c:smtp": pages[len(everyone):]}
 
-    # WHEN the real planner runs it first in an invocation, its clock moved by the model's page times
-    index, queues = TimedIndex(pages), Queues()
-    Planner(None, index, settings, sqs=queues).plan_shard(job, lambda: budget - index.now)
-    [part] = sm.run_invocation([(pages, 0)], budget, margin, 0.0)
-    # THEN it hands off after the same number of pages as the model says, inside the Timeout
-    [continuation] = queues.sent["plan"]
-    assert part.outcome == "continued" and index.reads == part.pages
-    assert continuation["start"] == {"page": part.pages} and index.now <= budget
+    def where(first: int) -> tuple[int, dict[str, Any] | None]:
+        """The model's page index as plan_shard's (bucket_index, start)."""
+        if first < len(everyone):
+            return 0, {"page": first} if first else None
+        return 1 + first - len(everyone), None
 
-    # WHEN the continuation runs in a fresh invocation
-    index.now, reads = 0.0, index.reads
-    Planner(None, index, settings, sqs=queues).plan_shard(continuation, lambda: budget - index.now)
-    [rest] = sm.run_invocation([(pages, part.pages)], budget, margin, 0.0)
-    # THEN it finishes the shard, as the model's second link does
-    assert rest.outcome == "done" and index.reads - reads == len(pages) - part.pages
-    assert len(queues.sent["plan"]) == 1
+    # WHEN the real planner runs the shard's chain, each link alone in a fresh invocation whose
+    # clock the model's page times move, and the model runs the same chain
+    index, queues = TimedIndex(buckets), Queues()
+    current: dict[str, Any] = job
+    first, links = 0, 0
+    while True:
+        index.now, reads, handed_on = 0.0, index.reads, len(queues.sent.get("plan", []))
+        Planner(None, index, settings, sqs=queues).plan_shard(current, lambda: budget - index.now)
+        [part] = sm.run_invocation([(pages, first)], budget, margin, 0.0)
+        links += 1
+        # THEN each link reads as many pages as the model's and ends inside the Timeout
+        assert part.outcome != "killed" and index.reads - reads == part.pages and index.now <= budget
+        if part.outcome == "done":
+            assert len(queues.sent.get("plan", [])) == handed_on
+            break
+        # AND hands on from the page where the model's link stopped
+        continuation = queues.sent["plan"][-1]
+        first += part.pages
+        assert (continuation["bucket_index"], continuation["start"]) == where(first)
+        current = continuation
+    # AND the chain is the model's, and every subscriber of the shard is enqueued exactly once
+    assert links == sm.channel(model, "email", 1_000_000, 14)["planning"]["chain_links"] >= 2
+    subscribers = [j["subscriber_id"] for j in queues.sent["deliveries"]]
+    assert len(subscribers) == len(set(subscribers)) == 62_500
 
-    # WHEN a job starts with what the first job of a batch left (the second of a BatchSize 5 invocation)
-    index, queues = TimedIndex(pages), Queues()
-    index.now = part.ended  # what the first job of the batch used
-    Planner(None, index, settings, sqs=queues).plan_shard(job, lambda: budget - index.now)
-    # THEN it reads a whole page before it looks at its clock: past the Timeout, where Lambda kills it
-    assert index.reads == 1 and index.now > budget
-    [second] = sm.run_invocation([(pages, 0), (pages, 0)], budget, margin, 0.0)[1:]
-    assert second.outcome == "killed"
+    # WHEN five such jobs share one invocation (PlanJobs BatchSize 5), one after the other
+    index, queues = TimedIndex(buckets), Queues()
+    reads = []
+    for _ in range(5):
+        before = index.reads
+        Planner(None, index, settings, sqs=queues).plan_shard(job, lambda: budget - index.now)
+        reads.append(index.reads - before)
+    parts = sm.run_invocation([(pages, 0)] * 5, budget, margin, 0.0)
+    # THEN the first reads until fewer than 20 s are left and hands off, as the model says ...
+    assert reads[0] == parts[0].pages > 0 and parts[0].outcome == "continued"
+    # ... and each later one, starting with too little time, reads nothing and hands itself on
+    # from the start: the invocation ends inside its Timeout and nothing is killed
+    assert reads[1:] == [p.pages for p in parts[1:]] == [0, 0, 0, 0]
+    assert all(p.outcome == "continued" for p in parts) and index.now <= budget
+    assert [(c["bucket_index"], c["start"]) for c in queues.sent["plan"][1:]] == [(0, None)] * 4
 
 
 def test_doubling_the_send_rate_halves_the_time_while_ses_is_the_bottleneck(sm: ModuleType) -> None:
@@ -184,9 +238,8 @@ def test_doubling_the_send_rate_halves_the_time_while_ses_is_the_bottleneck(sm: 
 def test_past_a_high_send_rate_the_email_senders_concurrency_binds_and_raising_it_helps(sm: ModuleType) -> None:
     # GIVEN a million subscribers, SES at 3,000 mails/s and the template's 5 email sender containers
     capped = email(sm, 1_000_000, 3_000)
-    # WHEN MaximumConcurrency (and EMAIL_SENDER_CONCURRENCY with it) goes to 250, with one plan
-    # job per invocation (so that no plan invocation times out: see the BatchSize test)
-    raised = email(sm, 1_000_000, 3_000, "--email-concurrency", "250", "--plan-batch", "1")
+    # WHEN MaximumConcurrency (and EMAIL_SENDER_CONCURRENCY with it) goes to 250
+    raised = email(sm, 1_000_000, 3_000, "--email-concurrency", "250")
     # THEN the default is bound by the sender, not SES, and the raised one is far faster and SES-bound
     assert capped["bottleneck"].startswith("email sender")
     assert capped["throughput_per_s"] < 3_000
@@ -196,12 +249,12 @@ def test_past_a_high_send_rate_the_email_senders_concurrency_binds_and_raising_i
 
 
 def test_64_shards_end_planning_sooner_but_not_the_last_mail_while_the_sender_binds(sm: ModuleType) -> None:
-    # GIVEN one plan job per invocation and a million subscribers at the template's sender rate
-    sixteen = email(sm, 1_000_000, 200, "--plan-batch", "1")
+    # GIVEN the template as deployed and a million subscribers at the template's sender rate
+    sixteen = email(sm, 1_000_000, 200)
     # WHEN FANOUT_SHARDS goes from 16 to 64
-    sixty_four = email(sm, 1_000_000, 200, "--plan-batch", "1", "--shards", "64")
-    # THEN the last delivery job is enqueued in under half the time (shards plan in parallel) ...
-    assert sixty_four["planning"]["done_seconds"] < sixteen["planning"]["done_seconds"] / 2
+    sixty_four = email(sm, 1_000_000, 200, "--shards", "64")
+    # THEN the last delivery job is enqueued in about half the time (shards plan in parallel) ...
+    assert sixty_four["planning"]["done_seconds"] < 0.6 * sixteen["planning"]["done_seconds"]
     # ... and the last mail leaves when it did: the 5 email containers, not planning, set it
     assert sixty_four["time_to_last_s"] == pytest.approx(sixteen["time_to_last_s"], abs=5)
 
@@ -212,15 +265,19 @@ def test_call_counts_follow_the_batch_arithmetic(sm: ModuleType) -> None:
     shards, n = model.deployment.shards, 100_000
     # WHEN the model counts the calls of one update
     result = sm.channel(model, "email", n, 14)
-    # THEN planning sends ceil(shard / 10) batches per shard, the sender runs in batches of 10,
+    # THEN planning sends ceil(shard / 10) batches per shard and one per hand-off (the fifth job
+    # of each full batch of five runs short of time), the sender runs in batches of 10,
     # and every mail costs one SendEmail, two GetItems and a claim (PutItem + UpdateItem)
-    assert result["sqs"]["SendMessageBatch"] == sum(math.ceil(s / 10) for s in sm.shard_sizes(n, shards))
+    handoffs = result["planning"]["continuations"]
+    assert handoffs == shards // model.deployment.plan_batch
+    assert result["sqs"]["SendMessageBatch"] == sum(math.ceil(s / 10) for s in sm.shard_sizes(n, shards)) + handoffs
     assert result["lambda"]["sender_invocations"] == math.ceil(n / model.deployment.email_batch)
     assert result["ses_send_email"] == n
     assert result["dynamodb"]["calls"]["GetItem"] == 2 * n
     assert result["dynamodb"]["calls"]["PutItem"] == result["dynamodb"]["calls"]["UpdateItem"] == n
-    # AND the index is read in 1 MB pages of real-sized items, one query more per touched component
-    pages_per_shard = math.ceil(math.ceil(n / shards) * model.index_item_bytes["email"] / 1_000_000)
+    # AND the index is read in pages of PAGE_ITEMS (1 MB holds more), one query more per touched component
+    assert PAGE_ITEMS * model.index_item_bytes["email"] < 1_000_000
+    pages_per_shard = math.ceil(math.ceil(n / shards) / PAGE_ITEMS)
     assert result["dynamodb"]["calls"]["Query"] == shards * (pages_per_shard + model.components)
 
 
