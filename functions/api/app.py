@@ -22,9 +22,9 @@ from status_fanout.email_subscriptions import (
     parse_form,
 )
 from status_fanout.email_tokens import ExpiredTokenError
-from status_fanout.errors import ConflictError, DomainError, InvalidFieldError, NotFoundError
+from status_fanout.errors import ConflictError, DomainError, InvalidFieldError, MalformedRequestError, NotFoundError
 from status_fanout.models import (
-    COMPONENT_ID_PATTERN,
+    PATH_PARAMETERS,
     ComponentPatch,
     ComponentPut,
     IncidentCreate,
@@ -62,7 +62,6 @@ webhook_service = WebhookService(store, settings)
 subscriptions = SubscriptionService(store, settings, enqueue=webhook_service.planner.send)
 api = openapi.Api()
 app = api.resolver
-COMPONENT_ID = re.compile(COMPONENT_ID_PATTERN)
 
 
 def staff_gate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -95,13 +94,22 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return http_errors.respond(status, body, headers)
 
 
-def _body() -> str | None:
-    return app.current_event.body
+def _body() -> str:
+    """The request body as text. The front door base64-encodes a body that is not
+    UTF-8; that is a malformed request, not an unexpected error."""
+    event = app.current_event
+    if not event.is_base64_encoded:
+        return event.body or ""
+    try:
+        return event.decoded_body or ""
+    except ValueError as exc:  # bad base64 or not UTF-8 (UnicodeDecodeError is a ValueError)
+        raise MalformedRequestError("the request body is not UTF-8 text", [{"field": "body"}]) from exc
 
 
 def _component_id(value: str) -> str:
-    if not COMPONENT_ID.match(value):
-        raise InvalidFieldError("component_id", "must be 1-64 characters of a-z, 0-9 and -")
+    pattern, rule = PATH_PARAMETERS["component_id"]
+    if not re.match(pattern, value):
+        raise InvalidFieldError("component_id", rule)
     return value
 
 
@@ -256,15 +264,10 @@ def _is_form() -> bool:
     return content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
 
 
-def _decoded_body() -> str:
-    event = app.current_event
-    return event.decoded_body if event.is_base64_encoded else (event.body or "")
-
-
 def _token() -> str | None:
     token = (app.current_event.query_string_parameters or {}).get("token")
     if not token and _is_form():
-        token = (form_fields(_decoded_body()).get("token") or [None])[0]
+        token = (form_fields(_body()).get("token") or [None])[0]
     return token
 
 
@@ -291,7 +294,7 @@ def _token_page(render: Any) -> Response[str]:
            body=SubscribeRequest, status=202, public=True)
 def subscribe() -> Response[str]:
     form = _is_form()
-    body = _decoded_body()
+    body = _body()
     request = parse_form(SubscribeRequest, form_fields(body), ("components",)) if form \
         else parse_body(SubscribeRequest, body)
     subscriptions.accept(request, app.current_event.request_context.identity.source_ip or "unknown")
@@ -332,7 +335,7 @@ def manage() -> Response[str]:
     token = _token()
 
     def render() -> tuple[int, str]:
-        body = _decoded_body()
+        body = _body()
         request = parse_form(ManageRequest, form_fields(body), ("components",)) if _is_form() \
             else parse_body(ManageRequest, body)
         subscriptions.save_components(token, request)

@@ -160,6 +160,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, QUERY, ...) is routed like these: a 405 on a
+        # known path, a 404 elsewhere; never http.server's 501 for bad input.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
     # -- dispatch
 
     def _dispatch(self) -> None:
@@ -387,7 +394,8 @@ class _TooLarge(Exception):
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+    # SPEC §6's shape, as the API's own errors have it.
+    return {"error": {"code": code, "message": message, "details": []}}
 
 
 def _http_date(value: datetime) -> str:

@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from .auth import UnauthorizedError, check_bearer
-from .errors import DomainError, MalformedRequestError, PayloadTooLargeError, TooManyRequestsError
+from .errors import DomainError, InvalidFieldError, MalformedRequestError, PayloadTooLargeError, TooManyRequestsError
+from .models import PATH_PARAMETERS
 from .observability import logger
 from .public_json import dumps
 from .settings import Settings
@@ -52,6 +53,12 @@ def check_idempotency_key(key: str) -> None:
         )
 
 
+def check_path_parameters(event: APIGatewayProxyEvent) -> None:
+    for name, value in (event.path_parameters or {}).items():
+        if name in PATH_PARAMETERS and not re.match(PATH_PARAMETERS[name][0], value):
+            raise InvalidFieldError(name, PATH_PARAMETERS[name][1])
+
+
 def register(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(DomainError)
     def domain_error(exc: DomainError) -> Response[str]:
@@ -64,6 +71,14 @@ def register(app: APIGatewayRestResolver) -> None:
 
     @app.not_found
     def not_found(_: Exception) -> Response[str]:
+        # API Gateway routes by resource template, so a request the resolver does
+        # not match has a path parameter with characters its patterns leave out
+        # (controls, quotes, ...): an invalid slug (422) or an unknown id (404).
+        # The global middlewares (the staff gate) have run before this.
+        try:
+            check_path_parameters(app.current_event)
+        except DomainError as exc:
+            return domain_error(exc)
         return respond(404, error_body("not_found", "no such route"))
 
     @app.exception_handler(Exception)

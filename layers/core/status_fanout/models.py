@@ -16,6 +16,9 @@ Impact = Literal["none", "minor", "major", "critical"]
 
 COMPONENT_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
 ComponentId = Annotated[str, StringConstraints(pattern=COMPONENT_ID_PATTERN)]
+# Path parameters with a rule: (pattern, what a 422 naming the parameter says).
+# Other ids are opaque: a value that is no id is a 404.
+PATH_PARAMETERS = {"component_id": (COMPONENT_ID_PATTERN, "must be 1-64 characters of a-z, 0-9 and -")}
 
 MAX_NAME = 255
 MAX_BODY = 20_000
