@@ -18,6 +18,7 @@ from status_fanout.email_subscriptions import (
     SubscribeRequest,
     SubscriberQuery,
     SubscriptionService,
+    TokenQuery,
     form_fields,
     parse_form,
 )
@@ -128,7 +129,8 @@ def list_components() -> dict[str, Any]:
     return {"components": [component_object(c, page_id) for c in service.list_components()]}
 
 
-@api.route("PUT", "/v1/components/<component_id>", "Create or replace a component", body=ComponentPut, status=201)
+@api.route("PUT", "/v1/components/<component_id>", "Create (201) or replace (200) a component", body=ComponentPut,
+           status=(201, 200))
 def put_component(component_id: str) -> Response[str]:
     request = parse_body(ComponentPut, _body())
     component, created = service.put_component(_component_id(component_id), request)
@@ -136,7 +138,7 @@ def put_component(component_id: str) -> Response[str]:
 
 
 @api.route("PATCH", "/v1/components/<component_id>", "Change a component's status (notifies its subscribers)",
-           body=ComponentPatch)
+           body=ComponentPatch, errors=(404,))
 def patch_component(component_id: str) -> dict[str, Any]:
     request = parse_body(ComponentPatch, _body())
     component = service.patch_component(_component_id(component_id), request)
@@ -161,13 +163,13 @@ def create_incident() -> Response[str]:
     return _json(201, _incident(pair), {"Location": f"/v1/incidents/{pair[0].id}"})
 
 
-@api.route("GET", "/v1/incidents/<incident_id>", "Get one incident")
+@api.route("GET", "/v1/incidents/<incident_id>", "Get one incident", errors=(404,))
 def get_incident(incident_id: str) -> dict[str, Any]:
     return _incident(service.get_incident(incident_id))
 
 
 @api.route("POST", "/v1/incidents/<incident_id>/updates", "Post an update to an incident",
-           body=UpdateCreate, status=201)
+           body=UpdateCreate, status=201, errors=(404,))
 def add_update(incident_id: str) -> Response[str]:
     incident, updates = service.add_update(incident_id, parse_body(UpdateCreate, _body()))
     metrics.add_metric(name="IncidentUpdatesPosted", unit=MetricUnit.Count, value=1)
@@ -176,12 +178,13 @@ def add_update(incident_id: str) -> Response[str]:
 
 
 @api.route("PATCH", "/v1/incidents/<incident_id>/updates/<update_id>",
-           "Correct an update's text or time (notifies nobody)", body=UpdateCorrect)
+           "Correct an update's text or time (notifies nobody)", body=UpdateCorrect, errors=(404, 409))
 def correct_update(incident_id: str, update_id: str) -> dict[str, Any]:
     return _incident(service.correct_update(incident_id, update_id, parse_body(UpdateCorrect, _body())))
 
 
-@api.route("PUT", "/v1/incidents/<incident_id>/postmortem", "Publish or correct the postmortem", body=PostmortemPut)
+@api.route("PUT", "/v1/incidents/<incident_id>/postmortem", "Publish or correct the postmortem", body=PostmortemPut,
+           errors=(404, 409))
 def put_postmortem(incident_id: str) -> dict[str, Any]:
     return _incident(service.publish_postmortem(incident_id, parse_body(PostmortemPut, _body())))
 
@@ -202,37 +205,37 @@ def list_webhooks() -> dict[str, Any]:
     return {"webhooks": [e.public() for e in endpoints], "next_cursor": next_cursor}
 
 
-@api.route("GET", "/v1/webhooks/<webhook_id>", "Get a webhook endpoint")
+@api.route("GET", "/v1/webhooks/<webhook_id>", "Get a webhook endpoint", errors=(404,))
 def get_webhook(webhook_id: str) -> dict[str, Any]:
     return webhook_service.get(webhook_id).public()
 
 
 @api.route("PATCH", "/v1/webhooks/<webhook_id>", "Change a webhook endpoint (status 'active' re-enables it)",
-           body=WebhookPatch)
+           body=WebhookPatch, errors=(404, 409))
 def update_webhook(webhook_id: str) -> dict[str, Any]:
     return webhook_service.update(webhook_id, parse_body(WebhookPatch, _body())).public()
 
 
-@api.route("DELETE", "/v1/webhooks/<webhook_id>", "Delete a webhook endpoint", status=204)
+@api.route("DELETE", "/v1/webhooks/<webhook_id>", "Delete a webhook endpoint", status=204, errors=(404,))
 def delete_webhook(webhook_id: str) -> Response[str]:
     webhook_service.delete(webhook_id)
     return Response(status_code=204, body="")
 
 
 @api.route("POST", "/v1/webhooks/<webhook_id>/rotate-secret",
-           "New signing secret; the old one keeps signing for 24 hours", status=201)
+           "New signing secret; the old one keeps signing for 24 hours", status=201, errors=(404, 409))
 def rotate_webhook_secret(webhook_id: str) -> Response[str]:
     endpoint, secret = webhook_service.rotate_secret(webhook_id)
     return _json(201, {**endpoint.public(), "secret": secret})
 
 
-@api.route("POST", "/v1/webhooks/<webhook_id>/test", "Send a webhook.test event", status=202)
+@api.route("POST", "/v1/webhooks/<webhook_id>/test", "Send a webhook.test event", status=202, errors=(404,))
 def test_webhook(webhook_id: str) -> Response[str]:
     return _json(202, {"delivery_id": webhook_service.send_test(webhook_id)})
 
 
 @api.route("GET", "/v1/webhooks/<webhook_id>/deliveries", "Deliveries, newest first, with every attempt",
-           query=PageQuery)
+           query=PageQuery, errors=(404,))
 def webhook_deliveries(webhook_id: str) -> dict[str, Any]:
     query = parse_query(PageQuery, app.current_event.query_string_parameters)
     deliveries, next_cursor = webhook_service.deliveries(webhook_id, query.limit, query.cursor)
@@ -241,7 +244,7 @@ def webhook_deliveries(webhook_id: str) -> dict[str, Any]:
 
 
 @api.route("POST", "/v1/webhooks/<webhook_id>/replay", "Re-send what failed since a time", body=ReplayRequest,
-           status=202)
+           status=202, errors=(404,))
 def replay_webhook(webhook_id: str) -> Response[str]:
     return _json(202, {"replayed": webhook_service.replay(webhook_id, parse_body(ReplayRequest, _body()))})
 
@@ -251,6 +254,8 @@ def replay_webhook(webhook_id: str) -> Response[str]:
 # emails), JSON for API clients of POST /v1/subscriptions. Pages that carry a
 # token in their URL are never cached and never leak it in a Referer.
 
+# The routes behind the links in emails: HTML pages, 4xx included (a bad, stale or expired link).
+LINK_PAGE: dict[str, Any] = {"public": True, "query": TokenQuery, "answers": (openapi.HTML,), "errors": (404, 409, 410)}
 PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 
 
@@ -291,7 +296,8 @@ def _token_page(render: Any) -> Response[str]:
 
 
 @api.route("POST", "/v1/subscriptions", "Subscribe an address (202 whatever the address; a confirmation mail follows)",
-           body=SubscribeRequest, status=202, public=True)
+           body=SubscribeRequest, status=202, public=True, errors=(429,), answers=(openapi.JSON, openapi.HTML),
+           form=True)
 def subscribe() -> Response[str]:
     form = _is_form()
     body = _body()
@@ -305,20 +311,20 @@ def subscribe() -> Response[str]:
                                                        "is on its way. Nothing is sent until it is confirmed."})
 
 
-@api.route("GET", "/v1/subscriptions/confirm", "The confirm page (a button; GET changes nothing)", public=True)
+@api.route("GET", "/v1/subscriptions/confirm", "The confirm page (a button; GET changes nothing)", **LINK_PAGE)
 def confirm_form() -> Response[str]:
     token = _token()
     return _token_page(lambda: (200, pages.confirm_page(settings, token or "",
                                                         email=subscriptions.pending(token).email)))
 
 
-@api.route("POST", "/v1/subscriptions/confirm", "Confirm a subscription", public=True)
+@api.route("POST", "/v1/subscriptions/confirm", "Confirm a subscription", **LINK_PAGE)
 def confirm() -> Response[str]:
     token = _token()
     return _token_page(lambda: (200, pages.confirmed_page(settings) if subscriptions.confirm(token) else ""))
 
 
-@api.route("GET", "/v1/subscriptions/manage", "The subscriber's components", public=True)
+@api.route("GET", "/v1/subscriptions/manage", "The subscriber's components", **LINK_PAGE)
 def manage_form() -> Response[str]:
     token = _token()
 
@@ -330,7 +336,8 @@ def manage_form() -> Response[str]:
     return _token_page(render)
 
 
-@api.route("POST", "/v1/subscriptions/manage", "Save the subscriber's components", body=ManageRequest, public=True)
+@api.route("POST", "/v1/subscriptions/manage", "Save the subscriber's components", body=ManageRequest, form=True,
+           **LINK_PAGE)
 def manage() -> Response[str]:
     token = _token()
 
@@ -345,7 +352,7 @@ def manage() -> Response[str]:
 
 
 @api.route("GET", "/v1/subscriptions/unsubscribe", "The unsubscribe page (a button; GET changes nothing)",
-           public=True)
+           **LINK_PAGE)
 def unsubscribe_form() -> Response[str]:
     token = _token()
 
@@ -357,7 +364,7 @@ def unsubscribe_form() -> Response[str]:
 
 
 @api.route("POST", "/v1/subscriptions/unsubscribe", "RFC 8058 one-click unsubscribe (List-Unsubscribe=One-Click)",
-           public=True)
+           **LINK_PAGE)
 def unsubscribe() -> Response[str]:
     token = _token()
 
@@ -377,7 +384,8 @@ def list_subscribers() -> dict[str, Any]:
     return {"subscribers": [s.public() for s in found], "next_cursor": next_cursor}
 
 
-@api.route("DELETE", "/v1/subscribers/<subscriber_id>", "Delete a subscriber (and its suppression)", status=204)
+@api.route("DELETE", "/v1/subscribers/<subscriber_id>", "Delete a subscriber (and its suppression)", status=204,
+           errors=(404,))
 def delete_subscriber(subscriber_id: str) -> Response[str]:
     subscriptions.delete(subscriber_id)
     return Response(status_code=204, body="")

@@ -73,6 +73,13 @@ class ManageRequest(BaseModel):
         return list(dict.fromkeys(value))
 
 
+class TokenQuery(BaseModel):
+    """The link's token, for the OpenAPI document: the routes read it from the query or the form."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    token: str | None = Field(default=None, description="the token from the link in the email")
+
+
 class SubscriberQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
     state: str | None = Field(default=None, description="pending, confirmed, unsubscribed or suppressed")

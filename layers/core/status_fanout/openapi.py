@@ -5,7 +5,10 @@ the OpenAPI machinery (~100 ms) into every cold start and builds validators on
 the first request. Routes parse their body and query with our pydantic models
 instead (`parse_body`, `parse_query`), and register through `route`, which
 records them so that `document` can build the OpenAPI document on demand with
-a validating Powertools resolver that exists only for that.
+a validating Powertools resolver that exists only for that. Powertools knows
+parameters and bodies; `_refine` then writes what only we know: every status a
+route answers (its gates' included), the error shape, content types, path
+patterns and the Idempotency-Key header.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+JSON = "application/json"
+HTML = "text/html"
+FORM = "application/x-www-form-urlencoded"
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -41,8 +49,11 @@ class Route:
     summary: str
     body: type[BaseModel] | None
     query: type[BaseModel] | None
-    status: int
+    status: tuple[int, ...]  # every success status the route answers with
     public: bool
+    errors: tuple[int, ...]  # its own 4xx, besides those of the gates every route of its kind passes
+    answers: tuple[str, ...]  # the media types of its answers (HTML pages also carry their 4xx)
+    form: bool  # takes a form-encoded body as well as JSON
 
 
 class Api:
@@ -53,9 +64,13 @@ class Api:
         self.routes: list[Route] = []
 
     def route(self, method: str, rule: str, summary: str, *, body: type[BaseModel] | None = None,
-              query: type[BaseModel] | None = None, status: int = 200, public: bool = False) -> Callable[[F], F]:
+              query: type[BaseModel] | None = None, status: int | tuple[int, ...] = 200, public: bool = False,
+              errors: tuple[int, ...] = (), answers: tuple[str, ...] = (JSON,),
+              form: bool = False) -> Callable[[F], F]:
+        statuses = (status,) if isinstance(status, int) else status
+
         def register(func: F) -> F:
-            self.routes.append(Route(method, rule, summary, body, query, status, public))
+            self.routes.append(Route(method, rule, summary, body, query, statuses, public, errors, answers, form))
             self.resolver.route(rule, method, include_in_schema=False)(func)
             return func
 
@@ -117,23 +132,105 @@ def _documenting_stub(route: Route) -> Callable[..., Any]:
     return stub
 
 
+# The SPEC's error shape, which every 4xx and 5xx JSON answer has.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "additionalProperties": False,
+    "properties": {"error": {
+        "type": "object",
+        "required": ["code", "message", "details"],
+        "additionalProperties": False,
+        "properties": {
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "details": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}}}},
+        },
+    }},
+}
+ERRORS = {
+    400: "Malformed request: body, cursor, link token or Idempotency-Key",
+    401: "No or bad staff token",
+    404: "Not found",
+    409: "Conflict: changed concurrently, or a request with this Idempotency-Key is still running",
+    410: "The link has expired",
+    413: "The request body is over 256 KiB",
+    422: "Invalid field; `details` name each one",
+    429: "Throttled; see Retry-After",
+}
+SUCCESS_SCHEMAS: dict[str, dict[str, Any]] = {JSON: {"type": "object"}, HTML: {"type": "string"}}
+
+
+def error_statuses(route: Route) -> list[int]:
+    """The route's own 4xx plus those of the gates in front of it (auth, size, body, query, Idempotency-Key)."""
+    codes = set(route.errors)
+    if not route.public:
+        codes.add(401)
+    if route.method in ("POST", "PUT", "PATCH"):
+        codes.add(413)
+    if route.method == "POST":
+        codes |= {400, 409, 422}  # a malformed Idempotency-Key; the same key in flight; reused with another body
+    if route.body is not None or route.query is not None:
+        codes |= {400, 422}
+    return sorted(codes)
+
+
+def _responses(route: Route) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for code in route.status:
+        responses[str(code)] = {"description": "No content"} if code == 204 else {
+            "description": "Success", "content": {t: {"schema": SUCCESS_SCHEMAS[t]} for t in route.answers}}
+    # A route that answers only with pages (the links in emails) shows its own 4xx as pages too;
+    # the gates in front of it still answer JSON.
+    pages = route.answers == (HTML,)
+    for code in error_statuses(route):
+        content: dict[str, Any] = {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}
+        if pages:
+            content[HTML] = {"schema": SUCCESS_SCHEMAS[HTML]}
+        responses[str(code)] = {"description": ERRORS[code], "content": content}
+    return responses
+
+
+def _refine(doc: dict[str, Any], api: Api) -> dict[str, Any]:
+    """What Powertools cannot say: our responses and error shape, path patterns, form bodies, Idempotency-Key."""
+    from .http_errors import IDEMPOTENCY_KEY
+    from .models import PATH_PARAMETERS
+
+    for route in api.routes:
+        operation = doc["paths"][re.sub(r"<(\w+)>", r"{\1}", route.rule)][route.method.lower()]
+        operation["responses"] = _responses(route)
+        parameters = operation.setdefault("parameters", [])
+        for parameter in parameters:
+            if parameter["in"] == "path" and parameter["name"] in PATH_PARAMETERS:
+                parameter["schema"]["pattern"] = PATH_PARAMETERS[parameter["name"]][0]
+        if route.method == "POST":
+            parameters.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                               "description": "A repeat with the same key returns the first answer",
+                               "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern}})
+        if not parameters:
+            del operation["parameters"]
+        if route.form and "requestBody" in operation:
+            content = operation["requestBody"]["content"]
+            content[FORM] = dict(content[JSON])
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):  # Powertools' own errors
+        schemas.pop(unused, None)
+    schemas["Error"] = ERROR_SCHEMA
+    return doc
+
+
 @functools.cache
 def document(api: Api) -> str:
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
     docs = APIGatewayRestResolver(enable_validation=True)
-    error = {"description": "Error", "content": {"application/json": {"schema": {"type": "object"}}}}
     for route in api.routes:
-        responses: dict[int, Any] = {route.status: {"description": "Success"}}
-        if not route.public:
-            responses[401] = {**error, "description": "No or bad staff token"}
-        if route.body is not None:
-            responses.update({400: error, 413: error, 422: {**error, "description": "Invalid field"}})
-        docs.route(route.rule, route.method, summary=route.summary, responses=responses,
+        docs.route(route.rule, route.method, summary=route.summary,
                    security=None if route.public else [{"staffToken": []}])(_documenting_stub(route))
-    return docs.get_openapi_json_schema(
+    generated = docs.get_openapi_json_schema(
         title=TITLE, version=VERSION, description=DESCRIPTION, security_schemes={"staffToken": HTTPBearer()}
     )
+    return json.dumps(_refine(json.loads(generated), api), indent=2)
 
 
 @functools.cache
