@@ -28,9 +28,11 @@ from .timefmt import format_ts, truncate_ms, utcnow
 T = TypeVar("T")
 IncidentWithUpdates = tuple[Incident, list[IncidentUpdate]]
 # How long one request keeps retrying a contended incident: a burst of posts
-# to one incident (an all-hands outage) must land, well inside API Gateway's
-# 29 s limit. Backoff is full jitter, capped so a loser retries promptly.
-RETRY_SECONDS = 10.0
+# to one incident (an all-hands outage) must land, inside API Gateway's 29 s
+# limit and the function's 30 s timeout. Backoff is full jitter, capped so a
+# loser retries promptly. (12 writers at once on a loaded CI machine needed
+# more than 10 s.)
+RETRY_SECONDS = 20.0
 MAX_BACKOFF_SECONDS = 0.25
 
 
