@@ -18,10 +18,9 @@ from typing import Any
 import boto3
 import pytest
 
-from status_fanout.auth import hash_token
 from status_fanout_local.stack import LocalStack
-from tests.conftest import ROOT, STAFF_TOKEN, Api, http
-from tests.support.inbox import Outbox, confirmed, wait_for
+from tests.conftest import Api, http
+from tests.support.inbox import Outbox, confirmed, stack_with_outbox, wait_for
 from tests.support.receivers import Receivers, hang, receivers
 
 pytestmark = pytest.mark.e2e
@@ -32,9 +31,7 @@ ENV = {"FANOUT_SHARDS": "1", "WEBHOOK_RETRY_SCHEDULE": "1,1,1", "WEBHOOK_TIMEOUT
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    outbox = tmp_path_factory.mktemp("outbox")
-    with LocalStack(ROOT, parameters={"StaffTokenSha256": hash_token(STAFF_TOKEN)},
-                    env={**ENV, "OUTBOX_DIR": str(outbox)}) as running:
+    with stack_with_outbox(tmp_path_factory.mktemp("outbox"), ENV) as running:
         yield running
 
 

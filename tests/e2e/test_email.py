@@ -15,11 +15,20 @@ from typing import Any
 
 import pytest
 
-from status_fanout.auth import hash_token
 from status_fanout_local.replay import http_sender, read_plans, replay
 from status_fanout_local.stack import LocalStack
 from tests.conftest import ROOT, SEED, STAFF_TOKEN, Api, Reply, http
-from tests.support.inbox import FORM, Outbox, confirmed, link, subscribe, subscriber, text_of, wait_for
+from tests.support.inbox import (
+    FORM,
+    Outbox,
+    confirmed,
+    link,
+    stack_with_outbox,
+    subscribe,
+    subscriber,
+    text_of,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 SES_EVENTS = ROOT / "events" / "ses"
@@ -33,9 +42,7 @@ HEADERS = {"From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "In-
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    outbox = tmp_path_factory.mktemp("outbox")
-    with LocalStack(ROOT, parameters={"StaffTokenSha256": hash_token(STAFF_TOKEN)},
-                    env={**ENV, "OUTBOX_DIR": str(outbox)}) as running:
+    with stack_with_outbox(tmp_path_factory.mktemp("outbox"), ENV) as running:
         yield running
 
 

@@ -7,12 +7,13 @@ import email
 import email.policy
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Api, Reply, http
+from tests.conftest import ROOT, STAFF_TOKEN, Api, Reply, http
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -90,3 +91,14 @@ def subscriber(api: Api, who: str) -> dict[str, Any]:
         cursor = page["next_cursor"]
         if not cursor:
             raise AssertionError(f"no subscriber {who}")
+
+
+@contextmanager
+def stack_with_outbox(outbox: Path, env: dict[str, str]) -> Iterator[Any]:
+    """A local stack whose sent mail lands as .eml files in `outbox`."""
+    from status_fanout.auth import hash_token
+    from status_fanout_local.stack import LocalStack
+
+    with LocalStack(ROOT, parameters={"StaffTokenSha256": hash_token(STAFF_TOKEN)},
+                    env={**env, "OUTBOX_DIR": str(outbox)}) as running:
+        yield running

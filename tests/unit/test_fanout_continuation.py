@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from status_fanout.fanout import Planner
 from status_fanout.settings import Settings
+from tests.support.fake_sqs import SentMessages
 
 PAGE = 10
 
@@ -28,15 +28,6 @@ class PagedIndex:
         return [{"sk": i} for i in page], following
 
 
-class Queues:
-    def __init__(self) -> None:
-        self.sent: dict[str, list[dict[str, Any]]] = {}
-
-    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-        self.sent.setdefault(QueueUrl, []).extend(json.loads(e["MessageBody"]) for e in Entries)
-        return {"Successful": [{"Id": e["Id"]} for e in Entries]}
-
-
 SETTINGS = Settings(table_name="t", plan_queue_url="plan", webhook_queue_url="deliveries", fanout_shards=1)
 JOB = {"event_id": "upd:i1:1", "event_type": "incident.updated", "occurred_at": "2026-11-28T10:00:00.000Z",
        "component_ids": ["smtp"], "channel": "webhook", "shard": 0, "buckets": ["all", "c:smtp"]}
@@ -45,7 +36,7 @@ JOB = {"event_id": "upd:i1:1", "event_type": "incident.updated", "occurred_at": 
 def test_a_job_short_of_time_continues_where_it_stopped_and_loses_nobody() -> None:
     # GIVEN 35 subscribers of everything and 12 of one component, in pages of ten
     index = PagedIndex({"all": [f"a{n:02d}" for n in range(35)], "c:smtp": [f"s{n:02d}" for n in range(12)]})
-    queues = Queues()
+    queues = SentMessages()
     planner = Planner(None, index, SETTINGS, sqs=queues)  # type: ignore[arg-type]
     clock = iter([100.0, 100.0, 5.0])  # asked before each page: plenty twice, then nearly out
     # WHEN the job runs out of time after two pages
@@ -63,7 +54,7 @@ def test_a_job_short_of_time_continues_where_it_stopped_and_loses_nobody() -> No
 
 def test_a_job_with_time_to_spare_reads_everything_at_once() -> None:
     index = PagedIndex({"all": [f"a{n:03d}" for n in range(120)]})
-    queues = Queues()
+    queues = SentMessages()
     planner = Planner(None, index, SETTINGS, sqs=queues)  # type: ignore[arg-type]
     assert planner.plan_shard(JOB) == 120
     assert "plan" not in queues.sent and index.reads == 12 + 1  # twelve pages of "all", one of c:smtp
@@ -72,7 +63,7 @@ def test_a_job_with_time_to_spare_reads_everything_at_once() -> None:
 def test_a_job_starting_with_too_little_time_reads_nothing_and_hands_itself_on() -> None:
     # GIVEN the second job of a batch, starting after the first used up the invocation
     index = PagedIndex({"all": [f"a{n:02d}" for n in range(35)]})
-    queues = Queues()
+    queues = SentMessages()
     planner = Planner(None, index, SETTINGS, sqs=queues)  # type: ignore[arg-type]
     # WHEN it starts with 10 s left
     assert planner.plan_shard(JOB, lambda: 10.0) == 0

@@ -6,7 +6,6 @@ hand off where `Planner.plan_shard` does."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from status_fanout.fanout import Planner
 from status_fanout.settings import Settings
 from status_fanout.subscriber_index import PAGE_ITEMS
+from tests.support.fake_sqs import SentMessages
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -152,15 +152,6 @@ class TimedIndex:
         return items, {"page": k + 1} if page.more else None
 
 
-class Queues:
-    def __init__(self) -> None:
-        self.sent: dict[str, list[dict[str, Any]]] = {}
-
-    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-        self.sent.setdefault(QueueUrl, []).extend(json.loads(e["MessageBody"]) for e in Entries)
-        return {"Successful": [{"Id": e["Id"]} for e in Entries]}
-
-
 def test_the_models_hand_off_is_where_planner_plan_shard_hands_off(sm: ModuleType) -> None:
     # GIVEN one shard of a 1,000,000-subscriber update (62,500) and the touched component's empty
     # partition, in the model's pages: PAGE_ITEMS items each (the real Query's Limit), each
@@ -185,7 +176,7 @@ def test_the_models_hand_off_is_where_planner_plan_shard_hands_off(sm: ModuleTyp
 
     # WHEN the real planner runs the shard's chain, each link alone in a fresh invocation whose
     # clock the model's page times move, and the model runs the same chain
-    index, queues = TimedIndex(buckets), Queues()
+    index, queues = TimedIndex(buckets), SentMessages()
     current: dict[str, Any] = job
     first, links = 0, 0
     while True:
@@ -209,7 +200,7 @@ def test_the_models_hand_off_is_where_planner_plan_shard_hands_off(sm: ModuleTyp
     assert len(subscribers) == len(set(subscribers)) == 62_500
 
     # WHEN five such jobs share one invocation (PlanJobs BatchSize 5), one after the other
-    index, queues = TimedIndex(buckets), Queues()
+    index, queues = TimedIndex(buckets), SentMessages()
     reads = []
     for _ in range(5):
         before = index.reads
