@@ -92,7 +92,7 @@ def _main() -> list[dict[str, Any]] | None:
         for job in jobs:
             # moto recounts the whole queue on every SendMessage (O(n^2) over a
             # run): each shard gets a sink of its own to keep them small.
-            planner.channels[job["channel"]] = sink_admin.create_queue(
+            planner.channels[str(job["channel"])] = sink_admin.create_queue(
                 QueueName=f"{job['channel']}-sink-{job['shard']}")["QueueUrl"]
             enqueued += planner.plan_shard(job)
         seconds = time.perf_counter() - started
