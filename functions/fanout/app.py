@@ -9,6 +9,7 @@ rest of its batch.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from status_fanout.fanout import Planner, notifying_events
 from status_fanout.observability import logger, metrics
-from status_fanout.queue_jobs import PLAN_JOB_FIELDS, PoisonMessage, dead_letter_poison, parse_job, retry_delay
+from status_fanout.queue_jobs import PLAN_JOB_FIELDS, PoisonMessage, backoff, dead_letter_poison, hold, parse_job
 from status_fanout.settings import get_settings
 from status_fanout.store import Store
 from status_fanout.webhook_store import WebhookStore
@@ -28,6 +29,7 @@ settings = get_settings()
 store = Store(settings.table_name)
 planner = Planner(store, WebhookStore(store, settings.fanout_shards), settings)
 PLAN_RETRY_BASE_SECONDS = 2
+rng = random.Random()
 stream_processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 queue_processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -55,12 +57,8 @@ def plan_shard(record: SQSRecord, lambda_context: LambdaContext) -> None:
         sent = planner.plan_shard(job, lambda: lambda_context.get_remaining_time_in_millis() / 1000)
     except Exception:
         # Back in seconds, not after the queue's 12-minute visibility timeout.
-        delay = retry_delay(int(record.attributes.approximate_receive_count or 1), PLAN_RETRY_BASE_SECONDS)
-        try:
-            planner.sqs.change_message_visibility(QueueUrl=settings.plan_queue_url,
-                                                  ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay)
-        except Exception:
-            logger.exception("could not set the retry delay; the queue's visibility timeout applies")
+        delay = backoff(PLAN_RETRY_BASE_SECONDS, int(record.attributes.approximate_receive_count or 1), rng)
+        hold(planner.sqs, settings.plan_queue_url, record.receipt_handle, delay)
         raise
     metrics.add_metric(name="DeliveriesEnqueued", unit=MetricUnit.Count, value=sent)
 

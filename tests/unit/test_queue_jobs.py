@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from status_fanout.queue_jobs import DELIVERY_JOB_FIELDS, BatchMemo, PoisonMessage, parse_job, retry_delay
+from status_fanout.queue_jobs import DELIVERY_JOB_FIELDS, MAX_BACKOFF, BatchMemo, PoisonMessage, backoff, parse_job
 
 
 @pytest.mark.parametrize("body,reason", [
@@ -60,5 +61,6 @@ def test_a_failed_shared_load_is_retried_by_the_next_job() -> None:
 
 
 def test_retry_delays_double_with_jitter_and_stay_capped() -> None:
-    delays = [retry_delay(n, 2, cap=60) for n in range(1, 9)]
-    assert 1 <= delays[0] <= 2 and all(d <= 60 for d in delays) and delays[-1] >= 30
+    rng = random.Random(7)
+    delays = [backoff(2, n, rng) for n in range(1, 14)]
+    assert 1 <= delays[0] <= 3 and all(d <= MAX_BACKOFF * 1.2 for d in delays) and delays[7] >= 200

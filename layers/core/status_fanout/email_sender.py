@@ -40,14 +40,16 @@ from .queue_jobs import (
     SUBSCRIBE_JOB_FIELDS,
     BatchMemo,
     PoisonMessage,
+    backoff,
     dead_letter_poison,
+    hold,
     parse_job,
     require_fields,
 )
 from .settings import Settings
 from .store import Store
 from .timefmt import utcnow
-from .webhook_sender import JITTER, MAX_VISIBILITY, Claim, RetryLater, run_directly
+from .webhook_sender import Claim, RetryLater, run_directly
 from .webhook_store import WebhookStore
 from .webhooks import EventSnapshot
 
@@ -60,7 +62,6 @@ else:
 
 THROTTLES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "LimitExceededException",
                        "SendingQuotaExceeded", "MaxSendRateExceeded", "RequestLimitExceeded"})
-MAX_BACKOFF = 900
 MAX_IN_FLIGHT = 16
 # One SDK attempt: a throttle goes back to SQS with our backoff instead of
 # sleeping in the SDK while holding a thread and a send-rate token.
@@ -90,12 +91,6 @@ class TokenBucket:
                     return
                 wait = (1 - self.tokens) / self.rate
             self.sleep(wait)
-
-
-def backoff(base: int, attempt: int, rng: random.Random) -> int:
-    """Seconds before retry `attempt` (1-based) of a throttled send: base·2^(n-1), ±20 %, ≤ 15 min."""
-    delay = min(MAX_BACKOFF, base * 2 ** min(attempt - 1, 20)) * (1 + rng.uniform(-JITTER, JITTER))
-    return int(min(MAX_VISIBILITY, max(0, round(delay))))
 
 
 class EmailSender:
@@ -176,11 +171,7 @@ class EmailSender:
         return {"batchItemFailures": failures}
 
     def _hold(self, queue_url: str, record: Mapping[str, Any], delay: int) -> None:
-        try:
-            self.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record["receiptHandle"],
-                                               VisibilityTimeout=delay)
-        except ClientError:
-            logger.exception("could not set the retry delay; the queue's visibility timeout applies")
+        hold(self.sqs, queue_url, record["receiptHandle"], delay)
 
     def _count_if_last_receive(self, record: Mapping[str, Any]) -> None:
         """A job that failed on its queue's last receive is moved to the dead-letter queue by SQS's redrive."""

@@ -24,6 +24,9 @@ from .observability import logger
 PLAN_JOB_FIELDS = ("event_id", "event_type", "occurred_at", "channel", "shard", "buckets")
 DELIVERY_JOB_FIELDS = ("delivery_id", "event_id", "subscriber_id")
 SUBSCRIBE_JOB_FIELDS = ("request_id",)
+MAX_VISIBILITY = 12 * 3600  # SQS's ceiling for one message's visibility timeout
+MAX_BACKOFF = 900
+JITTER = 0.2
 T = TypeVar("T")
 
 
@@ -67,12 +70,18 @@ def dead_letter_poison(sqs: Any, dlq_url: str, record: Mapping[str, Any], reason
     return True
 
 
-def retry_delay(receive_count: int, base: int, cap: int = 900, rng: random.Random | None = None) -> int:
-    """Seconds until a failed job is tried again: doubling per receive from
-    `base`, capped, with full jitter on the top half so a burst of failures
-    does not come back as one burst."""
-    ceiling = min(cap, base * 2 ** max(0, receive_count - 1))
-    return max(1, int((rng or random).uniform(ceiling / 2, ceiling)))
+def backoff(base: int, attempt: int, rng: random.Random) -> int:
+    """Seconds before retry `attempt` (1-based): base·2^(n-1), ±20 %, ≤ 15 min."""
+    delay = min(MAX_BACKOFF, base * 2 ** min(attempt - 1, 20)) * (1 + rng.uniform(-JITTER, JITTER))
+    return int(min(MAX_VISIBILITY, max(0, round(delay))))
+
+
+def hold(sqs: Any, queue_url: str, receipt_handle: str, delay: int) -> None:
+    """Bring a failed job back after `delay` s rather than the queue's visibility timeout."""
+    try:
+        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay)
+    except (ClientError, BotoCoreError):
+        logger.exception("could not set the retry delay; the queue's visibility timeout applies")
 
 
 class BatchMemo:

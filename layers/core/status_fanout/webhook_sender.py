@@ -21,12 +21,20 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.exceptions import ClientError
 
 from . import ssrf
 from .errors import ConflictError, InvalidFieldError, NotFoundError
 from .observability import count, logger
-from .queue_jobs import DELIVERY_JOB_FIELDS, BatchMemo, PoisonMessage, dead_letter_poison, parse_job
+from .queue_jobs import (
+    DELIVERY_JOB_FIELDS,
+    JITTER,
+    MAX_VISIBILITY,
+    BatchMemo,
+    PoisonMessage,
+    dead_letter_poison,
+    hold,
+    parse_job,
+)
 from .settings import Settings
 from .timefmt import format_ts, parse_ts, utcnow
 from .webhook_delivery import Dialer, Outcome
@@ -38,9 +46,7 @@ if TYPE_CHECKING:
 else:
     SQSClient = Any
 
-MAX_VISIBILITY = 12 * 3600  # SQS's ceiling for one message's visibility timeout
 MAX_IN_FLIGHT = 32
-JITTER = 0.2
 
 # Claim = run at most once per delivery id; a stub runs the body directly.
 Claim = Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
@@ -132,11 +138,7 @@ class WebhookSender:
         return {"batchItemFailures": failures}
 
     def _hold(self, queue_url: str, record: Mapping[str, Any], delay: int) -> None:
-        try:
-            self.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record["receiptHandle"],
-                                               VisibilityTimeout=delay)
-        except ClientError:
-            logger.exception("could not set the retry delay; the queue's visibility timeout applies")
+        hold(self.sqs, queue_url, record["receiptHandle"], delay)
 
     def _count_if_last_receive(self, record: Mapping[str, Any]) -> None:
         """A job that failed on its queue's last receive is moved to the dead-letter queue by SQS's redrive."""
