@@ -133,20 +133,29 @@ class FunctionPool:
         return _Container(handler=handler, log_stream_name=stream)
 
 
+def containers_for(spec: FunctionSpec, max_containers: int) -> int:
+    """How many containers of a function may run at once in this one process.
+
+    A function behind the API runs one invocation at a time: Powertools' REST
+    resolver keeps the current event on its class (`BaseRouter.current_event`),
+    i.e. once per process, which is right on Lambda (one event per process) and
+    wrong for containers that are threads of one process. Run side by side,
+    one request's route read another's body (the ingest bench saw an update
+    parsed with a concurrent incident's create body)."""
+    if spec.api_events:
+        return 1
+    if spec.reserved_concurrency:
+        return min(max_containers, spec.reserved_concurrency)
+    return max_containers
+
+
 class Runtime:
     """Invokes functions by logical id; tracks in-flight work for wait_idle."""
 
     def __init__(self, functions: Iterable[FunctionSpec], max_containers: int = DEFAULT_MAX_CONTAINERS) -> None:
         self.functions: dict[str, FunctionSpec] = {spec.logical_id: spec for spec in functions}
-        self._pools = {
-            logical_id: FunctionPool(
-                spec,
-                min(max_containers, spec.reserved_concurrency)
-                if spec.reserved_concurrency
-                else max_containers,
-            )
-            for logical_id, spec in self.functions.items()
-        }
+        self._pools = {logical_id: FunctionPool(spec, containers_for(spec, max_containers))
+                       for logical_id, spec in self.functions.items()}
         self._lock = threading.Lock()
         self._in_flight = 0
         self._activity = 0
