@@ -2,17 +2,17 @@
 local receiver, against the ceiling of a plain concurrent HTTP client sending
 the same signed requests to the same receiver, in the same run.
 
-The sender is the real one (functions/webhook_sender/app.py's Powertools
-Idempotency claim on the table, the delivery log, the SSRF check before each
-attempt, pooled connections), fed batches of 50 jobs as Lambda's SQS trigger
-would, 32 in flight per batch, on the local stack's moto server. The plain
-client is urllib3 with 32 threads and nothing else. A third figure runs the
-same sender with its bookkeeping (claim, endpoint and event reads, delivery
-log) in memory: the HTTP engine alone (SSRF check, signing, pooled
-connections, bounded concurrency), without the emulated DynamoDB that
-dominates the first figure in a single-process emulator. Run twice: against a
-receiver that answers at once, and one that takes 20 ms (a partner writing
-to its own database). One JSON line per figure.
+The sender is the real one (the batch's endpoint read and claim transaction
+on the table, the SSRF check, signing, pooled connections, the delivery log
+write that ends each claim), fed batches of 50 jobs as Lambda's SQS trigger
+would, 32 in flight per batch, on the local stack's moto server (its stream
+and queue pollers stopped: the jobs are handed to the sender directly). The
+plain client is urllib3 with 32 threads and nothing else, its requests
+signed beforehand. A third figure runs the same sender with its
+bookkeeping (claim, endpoint and event reads, delivery log) in memory: the
+HTTP engine alone. Run twice: against a receiver that answers at once, and
+one that takes 20 ms (a partner writing to its own database). One JSON line
+per figure.
 
 Usage: .venv/bin/python bench/webhook_throughput.py [--deliveries N] [--delays 0,20]
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import sys
 import threading
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
+
+from status_fanout.delivery_claims import CLAIMED
 
 ROOT = Path(__file__).resolve().parent.parent
 ENDPOINTS = 100
@@ -77,13 +78,10 @@ def _main() -> list[dict[str, Any]] | None:
     results: list[dict[str, Any]] = []
     with LocalStack(
             ROOT, parameters={"StaffTokenSha256": hash_token("bench")}) as stack:
+        stack.stop_pollers()
         settings = Settings.from_env()
         store = Store(stack.physical["StatusTable"])
         service = WebhookService(store, settings)
-        spec = importlib.util.spec_from_file_location("app", ROOT / "functions/webhook_sender/app.py")
-        assert spec and spec.loader
-        handler = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(handler)
         for delay in [int(d) for d in args.delays.split(",")]:
             server = receiver(delay)
             url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -102,7 +100,7 @@ def _main() -> list[dict[str, Any]] | None:
             records = [{"messageId": str(i), "receiptHandle": str(i), "body": json.dumps(job),
                         "attributes": {"ApproximateReceiveCount": "1"}} for i, job in enumerate(jobs)]
 
-            sender = WebhookSender(service.webhooks, settings, claim=handler.claim)
+            sender = WebhookSender(service.webhooks, settings)
             started = time.perf_counter()
             for offset in range(0, len(records), BATCH):
                 result = sender.handle_batch(records[offset:offset + BATCH], settings.webhook_queue_url)
@@ -110,7 +108,7 @@ def _main() -> list[dict[str, Any]] | None:
             sender_seconds = time.perf_counter() - started
 
             memory = MemoryBookkeeping(endpoints, events)
-            engine = WebhookSender(memory, settings)  # type: ignore[arg-type]
+            engine = WebhookSender(memory, settings)
             started = time.perf_counter()
             for offset in range(0, len(records), BATCH):
                 result = engine.handle_batch(records[offset:offset + BATCH], settings.webhook_queue_url)
@@ -160,8 +158,11 @@ class MemoryBookkeeping:
         self.events = {e.id: e for e in events}
         self.log: list[Any] = []
 
-    def get(self, webhook_id: str) -> Any:
-        return self.endpoints[webhook_id]
+    def get_many(self, webhook_ids: list[str]) -> dict[str, Any]:
+        return {i: self.endpoints[i] for i in webhook_ids}
+
+    def claim_deliveries(self, jobs: list[dict[str, Any]], now: int, lease_until: int) -> dict[str, str]:
+        return {job["delivery_id"]: CLAIMED for job in jobs}
 
     def get_event(self, event_id: str) -> Any:
         return self.events[event_id]

@@ -239,7 +239,8 @@ def test_webhook(webhook_id: str) -> Response[str]:
 def webhook_deliveries(webhook_id: str) -> dict[str, Any]:
     query = parse_query(PageQuery, app.current_event.query_string_parameters)
     deliveries, next_cursor = webhook_service.deliveries(webhook_id, query.limit, query.cursor)
-    shown = [{k: v for k, v in d.items() if k not in ("pk", "sk", "type", "expires_at")} for d in deliveries]
+    hidden = ("pk", "sk", "type", "expires_at", "lease_until")
+    shown = [{k: v for k, v in d.items() if k not in hidden} for d in deliveries]
     return {"deliveries": shown, "next_cursor": next_cursor}
 
 

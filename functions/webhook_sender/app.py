@@ -2,21 +2,19 @@
 
 Many deliveries are in flight at once (WebhookSender's thread pool), so the
 batch is handled by the sender itself rather than Powertools' sequential
-BatchProcessor; failures are still reported per message.
+BatchProcessor; failures are still reported per message. The batch's
+deliveries are claimed in one transaction on their delivery-log items
+(status_fanout.delivery_claims) rather than with Powertools Idempotency's
+two writes per delivery (docs/webhooks.md, "Exactly once").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 from typing import Any
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
@@ -27,21 +25,6 @@ from status_fanout.webhook_sender import WebhookSender
 from status_fanout.webhook_store import WebhookStore
 
 settings = get_settings()
-# A delivery made is remembered for 7 days: longer than the retry schedule
-# (about 30 h) plus any replay a partner asks for in that time.
-idempotency = IdempotencyConfig(event_key_jmespath="delivery_id", expires_after_seconds=7 * 86400,
-                                raise_on_no_idempotency_key=True)
-persistence = DynamoDBPersistenceLayer(table_name=settings.table_name, key_attr="pk", sort_key_attr="sk",
-                                       expiry_attr="expires_at")
-
-
-@idempotent_function(data_keyword_argument="delivery", config=idempotency, persistence_store=persistence)
-def deliver_once(*, delivery: dict[str, str], attempt: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    return attempt()
-
-
-def claim(delivery_id: str, attempt: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    return deliver_once(delivery={"delivery_id": delivery_id}, attempt=attempt)
 
 
 def tell_staff(message: str) -> None:
@@ -56,16 +39,17 @@ def tell_staff(message: str) -> None:
             logger.exception("could not publish to the ops topic")
 
 
-sender = WebhookSender(WebhookStore(Store(settings.table_name), settings.fanout_shards), settings, claim=claim,
+sender = WebhookSender(WebhookStore(Store(settings.table_name), settings.fanout_shards), settings,
                        notify_staff=tell_staff)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    idempotency.register_lambda_context(context)
     records = event.get("Records") or []
-    result = sender.handle_batch(records, settings.webhook_queue_url)
+    # A claim lasts as long as this invocation may: if it dies, the delivery is retried after.
+    lease = math.ceil(context.get_remaining_time_in_millis() / 1000)
+    result = sender.handle_batch(records, settings.webhook_queue_url, lease_seconds=lease)
     failed = len(result["batchItemFailures"])
     metrics.add_metric(name="WebhookJobsHandled", unit=MetricUnit.Count, value=len(records) - failed)
     metrics.add_metric(name="WebhookJobsRetried", unit=MetricUnit.Count, value=failed)

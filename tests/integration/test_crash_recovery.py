@@ -3,7 +3,6 @@ deliveries, then run again. Every receiver gets its delivery exactly once."""
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -50,14 +49,6 @@ class KilledAfter:
             return attribute(*args, **kwargs)
 
         return call
-
-
-class FakeContext:
-    def __init__(self, remaining_ms: int) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 @pytest.fixture(scope="module")
@@ -126,16 +117,7 @@ def test_sender_killed_between_two_deliveries_loses_nothing_and_sends_nothing_tw
         event = planner.snapshot(EventRef("update", incident_id=incident_id, update_seq=1))
         assert event is not None
         assert planner.plan_shard(shard_job(event)) == SUBSCRIBERS
-        # The real handler module's claim: Powertools Idempotency on the table.
-        spec = importlib.util.spec_from_file_location("app", ROOT / "functions/webhook_sender/app.py")
-        assert spec and spec.loader
-        handler = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(handler)
         monkeypatch.setattr("status_fanout.webhook_sender.MAX_IN_FLIGHT", 1)  # one at a time: a clean "between"
-
-        # Lambda's context: an invocation that dies leaves its in-progress
-        # claims, which expire when its time would have run out (2 s here).
-        handler.idempotency.register_lambda_context(FakeContext(2000))
 
         def drain(sender: WebhookSender, until: float = 0) -> None:
             while True:
@@ -146,20 +128,22 @@ def test_sender_killed_between_two_deliveries_loses_nothing_and_sends_nothing_tw
                         return
                     time.sleep(0.2)
                     continue
-                result = sender.handle_batch([sqs_record(m, arn) for m in messages], private)
+                # An invocation that dies leaves its claims, which expire when its
+                # time would have run out (2 s here, as Lambda's context would say).
+                result = sender.handle_batch([sqs_record(m, arn) for m in messages], private, lease_seconds=2)
                 failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
                 done = [m for m in messages if m["MessageId"] not in failed]
                 for m in done:
                     sqs.delete_message(QueueUrl=private, ReceiptHandle=m["ReceiptHandle"])
 
         # GIVEN a sender that dies as it starts its second delivery
-        dying = WebhookSender(webhooks, settings, claim=handler.claim,
+        dying = WebhookSender(webhooks, settings,
                               dialer=KilledAfter(Dialer(5), "post", 2))  # type: ignore[arg-type]
         with pytest.raises(Killed):
             drain(dying)
         assert len(rx.received) == 1
         # WHEN its messages come back (visibility timeout over) and a new sender runs
-        drain(WebhookSender(webhooks, settings, claim=handler.claim), until=time.monotonic() + 10)
+        drain(WebhookSender(webhooks, settings), until=time.monotonic() + 10)
         # THEN every subscriber has the delivery exactly once
         try:
             rx.wait_for(lambda: len(rx.received) >= SUBSCRIBERS)

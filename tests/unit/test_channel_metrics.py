@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from status_fanout.delivery_claims import CLAIMED
 from status_fanout.email_sender import EmailSender
 from status_fanout.email_store import Subscriber
 from status_fanout.errors import NotFoundError
@@ -65,11 +66,17 @@ class StubWebhooks:
         self.attempts: list[str] = []
 
     def get(self, webhook_id: str) -> WebhookEndpoint:
-        if webhook_id == "unreachable":
-            raise RuntimeError("DynamoDB did not answer")
         if webhook_id != self.endpoint.id:
             raise NotFoundError("webhook", webhook_id)
         return self.endpoint
+
+    def get_many(self, webhook_ids: list[str]) -> dict[str, WebhookEndpoint]:
+        if "unreachable" in webhook_ids:
+            raise RuntimeError("DynamoDB did not answer")
+        return {self.endpoint.id: self.endpoint} if self.endpoint.id in webhook_ids else {}
+
+    def claim_deliveries(self, jobs: list[Any], now: int, lease_until: int) -> dict[str, str]:
+        return {job["delivery_id"]: CLAIMED for job in jobs}
 
     def get_event(self, event_id: str) -> EventSnapshot | None:
         return self.event if event_id == self.event.id else None
@@ -195,31 +202,53 @@ def test_a_throttled_email_counts_as_throttled_not_failed() -> None:
     assert counted() == {"EmailsThrottled": 1}
 
 
+class StubSubscribers:
+    """The SubscriberStore calls a delivery job makes, in memory."""
+
+    def __init__(self, found: Subscriber | None, fail: bool = False) -> None:
+        self.found, self.fail = found, fail
+        self.finished: list[tuple[str, str]] = []
+
+    def get_many(self, ids: list[str]) -> dict[str, Subscriber]:
+        if self.fail:
+            raise RuntimeError("DynamoDB did not answer")
+        return {self.found.id: self.found} if self.found and self.found.id in ids else {}
+
+    def claim_mails(self, mail_ids: list[str], now: int, lease_until: int) -> dict[str, str]:
+        return dict.fromkeys(mail_ids, CLAIMED)
+
+    def finish_mail(self, mail_id: str, status: str) -> None:
+        self.finished.append((mail_id, status))
+
+
+def email_job(n: int = 1) -> dict[str, Any]:
+    return {"delivery_id": f"d{n}", "event_id": "upd:inc1:1", "subscriber_id": "sub1"}
+
+
 @pytest.mark.parametrize(("state", "expected"), [("suppressed", {"EmailsSuppressed": 1}), ("unsubscribed", {})])
 def test_a_job_for_a_suppressed_subscriber_counts_as_suppressed(monkeypatch: pytest.MonkeyPatch, state: str,
                                                                  expected: dict[str, float]) -> None:
     # GIVEN a delivery job for a subscriber who is no longer confirmed
-    sender = email_sender(StubSes())
-    monkeypatch.setattr(sender.subscriptions.subscribers, "get", lambda _id: subscriber(state))
-    job = {"delivery_id": "d1", "event_id": "upd:inc1:1", "subscriber_id": "sub1"}
+    ses = StubSes(error="MessageRejected")  # any send would fail the job
+    sender = email_sender(ses)
+    subscribers = StubSubscribers(subscriber(state))
+    monkeypatch.setattr(sender.subscriptions, "subscribers", subscribers)
+    monkeypatch.setattr(sender.events, "get_event", lambda _id: None)
     # WHEN the job is handled
-    outcome = sender.handle_record(record(job))
-    # THEN nothing is sent, and only a suppressed (bounced or complained) address is counted as suppressed
-    assert outcome == "skipped"
+    result = sender.handle_batch([record(email_job())], "https://sqs/email")
+    # THEN nothing is sent or claimed, and only a suppressed (bounced or complained) address is counted as suppressed
+    assert result == {"batchItemFailures": []} and not subscribers.finished
     assert counted() == expected
 
 
 def test_a_failing_email_job_counts_as_failed_and_on_its_last_receive_as_dead_lettered(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN jobs that fail with an error other than a throttle, one of them on the queue's 50th receive
+    # GIVEN jobs whose subscribers cannot be read (the store fails), one of them on the queue's 50th receive
     sqs = StubSqs()
     sender = email_sender(StubSes(), sqs)
-
-    def broken(*_args: Any) -> str:
-        raise RuntimeError("SES refused the message")
-
-    monkeypatch.setattr(sender, "handle_record", broken)
-    batch = [record({}, receive_count=1, message_id="m1"), record({}, receive_count=50, message_id="m2")]
+    monkeypatch.setattr(sender.subscriptions, "subscribers", StubSubscribers(None, fail=True))
+    batch = [record(email_job(1), receive_count=1, message_id="m1"),
+             record(email_job(2), receive_count=50, message_id="m2")]
     # WHEN the batch is handled
     result = sender.handle_batch(batch, "https://sqs/email")
     # THEN both failed and come back later; the one SQS will now dead-letter is counted as such

@@ -4,10 +4,13 @@ Two kinds of job arrive on the email queue:
 - delivery jobs from the fan-out planner (`delivery_id`, `event_id`,
   `subscriber_id`): re-check the subscriber (confirmed? still wants the
   event's components?) whatever the index said when the job was planned,
-  claim the delivery id (Powertools Idempotency: a message sent is never sent
-  again), build the MIME message and `SendEmail` it with `Content.Raw`;
+  build the MIME message and `SendEmail` it with `Content.Raw`;
 - subscribe jobs from `POST /v1/subscriptions` (`kind: subscribe`): apply the
   request and send the confirmation mail if one is due.
+
+Per batch, not per mail: one BatchGetItem reads the batch's subscribers and
+one transaction claims all its mails (delivery_claims: a mail sent is never
+sent again); each mail then costs one SendEmail and one write ending its claim.
 
 Rate: every send takes a token from a per-container bucket filled at
 (account MaxSendRate ÷ the SQS event's MaximumConcurrency) per second, so
@@ -32,13 +35,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import email_messages
+from .delivery_claims import BUSY, CLAIMED
 from .email_store import Subscriber
 from .email_subscriptions import SubscriptionService
 from .observability import count, logger
 from .queue_jobs import (
     DELIVERY_JOB_FIELDS,
     SUBSCRIBE_JOB_FIELDS,
-    BatchMemo,
     PoisonMessage,
     backoff,
     dead_letter_poison,
@@ -49,7 +52,7 @@ from .queue_jobs import (
 from .settings import Settings
 from .store import Store
 from .timefmt import utcnow
-from .webhook_sender import Claim, RetryLater, run_directly
+from .webhook_sender import DEFAULT_LEASE_SECONDS, RetryLater
 from .webhook_store import WebhookStore
 from .webhooks import EventSnapshot
 
@@ -93,13 +96,17 @@ class TokenBucket:
             self.sleep(wait)
 
 
+def mail_id(job: Mapping[str, Any]) -> str:
+    """What a mail is claimed by: its delivery id, or its subscribe request's."""
+    return f"subscribe:{job['request_id']}" if job.get("kind") == "subscribe" else str(job["delivery_id"])
+
+
 class EmailSender:
-    def __init__(self, store: Store, settings: Settings, claim: Claim = run_directly, ses: SESV2Client | None = None,
+    def __init__(self, store: Store, settings: Settings, ses: SESV2Client | None = None,
                  sqs: SQSClient | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
         self.subscriptions = SubscriptionService(store, settings, clock=clock)
         self.events = WebhookStore(store, settings.fanout_shards)
-        self.claim = claim
         self._ses = ses
         self._sqs = sqs
         self.clock = clock
@@ -142,36 +149,95 @@ class EmailSender:
 
     # --- the batch ------------------------------------------------------------
 
-    def handle_batch(self, records: list[Mapping[str, Any]], queue_url: str) -> dict[str, Any]:
+    def handle_batch(self, records: list[Mapping[str, Any]], queue_url: str,
+                     lease_seconds: int = DEFAULT_LEASE_SECONDS) -> dict[str, Any]:
         failures: list[dict[str, str]] = []
-        events = BatchMemo()
 
-        def one(record: Mapping[str, Any]) -> None:
+        def failed(record: Mapping[str, Any], delay: int) -> None:
+            hold(self.sqs, queue_url, record["receiptHandle"], delay)
+            failures.append({"itemIdentifier": record["messageId"]})
+            self._count_if_last_receive(record)
+
+        jobs: list[tuple[Mapping[str, Any], dict[str, Any]]] = []
+        for record in records:
             try:
-                self.handle_record(record, events)
+                job = parse_job(record["body"], ())
+                require_fields(job, SUBSCRIBE_JOB_FIELDS if job.get("kind") == "subscribe" else DELIVERY_JOB_FIELDS)
+                jobs.append((record, job))
             except PoisonMessage as poison:
                 if dead_letter_poison(self.sqs, self.settings.email_dlq_url, record, str(poison)):
                     count("PoisonMessages")
                 else:
                     failures.append({"itemIdentifier": record["messageId"]})
+        store = self.subscriptions.subscribers
+        try:
+            due = self._due(jobs)
+            now = int(self.clock().timestamp())
+            claims = store.claim_mails([mail_id(job) for _, job, _, _ in due], now, now + lease_seconds)
+        except Exception:  # the store failed: every job of the batch comes back soon
+            logger.exception("could not claim the batch's mails")
+            for record, _ in jobs:
+                count("EmailsFailed")
+                failed(record, backoff(self.settings.email_retry_base_seconds, 1, self.rng))
+            return {"batchItemFailures": failures}
+
+        def one(item: tuple[Mapping[str, Any], dict[str, Any], Subscriber | None, EventSnapshot | None]) -> None:
+            record, job, subscriber, event = item
+            claim = claims.get(mail_id(job))
+            attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+            try:
+                if claim == BUSY:  # another attempt holds it: look again when its lease is over
+                    raise RetryLater(max(self.settings.email_retry_base_seconds, lease_seconds))
+                if claim != CLAIMED:
+                    return
+                try:
+                    if subscriber is None or event is None:
+                        self._subscribe(job, attempt)
+                    else:
+                        self._deliver(job, subscriber, event, attempt)
+                except Exception:
+                    self._finish(job, "failed")
+                    raise
+                store.finish_mail(mail_id(job), "sent")
             except RetryLater as retry:
-                self._hold(queue_url, record, retry.delay)
-                failures.append({"itemIdentifier": record["messageId"]})
-                self._count_if_last_receive(record)
+                failed(record, retry.delay)
             except Exception:  # one bad job never sinks the batch
                 logger.exception("email job failed", extra={"message_id": record.get("messageId")})
                 count("EmailsFailed")
-                self._hold(queue_url, record, backoff(self.settings.email_retry_base_seconds, 1, self.rng))
-                failures.append({"itemIdentifier": record["messageId"]})
-                self._count_if_last_receive(record)
+                failed(record, backoff(self.settings.email_retry_base_seconds, 1, self.rng))
 
         self.bucket  # noqa: B018 - read the send rate before the threads start
-        with ThreadPoolExecutor(max_workers=max(1, min(MAX_IN_FLIGHT, len(records)))) as pool:
-            list(pool.map(one, records))
+        with ThreadPoolExecutor(max_workers=max(1, min(MAX_IN_FLIGHT, len(due)))) as pool:
+            list(pool.map(one, due))
         return {"batchItemFailures": failures}
 
-    def _hold(self, queue_url: str, record: Mapping[str, Any], delay: int) -> None:
-        hold(self.sqs, queue_url, record["receiptHandle"], delay)
+    def _due(self, jobs: list[tuple[Mapping[str, Any], dict[str, Any]]]
+             ) -> list[tuple[Mapping[str, Any], dict[str, Any], Subscriber | None, EventSnapshot | None]]:
+        """The jobs to carry out: every subscribe job, and each delivery whose
+        subscriber is confirmed and still wants the event (read now, whatever
+        the index said when the job was planned), with both."""
+        deliveries = [(record, job) for record, job in jobs if job.get("kind") != "subscribe"]
+        subscribers = self.subscriptions.subscribers.get_many(list({job["subscriber_id"] for _, job in deliveries}))
+        events = {event_id: self.events.get_event(event_id) for event_id in {job["event_id"] for _, job in deliveries}}
+        due: list[tuple[Mapping[str, Any], dict[str, Any], Subscriber | None, EventSnapshot | None]] = [
+            (record, job, None, None) for record, job in jobs if job.get("kind") == "subscribe"]
+        for record, job in deliveries:
+            subscriber, event = subscribers.get(job["subscriber_id"]), events[job["event_id"]]
+            if subscriber is None or subscriber.state != "confirmed":
+                # Unsubscribed, suppressed, deleted or never confirmed: never mailed.
+                if subscriber is not None and subscriber.state == "suppressed":
+                    count("EmailsSuppressed")
+            elif event is None:
+                logger.info("dropped: event gone", extra={"delivery_id": job["delivery_id"]})
+            elif event.type != "webhook.test" and subscriber.wants(event.component_ids):
+                due.append((record, job, subscriber, event))
+        return due
+
+    def _finish(self, job: Mapping[str, Any], status: str) -> None:
+        try:
+            self.subscriptions.subscribers.finish_mail(mail_id(job), status)
+        except Exception:  # its lease runs out instead
+            logger.exception("could not end a mail's claim", extra={"mail_id": mail_id(job)})
 
     def _count_if_last_receive(self, record: Mapping[str, Any]) -> None:
         """A job that failed on its queue's last receive is moved to the dead-letter queue by SQS's redrive."""
@@ -179,31 +245,6 @@ class EmailSender:
             count("EmailsDeadLettered")
 
     # --- one job ----------------------------------------------------------------
-
-    def handle_record(self, record: Mapping[str, Any], events: BatchMemo | None = None) -> str:
-        job = parse_job(record["body"], ())
-        attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        require_fields(job, SUBSCRIBE_JOB_FIELDS if job.get("kind") == "subscribe" else DELIVERY_JOB_FIELDS)
-        if job.get("kind") == "subscribe":
-            result = self.claim(f"subscribe:{job['request_id']}", lambda: self._subscribe(job, attempt))
-            return str(result.get("outcome"))
-        subscriber = self.subscriptions.subscribers.get(job["subscriber_id"])
-        if subscriber is None or subscriber.state != "confirmed":
-            # Unsubscribed, suppressed, deleted or never confirmed: never mailed,
-            # whatever the index said when the job was planned.
-            if subscriber is not None and subscriber.state == "suppressed":
-                count("EmailsSuppressed")
-            return "skipped"
-        # Read fresh per job: the subscriber above (its state may have just
-        # changed); shared by the batch: the event's frozen snapshot.
-        event = (events or BatchMemo()).get(job["event_id"], lambda: self.events.get_event(job["event_id"]))
-        if event is None:
-            logger.info("dropped: event gone", extra={"delivery_id": job["delivery_id"]})
-            return "dropped"
-        if event.type == "webhook.test" or not subscriber.wants(event.component_ids):
-            return "skipped"
-        result = self.claim(job["delivery_id"], lambda: self._deliver(job, subscriber, event, attempt))
-        return str(result.get("outcome", "sent"))
 
     def _deliver(self, job: Mapping[str, Any], subscriber: Subscriber, event: EventSnapshot,
                  attempt: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from .delivery_claims import ClaimRequest, claim_all, finish
 from .errors import ConflictError
 from .store import Store, VersionConflict, decode_cursor, encode_cursor, from_item, to_item
 from .subscriber_index import index_keys, index_writes
@@ -24,6 +25,9 @@ CHANNEL = "email"
 META_SK = "#META"
 ADDRESS_SK = "#ADDR"
 ALL_SUBSCRIBERS = "SUBSCRIBERS"
+MAIL_CLAIM_SK = "#CLAIM"
+# A mail sent is remembered for 7 days: far longer than any retry of its job.
+MAIL_CLAIM_DAYS = 7
 SubscriberState = Literal["pending", "confirmed", "unsubscribed", "suppressed"]
 STATES: tuple[str, ...] = SubscriberState.__args__  # type: ignore[attr-defined]
 
@@ -108,6 +112,23 @@ class SubscriberStore:
         item = self.db.call("get_item", Key=to_item({"pk": subscriber_pk(subscriber_id), "sk": META_SK}),
                             ConsistentRead=True).get("Item")
         return Subscriber.model_validate(from_item(item)) if item else None
+
+    def get_many(self, subscriber_ids: list[str]) -> dict[str, Subscriber]:
+        """The subscribers that exist among these ids, in BatchGetItem calls."""
+        items = self.db.get_many((subscriber_pk(i), META_SK) for i in subscriber_ids)
+        found = (Subscriber.model_validate(from_item(item)) for item in items.values())
+        return {subscriber.id: subscriber for subscriber in found}
+
+    def claim_mails(self, mail_ids: list[str], now: int, lease_until: int) -> dict[str, str]:
+        """Claim these mails (a delivery id, or `subscribe:{request}` for a
+        confirmation) before sending: mail id → CLAIMED, DONE (sent before) or BUSY."""
+        requests = [ClaimRequest(mail_id, {"pk": f"MAIL#{mail_id}", "sk": MAIL_CLAIM_SK},
+                                 {"type": "mail", "expires_at": now + MAIL_CLAIM_DAYS * 86400}) for mail_id in mail_ids]
+        return claim_all(self.db, requests, "sent", now, lease_until)
+
+    def finish_mail(self, mail_id: str, status: str) -> None:
+        """`sent` for good; `failed` lets the job's retry claim it again."""
+        finish(self.db, {"pk": f"MAIL#{mail_id}", "sk": MAIL_CLAIM_SK}, status)
 
     def find(self, key: str) -> Subscriber | None:
         """The subscriber of an address key, by one read of the key and one of the subscriber."""

@@ -127,6 +127,27 @@ class Store:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The items at these (pk, sk) keys, strongly consistent, in BatchGetItem
+        calls of up to 100 keys; absent items are left out."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {self.table_name: {
+                "Keys": [to_item({"pk": pk, "sk": sk}) for pk, sk in wanted[start:start + 100]],
+                "ConsistentRead": True}}
+            while request:
+                try:
+                    reply = self.client.batch_get_item(RequestItems=request)
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code", "") in THROTTLED:
+                        raise StoreUnavailableError("the database is busy; retry shortly") from exc
+                    raise
+                for item in reply.get("Responses", {}).get(self.table_name, []):
+                    found[(item["pk"]["S"], item["sk"]["S"])] = item
+                request = reply.get("UnprocessedKeys") or {}
+        return found
+
     def transact(self, items: list[dict[str, Any]]) -> None:
         try:
             self.client.transact_write_items(TransactItems=items)

@@ -1,13 +1,15 @@
 """The webhook sender: one SQS batch of delivery jobs, many in flight at once.
 
-Per job: skip it if the endpoint is gone, disabled or no longer wants the
-event; claim the delivery id (Powertools Idempotency: a delivery already made
-is never made again); check the URL against the SSRF guard and dial the
-checked address; sign with every live secret; log the attempt. A failure
-sets the message's visibility to the next step of the retry schedule (with
-jitter, or later if the endpoint sent Retry-After) and reports it as a batch
-item failure, so SQS itself holds the retry: no Lambda sleeps. After the last
-step the job goes to the dead-letter queue and stays replayable.
+Per batch: read the batch's endpoints (one BatchGetItem) and events; skip a
+job whose endpoint is gone, disabled or no longer wants the event; claim the
+rest in one transaction (delivery_claims: a delivery already made is never
+made again). Per delivery: check the URL against the SSRF guard and dial the
+checked address; sign with every live secret; log the attempt, which also
+ends its claim. A failure sets the message's visibility to the next step of
+the retry schedule (with jitter, or later if the endpoint sent Retry-After)
+and reports it as a batch item failure, so SQS itself holds the retry: no
+Lambda sleeps. After the last step the job goes to the dead-letter queue and
+stays replayable.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from . import ssrf
+from .delivery_claims import BUSY, CLAIMED
 from .errors import ConflictError, InvalidFieldError, NotFoundError
 from .observability import count, logger
 from .queue_jobs import (
@@ -47,20 +50,9 @@ else:
     SQSClient = Any
 
 MAX_IN_FLIGHT = 32
-
-# Claim = run at most once per delivery id; a stub runs the body directly.
-Claim = Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
-
-
-class GaveUp(Exception):
-    """The delivery was not made and will not be retried (dead-lettered, or the
-    endpoint answered 410). Raised through the claim so that Idempotency
-    forgets it: a replay or a DLQ redrive of the same delivery id sends again,
-    where a remembered result would answer "done" for a week."""
-
-    def __init__(self, outcome: str) -> None:
-        super().__init__(outcome)
-        self.outcome = outcome
+# How long a claim is ours when the caller does not say (Lambda passes the
+# invocation's remaining time): a crashed attempt's delivery is retried after it.
+DEFAULT_LEASE_SECONDS = 120
 
 
 class RetryLater(Exception):
@@ -82,20 +74,17 @@ def next_delay(schedule: tuple[int, ...], attempt: int, retry_after: int | None,
     return int(min(MAX_VISIBILITY, max(0, round(delay))))
 
 
-def run_directly(_: str, body: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    return body()
-
-
 class WebhookSender:
-    def __init__(self, webhooks: WebhookStore, settings: Settings, claim: Claim = run_directly,
+    def __init__(self, webhooks: WebhookStore, settings: Settings,
                  sqs: SQSClient | None = None, dialer: Dialer | None = None,
                  resolve: ssrf.Resolver = ssrf.system_resolver, notify_staff: Callable[[str], None] | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.webhooks = webhooks
         self.settings = settings
-        self.claim = claim
         self._sqs = sqs
-        self.dialer = dialer or Dialer(settings.webhook_timeout_seconds)
+        # As many pooled connections per address as deliveries in flight: a
+        # batch for one partner host reuses them instead of dialling anew.
+        self.dialer = dialer or Dialer(settings.webhook_timeout_seconds, max_per_host=MAX_IN_FLIGHT)
         self.resolve = resolve
         self.notify_staff = notify_staff or (lambda message: logger.warning(message))
         self.clock = clock
@@ -109,76 +98,104 @@ class WebhookSender:
 
     # --- the batch --------------------------------------------------------
 
-    def handle_batch(self, records: Sequence[Mapping[str, Any]], queue_url: str) -> dict[str, Any]:
-        endpoints, events = BatchMemo(), BatchMemo()
+    def handle_batch(self, records: Sequence[Mapping[str, Any]], queue_url: str,
+                     lease_seconds: int = DEFAULT_LEASE_SECONDS) -> dict[str, Any]:
         failures: list[dict[str, str]] = []
 
-        def one(record: Mapping[str, Any]) -> None:
+        def failed(record: Mapping[str, Any], delay: int) -> None:
+            self._hold(queue_url, record, delay)
+            failures.append({"itemIdentifier": record["messageId"]})
+            self._count_if_last_receive(record)
+
+        jobs: list[tuple[Mapping[str, Any], dict[str, Any]]] = []
+        for record in records:
             try:
-                self.handle_record(record, endpoints, events)
+                jobs.append((record, parse_job(record["body"], DELIVERY_JOB_FIELDS)))
             except PoisonMessage as poison:
                 if dead_letter_poison(self.sqs, self.settings.webhook_dlq_url, record, str(poison)):
                     count("PoisonMessages")
                 else:
                     failures.append({"itemIdentifier": record["messageId"]})
+        try:
+            due = self._due(jobs)
+            now = int(self.clock().timestamp())
+            claims = self.webhooks.claim_deliveries([job for _, job, _, _ in due], now, now + lease_seconds)
+        except Exception:  # the store failed: every job of the batch comes back soon
+            logger.exception("could not claim the batch's deliveries")
+            for record, _ in jobs:
+                count("WebhooksFailed")
+                failed(record, self.settings.webhook_retry_schedule[0])
+            return {"batchItemFailures": failures}
+
+        targets = BatchMemo()
+
+        def one(item: tuple[Mapping[str, Any], dict[str, Any], WebhookEndpoint, EventSnapshot]) -> None:
+            record, job, endpoint, event = item
+            claim = claims.get(job["delivery_id"])
+            try:
+                if claim == BUSY:  # another attempt holds it: look again when its lease is over
+                    raise RetryLater(max(self.settings.webhook_retry_schedule[0], lease_seconds))
+                if claim == CLAIMED:
+                    self._attempt(job, endpoint, event, self._receive_count(record), targets)
             except RetryLater as retry:
-                self._hold(queue_url, record, retry.delay)
-                failures.append({"itemIdentifier": record["messageId"]})
-                self._count_if_last_receive(record)
+                failed(record, retry.delay)
             except Exception:  # one bad job never sinks the batch
                 logger.exception("delivery job failed", extra={"message_id": record.get("messageId")})
                 count("WebhooksFailed")
+                self._release(job)
                 # Back soon, not after the queue's long visibility timeout.
-                self._hold(queue_url, record, self.settings.webhook_retry_schedule[0])
-                failures.append({"itemIdentifier": record["messageId"]})
-                self._count_if_last_receive(record)
+                failed(record, self.settings.webhook_retry_schedule[0])
 
-        with ThreadPoolExecutor(max_workers=max(1, min(MAX_IN_FLIGHT, len(records)))) as pool:
-            list(pool.map(one, records))
+        with ThreadPoolExecutor(max_workers=max(1, min(MAX_IN_FLIGHT, len(due)))) as pool:
+            list(pool.map(one, due))
         return {"batchItemFailures": failures}
+
+    def _due(self, jobs: list[tuple[Mapping[str, Any], dict[str, Any]]]
+             ) -> list[tuple[Mapping[str, Any], dict[str, Any], WebhookEndpoint, EventSnapshot]]:
+        """The jobs to attempt, with their endpoint and event: not the ones whose
+        endpoint or event is gone, or whose endpoint is off or does not want the event."""
+        endpoints = self.webhooks.get_many(list({job["subscriber_id"] for _, job in jobs}))
+        events = {event_id: self.webhooks.get_event(event_id) for event_id in {job["event_id"] for _, job in jobs}}
+        due = []
+        for record, job in jobs:
+            endpoint, event = endpoints.get(job["subscriber_id"]), events[job["event_id"]]
+            if endpoint is None or event is None:
+                logger.info("dropped: endpoint or event gone", extra={"delivery_id": job["delivery_id"]})
+            elif endpoint.status == "active" and (event.type == "webhook.test"
+                                                  or endpoint.wants(event.type, event.component_ids)):
+                due.append((record, job, endpoint, event))
+        return due
+
+    @staticmethod
+    def _receive_count(record: Mapping[str, Any]) -> int:
+        return int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+
+    def _release(self, job: Mapping[str, Any]) -> None:
+        try:
+            self.webhooks.release_delivery(job)
+        except Exception:  # its lease runs out instead
+            logger.exception("could not release a delivery's claim", extra={"delivery_id": job["delivery_id"]})
 
     def _hold(self, queue_url: str, record: Mapping[str, Any], delay: int) -> None:
         hold(self.sqs, queue_url, record["receiptHandle"], delay)
 
     def _count_if_last_receive(self, record: Mapping[str, Any]) -> None:
         """A job that failed on its queue's last receive is moved to the dead-letter queue by SQS's redrive."""
-        if int(record.get("attributes", {}).get("ApproximateReceiveCount", "1")) >= self.settings.webhook_max_receives:
+        if self._receive_count(record) >= self.settings.webhook_max_receives:
             count("WebhooksDeadLettered")
 
-    def _endpoint(self, webhook_id: str) -> WebhookEndpoint | None:
-        try:
-            return self.webhooks.get(webhook_id)
-        except NotFoundError:
-            return None
-
-    # --- one job -----------------------------------------------------------
-
-    def handle_record(self, record: Mapping[str, Any], endpoints: BatchMemo | None = None,
-                      events: BatchMemo | None = None) -> str:
-        job = parse_job(record["body"], DELIVERY_JOB_FIELDS)
-        attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        endpoint = (endpoints or BatchMemo()).get(job["subscriber_id"], lambda: self._endpoint(job["subscriber_id"]))
-        event = (events or BatchMemo()).get(job["event_id"], lambda: self.webhooks.get_event(job["event_id"]))
-        if endpoint is None or event is None:
-            logger.info("dropped: endpoint or event gone", extra={"delivery_id": job["delivery_id"]})
-            return "dropped"
-        if not endpoint.wants(event.type, event.component_ids) and event.type != "webhook.test":
-            return "skipped"
-        if endpoint.status != "active":
-            return "skipped"
-        try:
-            result = self.claim(job["delivery_id"], lambda: self._attempt(job, endpoint, event, attempt))
-        except GaveUp as gave_up:
-            return gave_up.outcome
-        return str(result.get("outcome", "delivered"))
-
     def _attempt(self, job: Mapping[str, Any], endpoint: WebhookEndpoint, event: EventSnapshot,
-                 attempt: int) -> dict[str, Any]:
+                 attempt: int, targets: BatchMemo | None = None) -> str:
+        """One claimed attempt; its log entry ends the claim. Returns the outcome,
+        or raises RetryLater. `targets` shares each URL's checked address within
+        the batch: the connection is pinned to the address checked, so a name
+        that changes meanwhile cannot redirect it."""
         now = self.clock()
         now_text = format_ts(now)
         try:
-            target = ssrf.check(endpoint.url, allow_http=self.settings.webhook_allow_http,
-                                allow_loopback=self.settings.webhook_allow_loopback, resolve=self.resolve)
+            target = (targets or BatchMemo()).get(endpoint.url, lambda: ssrf.check(
+                endpoint.url, allow_http=self.settings.webhook_allow_http,
+                allow_loopback=self.settings.webhook_allow_loopback, resolve=self.resolve))
             outcome = self._post(target, job, endpoint, event, now)
         except InvalidFieldError as refused:
             outcome = Outcome(None, 0, error=f"refused: {refused.message}")
@@ -189,12 +206,12 @@ class WebhookSender:
             if endpoint.failing_since:
                 self.webhooks.clear_failing(endpoint.id)
             count("WebhooksSent")
-            return {"outcome": "delivered", "status": outcome.status}
+            return "delivered"
         count("WebhooksFailed")
         if outcome.gone:
             self.webhooks.record_attempt(endpoint.id, job, entry, "gone", None, int(now.timestamp()))
             self.disable(endpoint.id, "the endpoint answered 410 Gone")
-            raise GaveUp("gone")
+            return "gone"
         delay = next_delay(self.settings.webhook_retry_schedule, attempt, outcome.retry_after, self.rng)
         failing_since = self.webhooks.mark_failing(endpoint.id, now_text)
         if parse_ts(failing_since) <= now - timedelta(seconds=self.settings.webhook_disable_after_seconds):
@@ -203,7 +220,7 @@ class WebhookSender:
             self.webhooks.record_attempt(endpoint.id, job, entry, "dead", None, int(now.timestamp()))
             self._dead_letter(job)
             count("WebhooksDeadLettered")
-            raise GaveUp("dead")
+            return "dead"
         next_at = format_ts(now + timedelta(seconds=delay))
         self.webhooks.record_attempt(endpoint.id, job, entry, "failed", next_at, int(now.timestamp()))
         raise RetryLater(delay)

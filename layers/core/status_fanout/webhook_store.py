@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .delivery_claims import ClaimRequest, claim_all, finish
 from .errors import ConflictError, NotFoundError
 from .store import Store, VersionConflict, decode_cursor, encode_cursor, from_item, to_item
 from .subscriber_index import ALL, buckets_of, index_keys, index_pk, index_writes, shard_of, subscribers_page
@@ -66,6 +67,12 @@ class WebhookStore:
         if not item:
             raise NotFoundError(f"no webhook {webhook_id}")
         return WebhookEndpoint.model_validate(from_item(item))
+
+    def get_many(self, webhook_ids: list[str]) -> dict[str, WebhookEndpoint]:
+        """The endpoints that exist among these ids, in BatchGetItem calls."""
+        items = self.db.get_many((webhook_pk(i), META_SK) for i in webhook_ids)
+        endpoints = (WebhookEndpoint.model_validate(from_item(item)) for item in items.values())
+        return {endpoint.id: endpoint for endpoint in endpoints}
 
     def delete(self, endpoint: WebhookEndpoint) -> None:
         items: list[dict[str, Any]] = [{"Delete": {
@@ -146,17 +153,34 @@ class WebhookStore:
 
     # --- the delivery log -----------------------------------------------------
 
+    @staticmethod
+    def _delivery_key(webhook_id: str, delivery: Mapping[str, Any]) -> dict[str, str]:
+        return {"pk": webhook_pk(webhook_id), "sk": f"DLV#{delivery['occurred_at']}#{delivery['delivery_id']}"}
+
+    def claim_deliveries(self, deliveries: list[Mapping[str, Any]], now: int, lease_until: int) -> dict[str, str]:
+        """Claim these delivery jobs on their log items (delivery_claims):
+        delivery id → CLAIMED, DONE (delivered before) or BUSY."""
+        requests = [ClaimRequest(job["delivery_id"], self._delivery_key(job["subscriber_id"], job), {
+            "type": "delivery", "delivery_id": job["delivery_id"], "event_id": job["event_id"],
+            "event_type": job.get("event_type", ""), "occurred_at": job["occurred_at"],
+            "expires_at": now + DELIVERY_LOG_DAYS * 86400}) for job in deliveries]
+        return claim_all(self.db, requests, "delivered", now, lease_until)
+
+    def release_delivery(self, delivery: Mapping[str, Any]) -> None:
+        """An attempt broke off without an outcome: let the next attempt claim it."""
+        finish(self.db, self._delivery_key(delivery["subscriber_id"], delivery), "failed")
+
     def record_attempt(self, webhook_id: str, delivery: Mapping[str, Any], attempt: dict[str, Any], status: str,
                        next_retry_at: str | None, now_epoch: int) -> None:
-        """Upsert the delivery's log entry with this attempt appended."""
-        key = {"pk": webhook_pk(webhook_id), "sk": f"DLV#{delivery['occurred_at']}#{delivery['delivery_id']}"}
+        """Upsert the delivery's log entry with this attempt appended; its status
+        ends the attempt's claim (`delivered` for good, any other lets a retry claim it)."""
         self.db.call(
             "update_item",
-            Key=to_item(key),
+            Key=to_item(self._delivery_key(webhook_id, delivery)),
             UpdateExpression=(
                 "SET #t = :type, delivery_id = :id, event_id = :event, event_type = :etype, #s = :status, "
                 "next_retry_at = :next, expires_at = :exp, occurred_at = :occ, "
-                "attempts = list_append(if_not_exists(attempts, :empty), :attempt)"
+                "attempts = list_append(if_not_exists(attempts, :empty), :attempt) REMOVE lease_until"
             ),
             ExpressionAttributeNames={"#t": "type", "#s": "status"},
             ExpressionAttributeValues=to_item({
