@@ -108,7 +108,7 @@ def _main() -> list[dict[str, Any]] | None:
             sender_seconds = time.perf_counter() - started
 
             memory = MemoryBookkeeping(endpoints, events)
-            engine = WebhookSender(memory, settings)
+            engine = WebhookSender(memory, settings)  # type: ignore[arg-type]
             started = time.perf_counter()
             for offset in range(0, len(records), BATCH):
                 result = engine.handle_batch(records[offset:offset + BATCH], settings.webhook_queue_url)
