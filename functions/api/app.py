@@ -3,8 +3,10 @@ subscribers, and the public email subscription routes."""
 
 from __future__ import annotations
 
+import functools
+import importlib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -13,16 +15,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from status_fanout import http_errors, openapi
 from status_fanout.auth import hash_token
-from status_fanout.email_subscriptions import (
-    ManageRequest,
-    SubscribeRequest,
-    SubscriberQuery,
-    SubscriptionService,
-    TokenQuery,
-    form_fields,
-    parse_form,
-)
-from status_fanout.email_tokens import ExpiredTokenError
 from status_fanout.errors import ConflictError, DomainError, InvalidFieldError, MalformedRequestError, NotFoundError
 from status_fanout.models import (
     PATH_PARAMETERS,
@@ -40,29 +32,54 @@ from status_fanout.public_json import component_object, incident_object
 from status_fanout.service import IncidentWithUpdates, StatusService
 from status_fanout.settings import get_settings
 from status_fanout.store import Store
-from status_fanout.webhook_service import WebhookService
-from status_fanout.webhooks import ReplayRequest, WebhookCreate, WebhookPatch
+
+if TYPE_CHECKING:
+    from status_fanout import email_subscriptions, email_tokens, pages, webhooks
+    from status_fanout.email_subscriptions import SubscriptionService
+    from status_fanout.webhook_service import WebhookService
 
 settings = get_settings()
 
 
-class _LazyPages:
-    """status_fanout.pages (Jinja2) loads on the first HTML answer: the staff
-    API's cold start never pays for templates it does not render."""
+class _Lazy:
+    """A module imported on its first attribute access. Staff posting incident
+    updates is the cold start that matters: it never pays for the pages
+    (Jinja2) nor the webhook and email machinery (services, stores, their
+    models), which load on the first request of a route that uses them."""
 
-    def __getattr__(self, name: str) -> Any:
-        from status_fanout import pages as module
+    def __init__(self, name: str) -> None:
+        self._name = name
 
-        return getattr(module, name)
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
 
 
-pages = _LazyPages()
+# The routes of these modules name their body and query models as "module:Model":
+# /openapi.json loads them when it is first built.
+WEBHOOKS = "status_fanout.webhooks"
+SUBSCRIPTIONS = "status_fanout.email_subscriptions"
+if not TYPE_CHECKING:  # mypy sees the modules themselves (above)
+    pages = _Lazy("status_fanout.pages")
+    webhooks = _Lazy(WEBHOOKS)
+    email_subscriptions = _Lazy(SUBSCRIPTIONS)
+    email_tokens = _Lazy("status_fanout.email_tokens")
+
 store = Store(settings.table_name)
 service = StatusService(store)
-webhook_service = WebhookService(store, settings)
-subscriptions = SubscriptionService(store, settings, enqueue=webhook_service.planner.send)
 api = openapi.Api()
 app = api.resolver
+
+
+@functools.cache
+def _webhook_service() -> WebhookService:
+    from status_fanout.webhook_service import WebhookService
+
+    return WebhookService(store, settings)
+
+
+@functools.cache
+def _subscriptions() -> SubscriptionService:
+    return email_subscriptions.SubscriptionService(store, settings, enqueue=_webhook_service().planner.send)
 
 
 def staff_gate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -192,62 +209,63 @@ def put_postmortem(incident_id: str) -> dict[str, Any]:
 # --- webhooks -------------------------------------------------------------------
 
 @api.route("POST", "/v1/webhooks", "Register a webhook endpoint (the secret is shown only here)",
-           body=WebhookCreate, status=201)
+           body=f"{WEBHOOKS}:WebhookCreate", status=201)
 def create_webhook() -> Response[str]:
-    endpoint, secret = webhook_service.create(parse_body(WebhookCreate, _body()))
+    endpoint, secret = _webhook_service().create(parse_body(webhooks.WebhookCreate, _body()))
     return _json(201, {**endpoint.public(), "secret": secret}, {"Location": f"/v1/webhooks/{endpoint.id}"})
 
 
 @api.route("GET", "/v1/webhooks", "List webhook endpoints", query=PageQuery)
 def list_webhooks() -> dict[str, Any]:
     query = parse_query(PageQuery, app.current_event.query_string_parameters)
-    endpoints, next_cursor = webhook_service.list_endpoints(query.limit, query.cursor)
+    endpoints, next_cursor = _webhook_service().list_endpoints(query.limit, query.cursor)
     return {"webhooks": [e.public() for e in endpoints], "next_cursor": next_cursor}
 
 
 @api.route("GET", "/v1/webhooks/<webhook_id>", "Get a webhook endpoint", errors=(404,))
 def get_webhook(webhook_id: str) -> dict[str, Any]:
-    return webhook_service.get(webhook_id).public()
+    return _webhook_service().get(webhook_id).public()
 
 
 @api.route("PATCH", "/v1/webhooks/<webhook_id>", "Change a webhook endpoint (status 'active' re-enables it)",
-           body=WebhookPatch, errors=(404, 409))
+           body=f"{WEBHOOKS}:WebhookPatch", errors=(404, 409))
 def update_webhook(webhook_id: str) -> dict[str, Any]:
-    return webhook_service.update(webhook_id, parse_body(WebhookPatch, _body())).public()
+    return _webhook_service().update(webhook_id, parse_body(webhooks.WebhookPatch, _body())).public()
 
 
 @api.route("DELETE", "/v1/webhooks/<webhook_id>", "Delete a webhook endpoint", status=204, errors=(404,))
 def delete_webhook(webhook_id: str) -> Response[str]:
-    webhook_service.delete(webhook_id)
+    _webhook_service().delete(webhook_id)
     return Response(status_code=204, body="")
 
 
 @api.route("POST", "/v1/webhooks/<webhook_id>/rotate-secret",
            "New signing secret; the old one keeps signing for 24 hours", status=201, errors=(404, 409))
 def rotate_webhook_secret(webhook_id: str) -> Response[str]:
-    endpoint, secret = webhook_service.rotate_secret(webhook_id)
+    endpoint, secret = _webhook_service().rotate_secret(webhook_id)
     return _json(201, {**endpoint.public(), "secret": secret})
 
 
 @api.route("POST", "/v1/webhooks/<webhook_id>/test", "Send a webhook.test event", status=202, errors=(404,))
 def test_webhook(webhook_id: str) -> Response[str]:
-    return _json(202, {"delivery_id": webhook_service.send_test(webhook_id)})
+    return _json(202, {"delivery_id": _webhook_service().send_test(webhook_id)})
 
 
 @api.route("GET", "/v1/webhooks/<webhook_id>/deliveries", "Deliveries, newest first, with every attempt",
            query=PageQuery, errors=(404,))
 def webhook_deliveries(webhook_id: str) -> dict[str, Any]:
     query = parse_query(PageQuery, app.current_event.query_string_parameters)
-    deliveries, next_cursor = webhook_service.deliveries(webhook_id, query.limit, query.cursor)
+    deliveries, next_cursor = _webhook_service().deliveries(webhook_id, query.limit, query.cursor)
     hidden = ("pk", "sk", "type", "expires_at", "lease_until")
     shown = [{k: v for k, v in d.items() if k not in hidden} for d in deliveries]
     return {"deliveries": shown, "next_cursor": next_cursor}
 
 
-@api.route("POST", "/v1/webhooks/<webhook_id>/replay", "Re-send what failed since a time", body=ReplayRequest,
-           status=202, errors=(404,))
+@api.route("POST", "/v1/webhooks/<webhook_id>/replay", "Re-send what failed since a time",
+           body=f"{WEBHOOKS}:ReplayRequest", status=202, errors=(404,))
 def replay_webhook(webhook_id: str) -> Response[str]:
-    return _json(202, {"replayed": webhook_service.replay(webhook_id, parse_body(ReplayRequest, _body()))})
+    request = parse_body(webhooks.ReplayRequest, _body())
+    return _json(202, {"replayed": _webhook_service().replay(webhook_id, request)})
 
 
 # --- email subscriptions (public) ----------------------------------------------------
@@ -256,7 +274,8 @@ def replay_webhook(webhook_id: str) -> Response[str]:
 # token in their URL are never cached and never leak it in a Referer.
 
 # The routes behind the links in emails: HTML pages, 4xx included (a bad, stale or expired link).
-LINK_PAGE: dict[str, Any] = {"public": True, "query": TokenQuery, "answers": (openapi.HTML,), "errors": (404, 409, 410)}
+LINK_PAGE: dict[str, Any] = {"public": True, "query": f"{SUBSCRIPTIONS}:TokenQuery", "answers": (openapi.HTML,),
+                             "errors": (404, 409, 410)}
 PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 
 
@@ -273,7 +292,7 @@ def _is_form() -> bool:
 def _token() -> str | None:
     token = (app.current_event.query_string_parameters or {}).get("token")
     if not token and _is_form():
-        token = (form_fields(_body()).get("token") or [None])[0]
+        token = (email_subscriptions.form_fields(_body()).get("token") or [None])[0]
     return token
 
 
@@ -282,7 +301,7 @@ def _token_page(render: Any) -> Response[str]:
     try:
         status, body = render()
         return _html(status, body)
-    except ExpiredTokenError as exc:
+    except email_tokens.ExpiredTokenError as exc:
         return _html(exc.status, pages.expired_page(settings))
     except NotFoundError as exc:
         return _html(exc.status, pages.message_page(settings, "Subscription not found",
@@ -297,14 +316,15 @@ def _token_page(render: Any) -> Response[str]:
 
 
 @api.route("POST", "/v1/subscriptions", "Subscribe an address (202 whatever the address; a confirmation mail follows)",
-           body=SubscribeRequest, status=202, public=True, errors=(429,), answers=(openapi.JSON, openapi.HTML),
-           form=True)
+           body=f"{SUBSCRIPTIONS}:SubscribeRequest", status=202, public=True, errors=(429,),
+           answers=(openapi.JSON, openapi.HTML), form=True)
 def subscribe() -> Response[str]:
     form = _is_form()
     body = _body()
-    request = parse_form(SubscribeRequest, form_fields(body), ("components",)) if form \
-        else parse_body(SubscribeRequest, body)
-    subscriptions.accept(request, app.current_event.request_context.identity.source_ip or "unknown")
+    model = email_subscriptions.SubscribeRequest
+    request = email_subscriptions.parse_form(model, email_subscriptions.form_fields(body), ("components",)) if form \
+        else parse_body(model, body)
+    _subscriptions().accept(request, app.current_event.request_context.identity.source_ip or "unknown")
     metrics.add_metric(name="SubscribeRequests", unit=MetricUnit.Count, value=1)
     if form:
         return _html(202, pages.check_inbox_page(settings))
@@ -316,13 +336,13 @@ def subscribe() -> Response[str]:
 def confirm_form() -> Response[str]:
     token = _token()
     return _token_page(lambda: (200, pages.confirm_page(settings, token or "",
-                                                        email=subscriptions.pending(token).email)))
+                                                        email=_subscriptions().pending(token).email)))
 
 
 @api.route("POST", "/v1/subscriptions/confirm", "Confirm a subscription", **LINK_PAGE)
 def confirm() -> Response[str]:
     token = _token()
-    return _token_page(lambda: (200, pages.confirmed_page(settings) if subscriptions.confirm(token) else ""))
+    return _token_page(lambda: (200, pages.confirmed_page(settings) if _subscriptions().confirm(token) else ""))
 
 
 @api.route("GET", "/v1/subscriptions/manage", "The subscriber's components", **LINK_PAGE)
@@ -330,23 +350,24 @@ def manage_form() -> Response[str]:
     token = _token()
 
     def render() -> tuple[int, str]:
-        subscriber = subscriptions.managed(token)
+        subscriber = _subscriptions().managed(token)
         return 200, pages.manage_page(settings, token or "", service.list_components(), subscriber.components,
                                       email=subscriber.email)
 
     return _token_page(render)
 
 
-@api.route("POST", "/v1/subscriptions/manage", "Save the subscriber's components", body=ManageRequest, form=True,
-           **LINK_PAGE)
+@api.route("POST", "/v1/subscriptions/manage", "Save the subscriber's components",
+           body=f"{SUBSCRIPTIONS}:ManageRequest", form=True, **LINK_PAGE)
 def manage() -> Response[str]:
     token = _token()
 
     def render() -> tuple[int, str]:
         body = _body()
-        request = parse_form(ManageRequest, form_fields(body), ("components",)) if _is_form() \
-            else parse_body(ManageRequest, body)
-        subscriptions.save_components(token, request)
+        model = email_subscriptions.ManageRequest
+        request = email_subscriptions.parse_form(model, email_subscriptions.form_fields(body), ("components",)) \
+            if _is_form() else parse_body(model, body)
+        _subscriptions().save_components(token, request)
         return 200, pages.saved_page(settings)
 
     return _token_page(render)
@@ -358,7 +379,7 @@ def unsubscribe_form() -> Response[str]:
     token = _token()
 
     def render() -> tuple[int, str]:
-        subscriber = subscriptions.check_unsubscribe(token)
+        subscriber = _subscriptions().check_unsubscribe(token)
         return 200, pages.unsubscribe_page(settings, token or "", email=subscriber.email if subscriber else None)
 
     return _token_page(render)
@@ -370,7 +391,7 @@ def unsubscribe() -> Response[str]:
     token = _token()
 
     def render() -> tuple[int, str]:
-        subscriptions.unsubscribe(token)
+        _subscriptions().unsubscribe(token)
         return 200, pages.unsubscribed_page(settings)
 
     return _token_page(render)
@@ -378,17 +399,18 @@ def unsubscribe() -> Response[str]:
 
 # --- subscribers (staff) ------------------------------------------------------------
 
-@api.route("GET", "/v1/subscribers", "List email subscribers, newest first (filter by state)", query=SubscriberQuery)
+@api.route("GET", "/v1/subscribers", "List email subscribers, newest first (filter by state)",
+           query=f"{SUBSCRIPTIONS}:SubscriberQuery")
 def list_subscribers() -> dict[str, Any]:
-    query = parse_query(SubscriberQuery, app.current_event.query_string_parameters)
-    found, next_cursor = subscriptions.list(query)
+    query = parse_query(email_subscriptions.SubscriberQuery, app.current_event.query_string_parameters)
+    found, next_cursor = _subscriptions().list(query)
     return {"subscribers": [s.public() for s in found], "next_cursor": next_cursor}
 
 
 @api.route("DELETE", "/v1/subscribers/<subscriber_id>", "Delete a subscriber (and its suppression)", status=204,
            errors=(404,))
 def delete_subscriber(subscriber_id: str) -> Response[str]:
-    subscriptions.delete(subscriber_id)
+    _subscriptions().delete(subscriber_id)
     return Response(status_code=204, body="")
 
 

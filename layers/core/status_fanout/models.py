@@ -4,9 +4,9 @@ Timestamps are kept as Statuspage-formatted strings (UTC, ms, Z) so that they
 sort lexicographically in DynamoDB keys and round-trip byte for byte.
 """
 
-from __future__ import annotations
-
-from typing import Annotated, Literal
+# No `from __future__ import annotations` here: pydantic would compile and
+# eval every field's annotation string at class creation, on each cold start.
+from typing import Annotated, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -141,7 +141,7 @@ class UpdateCorrect(BaseModel):
     display_at: AwareDatetime | None = None
 
     @model_validator(mode="after")
-    def _something_to_change(self) -> UpdateCorrect:
+    def _something_to_change(self) -> Self:
         if self.body is None and self.display_at is None:
             raise ValueError("give body or display_at")
         return self

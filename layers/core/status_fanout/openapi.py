@@ -14,6 +14,7 @@ patterns and the Idempotency-Key header.
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import json
 import re
@@ -35,6 +36,9 @@ DESCRIPTION = (
 )
 M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
+# A model, or "package.module:Model" for one whose module should load only when
+# its route is first called or the document is built, not at cold start.
+ModelRef = type[BaseModel] | str
 
 
 JSON = "application/json"
@@ -47,8 +51,8 @@ class Route:
     method: str
     rule: str
     summary: str
-    body: type[BaseModel] | None
-    query: type[BaseModel] | None
+    body: ModelRef | None
+    query: ModelRef | None
     status: tuple[int, ...]  # every success status the route answers with
     public: bool
     errors: tuple[int, ...]  # its own 4xx, besides those of the gates every route of its kind passes
@@ -63,8 +67,8 @@ class Api:
         self.resolver = APIGatewayRestResolver()
         self.routes: list[Route] = []
 
-    def route(self, method: str, rule: str, summary: str, *, body: type[BaseModel] | None = None,
-              query: type[BaseModel] | None = None, status: int | tuple[int, ...] = 200, public: bool = False,
+    def route(self, method: str, rule: str, summary: str, *, body: ModelRef | None = None,
+              query: ModelRef | None = None, status: int | tuple[int, ...] = 200, public: bool = False,
               errors: tuple[int, ...] = (), answers: tuple[str, ...] = (JSON,),
               form: bool = False) -> Callable[[F], F]:
         statuses = (status,) if isinstance(status, int) else status
@@ -108,6 +112,14 @@ def parse_query(model: type[M], params: dict[str, str] | None) -> M:
 
 # --- documentation, built on first request -----------------------------------
 
+def _model(ref: ModelRef) -> type[BaseModel]:
+    if isinstance(ref, str):
+        module, name = ref.split(":")
+        model: type[BaseModel] = getattr(importlib.import_module(module), name)
+        return model
+    return ref
+
+
 def _documenting_stub(route: Route) -> Callable[..., Any]:
     from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
@@ -116,13 +128,13 @@ def _documenting_stub(route: Route) -> Callable[..., Any]:
         for name in re.findall(r"<(\w+)>", route.rule)
     ]
     if route.query is not None:
-        for name, field in route.query.model_fields.items():
+        for name, field in _model(route.query).model_fields.items():
             annotation = Annotated[(field.annotation, Query(description=field.description), *field.metadata)]  # type: ignore[name-defined]
             params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
                                             default=field.default))
     if route.body is not None:
         params.append(inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY,
-                                        annotation=Annotated[route.body, Body(embed=False)]))
+                                        annotation=Annotated[_model(route.body), Body(embed=False)]))
 
     def stub(**_: Any) -> dict[str, Any]:  # never called: it only carries a signature
         return {}
