@@ -1,6 +1,11 @@
 """cold_start: median import time of each Lambda handler in a fresh process,
 and its ratio to a bare `import boto3` measured in the same run.
 
+Each handler's runs alternate with runs of the bare `import boto3`, so a
+busy machine slows both alike; the ratio is the median handler time over the
+median boto3 time of those interleaved runs, in wall-clock time and in CPU
+time (steadier when other work shares the cores).
+
 Prints one JSON line per figure. Usage: python bench/cold_start.py [runs]
 """
 
@@ -25,44 +30,42 @@ PROBE = """
 import importlib.util, sys, time
 path = sys.argv[1]
 start = time.perf_counter()
+cpu = time.process_time()
 if path == "boto3":
     import boto3
 else:
     spec = importlib.util.spec_from_file_location("handler", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-imported = time.perf_counter() - start
+imported, imported_cpu = time.perf_counter() - start, time.process_time() - cpu
 # What the first request then adds: the AWS clients created on first use.
 import boto3
 boto3.client("dynamodb")
-print(imported, time.perf_counter() - start)
+print(imported, imported_cpu, time.perf_counter() - start)
 """
 
 
-def measure(target: str, runs: int) -> tuple[float, float]:
-    """Median ms for the import alone, and for import plus a DynamoDB client."""
-    imports, ready = [], []
-    for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", PROBE, target], env=ENV, capture_output=True, text=True, check=True)
-        first, second = out.stdout.strip().splitlines()[-1].split()
-        imports.append(float(first))
-        ready.append(float(second))
-    return statistics.median(imports) * 1000, statistics.median(ready) * 1000
+def probe(target: str) -> tuple[float, float, float]:
+    """ms in one fresh interpreter: import (wall, CPU), and import plus a DynamoDB client (wall)."""
+    out = subprocess.run([sys.executable, "-c", PROBE, target], env=ENV, capture_output=True, text=True, check=True)
+    wall, cpu, ready = (float(v) * 1000 for v in out.stdout.strip().splitlines()[-1].split())
+    return wall, cpu, ready
 
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 9
-    # Interleave so machine noise hits the baseline and the handlers alike.
-    baseline, _ = measure("boto3", runs)
-    print(json.dumps({"bench": "cold_start", "module": "boto3", "median_ms": round(baseline, 1), "runs": runs}))
     for handler in HANDLERS:
-        ms, ready = measure(str(handler), runs)
-        again, _ = measure("boto3", max(3, runs // 3))
-        base = statistics.median([baseline, again])
+        baseline, measured = [], []
+        for _ in range(runs):
+            baseline.append(probe("boto3"))
+            measured.append(probe(str(handler)))
+        base_wall, base_cpu = (statistics.median(r[i] for r in baseline) for i in (0, 1))
+        wall, cpu, ready = (statistics.median(r[i] for r in measured) for i in (0, 1, 2))
         print(json.dumps({
             "bench": "cold_start", "module": f"functions/{handler.parent.name}/app.py",
-            "median_ms": round(ms, 1), "boto3_median_ms": round(base, 1), "ratio_to_boto3": round(ms / base, 2),
-            "with_dynamodb_client_ms": round(ready, 1), "runs": runs,
+            "median_ms": round(wall, 1), "boto3_median_ms": round(base_wall, 1),
+            "ratio_to_boto3": round(wall / base_wall, 2), "cpu_ratio_to_boto3": round(cpu / base_cpu, 2),
+            "with_dynamodb_client_ms": round(ready, 1), "runs": runs, "load1": round(os.getloadavg()[0], 2),
         }))
 
 
