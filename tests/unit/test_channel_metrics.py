@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from status_fanout.delivery_claims import CLAIMED
+from status_fanout.delivery_claims import BUSY, CLAIMED
 from status_fanout.email_sender import EmailSender
 from status_fanout.email_store import Subscriber
 from status_fanout.errors import NotFoundError
@@ -76,7 +76,9 @@ class StubWebhooks:
         return {self.endpoint.id: self.endpoint} if self.endpoint.id in webhook_ids else {}
 
     def claim_deliveries(self, jobs: list[Any], now: int, lease_until: int) -> dict[str, str]:
-        return {job["delivery_id"]: CLAIMED for job in jobs}
+        return {job["delivery_id"]: self.claim for job in jobs}
+
+    claim = CLAIMED
 
     def get_event(self, event_id: str) -> EventSnapshot | None:
         return self.event if event_id == self.event.id else None
@@ -158,6 +160,22 @@ def test_a_webhook_job_crashing_on_its_last_receive_counts_as_dead_lettered() ->
     # THEN both failed, and the one on its 12th receive is counted as going to the dead-letter queue
     assert len(result["batchItemFailures"]) == 2
     assert counted() == {"WebhooksFailed": 2, "WebhooksDeadLettered": 1}
+
+
+@pytest.mark.parametrize(("receive_count", "held_for"), [(1, 1), (3, 4), (10, 30)])
+def test_a_delivery_another_attempt_holds_comes_back_soon_and_never_later_than_its_lease(
+        receive_count: int, held_for: int) -> None:
+    # GIVEN a delivery whose claim another attempt holds (a duplicate job), the lease being 30 s
+    sqs = StubSqs()
+    sender = webhook_sender(204, sqs)
+    sender.webhooks.claim = BUSY  # type: ignore[attr-defined]
+    sender.rng.uniform = lambda _a, _b: 0.0  # type: ignore[method-assign]  # no jitter
+    # WHEN it arrives for the nth time
+    result = sender.handle_batch([record(delivery(), receive_count=receive_count)], "https://sqs/webhooks",
+                                 lease_seconds=30)
+    # THEN nothing is sent; it comes back soon at first, then later, never after the lease has run out
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]} and "WebhooksSent" not in counted()
+    assert sqs.held[0]["VisibilityTimeout"] == held_for
 
 
 # --- email -----------------------------------------------------------------------------

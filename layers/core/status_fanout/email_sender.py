@@ -52,7 +52,7 @@ from .queue_jobs import (
 from .settings import Settings
 from .store import Store
 from .timefmt import utcnow
-from .webhook_sender import DEFAULT_LEASE_SECONDS, RetryLater
+from .webhook_sender import DEFAULT_LEASE_SECONDS, RetryLater, busy_delay
 from .webhook_store import WebhookStore
 from .webhooks import EventSnapshot
 
@@ -186,8 +186,9 @@ class EmailSender:
             claim = claims.get(mail_id(job))
             attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
             try:
-                if claim == BUSY:  # another attempt holds it: look again when its lease is over
-                    raise RetryLater(max(self.settings.email_retry_base_seconds, lease_seconds))
+                if claim == BUSY:  # another attempt holds it: see how it ended
+                    raise RetryLater(busy_delay(self.settings.email_retry_base_seconds, attempt, lease_seconds,
+                                                self.rng))
                 if claim != CLAIMED:
                     return
                 try:

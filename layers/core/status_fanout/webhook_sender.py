@@ -34,6 +34,7 @@ from .queue_jobs import (
     MAX_VISIBILITY,
     BatchMemo,
     PoisonMessage,
+    backoff,
     dead_letter_poison,
     hold,
     parse_job,
@@ -61,6 +62,14 @@ class RetryLater(Exception):
     def __init__(self, delay: int) -> None:
         super().__init__(f"retry in {delay} s")
         self.delay = delay
+
+
+def busy_delay(base: int, attempt: int, lease_seconds: int, rng: random.Random) -> int:
+    """When to look again at a delivery another attempt holds. Usually that is
+    a duplicate job whose twin finishes within seconds, so soon at first, then
+    doubling up to the holder's lease, so a crashed holder's delivery does not
+    use up the queue's receives before its lease runs out."""
+    return max(1, min(lease_seconds, backoff(max(1, base), attempt, rng)))
 
 
 def next_delay(schedule: tuple[int, ...], attempt: int, retry_after: int | None, rng: random.Random) -> int | None:
@@ -133,8 +142,9 @@ class WebhookSender:
             record, job, endpoint, event = item
             claim = claims.get(job["delivery_id"])
             try:
-                if claim == BUSY:  # another attempt holds it: look again when its lease is over
-                    raise RetryLater(max(self.settings.webhook_retry_schedule[0], lease_seconds))
+                if claim == BUSY:  # another attempt holds it: see how it ended
+                    raise RetryLater(busy_delay(self.settings.webhook_retry_schedule[0],
+                                                self._receive_count(record), lease_seconds, self.rng))
                 if claim == CLAIMED:
                     self._attempt(job, endpoint, event, self._receive_count(record), targets)
             except RetryLater as retry:
