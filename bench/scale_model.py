@@ -10,13 +10,16 @@ subscriber_index.PAGE_ITEMS items, or 1 MB) and sending SendMessageBatch calls
 of 10, handing the rest of its shard on as a continuation job when, before a
 page (the first included), fewer than CONTINUE_WITH_SECONDS_LEFT seconds of its
 invocation are left (`Planner.plan_shard`), up to BatchSize jobs one after the
-other in one invocation; per email the sender's subscriber read,
-event read, Powertools claim (put + update) and SES SendEmail; per webhook the
-endpoint read, event read, claim (put + update), the POST and the delivery
-log update. Sizes and knobs are read, not copied: FANOUT_SHARDS, batch sizes,
-MaximumConcurrency, timeouts, memory and the plan queue's visibility timeout and
-maxReceiveCount from template.yaml, the hand-off margin from fanout.py, the page
-size from subscriber_index.py; the index item
+other in one invocation; per sender batch one BatchGetItem of its subscribers
+(email) or endpoints (webhooks), one GetItem of its event and one
+TransactWriteItems claiming all its deliveries (`delivery_claims.claim_all`),
+three round trips before any send starts; then per email SES SendEmail and
+the UpdateItem ending its claim, per webhook the POST and the delivery log
+UpdateItem, which ends its claim. Sizes and knobs are read, not copied:
+FANOUT_SHARDS, batch sizes, MaximumConcurrency, timeouts, memory and the plan
+queue's visibility timeout and maxReceiveCount from template.yaml, the hand-off
+margin from fanout.py, the page size from subscriber_index.py, the claim
+transaction's size from delivery_claims.py; the index item
 size from `subscriber_index.index_writes` (as bench/fanout_cost_email.py
 builds its items), sized by DynamoDB's item-size rules; the webhook sender's
 CPU per delivery and the handlers' import time from docs/benchmarks.md.
@@ -93,6 +96,8 @@ XRAY_RESERVOIR_PER_S, XRAY_RATE = 1, 0.05  # default sampling rule (Tracing: Act
 # to 4,000 writes/s and 12,000 reads/s at once, more after it has seen more
 # (DynamoDB Developer Guide); warm throughput can raise it ahead of time.
 NEW_TABLE_WRU_PER_S, NEW_TABLE_RRU_PER_S = 4000, 12000
+BATCH_GET_KEYS = 100  # BatchGetItem reads at most 100 keys a call (Store.get_many splits there)
+TRANSACTION_WRITE_UNITS = 2  # a transactional write costs 2 WRU per 1 KB item (prepare + commit)
 
 # Fallbacks for the figures read from docs/benchmarks.md at run time.
 WEBHOOK_ENGINE_PER_S = 143.8  # webhook_throughput, "sender HTTP engine", receiver answers at once
@@ -108,6 +113,8 @@ class Latency:
     usual in-region figures."""
 
     ddb_item: float = 0.006  # GetItem/PutItem/UpdateItem: "single-digit milliseconds"
+    # A sender batch's BatchGetItem and TransactWriteItems are taken as one ddb_item each: the
+    # items are served in parallel, though a 50-item transaction's two phases may take longer.
     ddb_query: float = 0.010  # a Query round trip, plus ddb_per_mb for what it returns
     ddb_per_mb: float = 0.050
     sqs_call: float = 0.020  # SendMessageBatch; SQS docs: "tens or low hundreds of ms"; docs/fan-out.md's ~20 ms
@@ -131,6 +138,11 @@ class Cpu:
     model"), except where a benchmark is named."""
 
     aws_call: float = 0.0032  # botocore serialise + SigV4 + parse: SendMessageBatch of 10 / GetItem vs a stub server
+    # On top of aws_call, per item of the senders' batch calls, from the same stub server with 10 and
+    # 50 items (the slope; the intercept is aws_call's 3.3 ms): a ~700 B subscriber item a
+    # BatchGetItem returns, a conditional claim UpdateItem a TransactWriteItems carries.
+    batch_get_item: float = 0.00017
+    transact_item: float = 0.00027
     plan_per_subscriber: float = 0.000060  # Query parse ~36 us + from_item, id, job JSON ~31 us; JSON parsed once
     email_mime: float = 0.0046  # email_messages.update_message, 5-update incident, 4.6 KB of MIME
     email_other: float = 0.001  # job JSON, tokens (2 HMACs), pydantic subscriber
@@ -165,6 +177,7 @@ class Deployment:
     sqs_batch: int  # fanout.SQS_BATCH
     webhook_in_flight: int  # webhook_sender.MAX_IN_FLIGHT
     email_in_flight: int  # email_sender.MAX_IN_FLIGHT
+    transaction_items: int  # delivery_claims.TRANSACTION_ITEMS: claims per TransactWriteItems
     account_concurrency: int = ACCOUNT_CONCURRENCY
 
     @property
@@ -177,6 +190,7 @@ class Deployment:
 
 
 def read_deployment(template: Path) -> Deployment:
+    from status_fanout.delivery_claims import TRANSACTION_ITEMS
     from status_fanout.email_sender import MAX_IN_FLIGHT as EMAIL_IN_FLIGHT
     from status_fanout.fanout import CONTINUE_WITH_SECONDS_LEFT, SQS_BATCH
     from status_fanout.subscriber_index import PAGE_ITEMS
@@ -223,6 +237,7 @@ def read_deployment(template: Path) -> Deployment:
         email_sender_concurrency=int(email_env["EMAIL_SENDER_CONCURRENCY"]),
         email_max_send_rate_fallback=float(email_env["EMAIL_MAX_SEND_RATE"]),
         sqs_batch=SQS_BATCH, webhook_in_flight=WEBHOOK_IN_FLIGHT, email_in_flight=EMAIL_IN_FLIGHT,
+        transaction_items=int(TRANSACTION_ITEMS),
     )
 
 
@@ -288,7 +303,7 @@ class Model:
     latency: Latency = Latency()
     cpu: Cpu = Cpu()
     event_bytes: int = 6 * 1024  # the event snapshot: 4.0 KB for a 5-update incident, ~0.5 KB more per update
-    subscriber_bytes: int = 700  # the email subscriber / webhook endpoint item, read per delivery
+    subscriber_bytes: int = 700  # the email subscriber / webhook endpoint item, one per delivery in its batch's read
     components: int = 1  # components the update touches: one more (empty) index partition each
     index_item_bytes: Mapping[str, int] = field(default_factory=dict)
 
@@ -541,13 +556,20 @@ def drain_seconds(n: int, per_container: float, cap: int) -> float:
     return t_ramp + (n - done_in_ramp) / (per_container * cap)
 
 
-def sender_capacity(model: Model, batch: int, in_flight: int, io: float, cpu: float) -> tuple[float, float, str]:
-    """(jobs/s of one container, seconds one batch takes, what bounds it): the batch's CPU shares
-    one Python process (one GIL), its I/O overlaps `in_flight` at a time."""
+def sender_capacity(model: Model, batch: int, in_flight: int, io: float, cpu: float,
+                    prefix: float = 0.0) -> tuple[float, float, str]:
+    """(jobs/s of one container, seconds one batch takes, what bounds it): the batch's prefix
+    (its reads and claim, `prefix` s with their CPU) runs first and alone; then the deliveries'
+    CPU shares one Python process (one GIL), their I/O overlaps `in_flight` at a time."""
     cpu_batch = batch * model.cpu_s(cpu)
     io_batch = math.ceil(batch / in_flight) * (io + model.cpu_s(cpu))
-    seconds = max(cpu_batch, io_batch) + model.latency.esm_batch
+    seconds = prefix + max(cpu_batch, io_batch) + model.latency.esm_batch
     return batch / seconds, seconds, "cpu" if cpu_batch >= io_batch else "io"
+
+
+def batch_calls(n: int, batch: int, per_call: int) -> int:
+    """Calls of at most `per_call` items that n deliveries in SQS batches of `batch` make, one batch at a time."""
+    return n // batch * math.ceil(batch / per_call) + math.ceil(n % batch / per_call)
 
 
 def concurrency_cap(d: Deployment, maximum: int | None, reserved: int | None) -> int:
@@ -601,28 +623,32 @@ def channel(model: Model, name: str, n: int, ses_rate: float | None = None) -> d
     if name == "email":
         batch, in_flight = d.email_batch, d.email_in_flight
         cap = concurrency_cap(d, d.email_max_concurrency, d.email_reserved)
-        # subscriber read -> event read -> claim put -> SendEmail -> claim update
-        io = 4 * lat.ddb_item + lat.ses_send
-        per_delivery_cpu = cpu.email_mime + cpu.email_other + 5 * cpu.aws_call
-        # Every job of a batch starts at once (batch <= in flight), before any has
-        # cached the event snapshot: each reads it.
-        event_reads = float(n)
-        rru = n * subscriber_units + event_reads * event_units
-        wru = 2.0 * n  # Powertools claim: PutItem (INPROGRESS) + UpdateItem (COMPLETED), < 1 KB each
-        ddb_ops = {"GetItem": 2 * n, "PutItem": n, "UpdateItem": n}
+        # per mail, after its batch's prefix: SendEmail -> UpdateItem ending its claim (MAIL# item)
+        io = lat.ses_send + lat.ddb_item
+        per_delivery_cpu = cpu.email_mime + cpu.email_other + 2 * cpu.aws_call
     else:
         batch, in_flight = d.webhook_batch, d.webhook_in_flight
         cap = concurrency_cap(d, d.webhook_max_concurrency, d.webhook_reserved)
-        # endpoint read -> event read -> claim put -> DNS + POST -> delivery log -> claim update
-        io = 5 * lat.ddb_item + lat.dns + lat.webhook_receiver
-        per_delivery_cpu = cpu.webhook_engine + cpu.webhook_tls + 4 * cpu.aws_call
-        # The first `in_flight` jobs of a batch all miss the per-batch event cache.
-        invocations = math.ceil(n / batch)
-        event_reads = float(min(n, invocations * min(batch, in_flight)))
-        rru = n * subscriber_units + event_reads * event_units
-        wru = 3.0 * n  # claim put + claim update + delivery log UpdateItem, each < 1 KB
-        ddb_ops = {"GetItem": n + int(event_reads), "PutItem": n, "UpdateItem": 2 * n}
-    per_container, batch_seconds, bound = sender_capacity(model, batch, in_flight, io, per_delivery_cpu)
+        # per delivery, after its batch's prefix: DNS + POST -> delivery log UpdateItem, which ends its claim
+        io = lat.dns + lat.webhook_receiver + lat.ddb_item
+        per_delivery_cpu = cpu.webhook_engine + cpu.webhook_tls + cpu.aws_call
+    # Per SQS batch, before any send starts, one after the other: BatchGetItem of the batch's
+    # subscribers or endpoints (<= 100 keys a call, consistent), GetItem of its one event,
+    # TransactWriteItems claiming every delivery (<= TRANSACTION_ITEMS a call). A planned
+    # update's batch holds one event and distinct subscribers.
+    invocations = math.ceil(n / batch)
+    chunks = math.ceil(batch / BATCH_GET_KEYS) + math.ceil(batch / d.transaction_items)
+    prefix_io = (chunks + 1) * lat.ddb_item
+    prefix_cpu = (chunks + 1) * cpu.aws_call + batch * (cpu.batch_get_item + cpu.transact_item)
+    prefix = prefix_io + model.cpu_s(prefix_cpu)
+    reads = batch_calls(n, batch, BATCH_GET_KEYS)
+    claims = batch_calls(n, batch, d.transaction_items)
+    # BatchGetItem bills each item as a GetItem (1 RRU per 4 KB, consistent); the event once a batch.
+    rru = n * subscriber_units + invocations * event_units
+    # The claim transaction (2 WRU an item, < 1 KB) + the one write ending it (1 WRU, < 1 KB).
+    wru = float(TRANSACTION_WRITE_UNITS + 1) * n
+    ddb_ops = {"BatchGetItem": reads, "GetItem": invocations, "TransactWriteItems": claims, "UpdateItem": n}
+    per_container, batch_seconds, bound = sender_capacity(model, batch, in_flight, io, per_delivery_cpu, prefix)
     limiter = f"{name} sender: {cap} containers x {per_container:.1f}/s ({'CPU' if bound == 'cpu' else 'I/O'}" \
               f" at {d.memory_mb} MB)"
     throttled = False
@@ -635,23 +661,33 @@ def channel(model: Model, name: str, n: int, ses_rate: float | None = None) -> d
             per_container, limiter = ses_rate / cap, f"SES send rate ({ses_rate:g}/s), with throttles"
     drain = drain_seconds(n, per_container, cap)
     steady = n / (per_container * cap)
-    invocations = math.ceil(n / batch)
     invocation_seconds = max(batch_seconds - lat.esm_batch, batch / per_container - lat.esm_batch)
-    # Delivery jobs a timed-out plan invocation enqueues twice: the sender reads the
-    # subscriber and the event, and its claim's conditional put is refused (1 WRU); no
-    # SES token, no MIME, no POST. Their CPU fits into a container's idle time (I/O, the token
-    # bucket) as far as there is any; past it they lengthen the drain.
+    # Delivery jobs a timed-out plan invocation enqueues twice. A re-planned shard enqueues
+    # them one after the other, so the model takes them to fill batches of their own: each
+    # costs its share of its batch's prefix (reads, event, claim transaction), the
+    # transaction is cancelled (its first claim finds the delivery done; taken as billed in
+    # full, 2 WRU an item: conservative), and claim_all then claims it alone, refused (a
+    # failed conditional UpdateItem, 1 WRU) and read back (GetItem, 1 RRU): no SES token,
+    # no MIME, no POST. (A duplicate in a batch of fresh jobs would instead make them all be
+    # claimed one by one: more calls, fewer units.) Their CPU fits into a container's idle
+    # time (I/O, the token bucket) as far as there is any; past it they lengthen the drain.
     dupes = plan["duplicate_delivery_jobs"]
-    dup_cpu = dupes * model.cpu_s(cpu.email_other + 3 * cpu.aws_call)
-    spare_cpu = max(0.0, invocations * invocation_seconds - n * model.cpu_s(per_delivery_cpu))
+    dup_batches = math.ceil(dupes / batch)
+    dup_cpu = (dup_batches * model.cpu_s(prefix_cpu)
+               + dupes * model.cpu_s(cpu.email_other + 2 * cpu.aws_call))
+    spare_cpu = max(0.0, invocations * invocation_seconds
+                    - n * model.cpu_s(per_delivery_cpu) - invocations * model.cpu_s(prefix_cpu))
     dup_extra = max(0.0, dup_cpu - spare_cpu) / cap
-    rru += dupes * (subscriber_units + event_units)
-    wru += dupes
-    ddb_ops["GetItem"] += 2 * dupes
-    ddb_ops["PutItem"] += dupes
+    rru += dupes * (subscriber_units + 1.0) + dup_batches * event_units
+    wru += dupes * float(TRANSACTION_WRITE_UNITS + 1)
+    ddb_ops["BatchGetItem"] += batch_calls(dupes, batch, BATCH_GET_KEYS)
+    ddb_ops["TransactWriteItems"] += batch_calls(dupes, batch, d.transaction_items)
+    ddb_ops["GetItem"] += dup_batches + dupes
+    ddb_ops["UpdateItem"] += dupes
     plan_done = start["plan_start"] + plan["done_seconds"] + lat.esm_pickup
     senders_done = start["sender_start"] + drain + dup_extra
-    last = max(senders_done, plan_done) + io + model.cpu_s(per_delivery_cpu)
+    # The last delivery: its batch's prefix, then its send and its one write.
+    last = max(senders_done, plan_done) + prefix + io + model.cpu_s(per_delivery_cpu)
     parts = {
         limiter: steady,
         "SQS event source ramp (+300 concurrent a minute)": drain - steady,
@@ -686,7 +722,7 @@ def channel(model: Model, name: str, n: int, ses_rate: float | None = None) -> d
     # Calls. The event source receives up to 10 messages a call and deletes a batch's
     # successes with DeleteMessageBatch calls of up to 10; a timed-out plan invocation
     # deletes none (and, being killed, sets no retry delay either).
-    invocations += math.ceil(dupes / batch)
+    invocations += dup_batches
     calls_per_batch = math.ceil(batch / SQS_RECEIVE_MAX)
     plan_invocations = plan["invocations"]
     sqs_ops = {
@@ -699,7 +735,7 @@ def channel(model: Model, name: str, n: int, ses_rate: float | None = None) -> d
     plan_containers = min(plan["peak_concurrency"], plan_cap)
     # Each plan container is cold once; a continuation is assumed to need one (Latency).
     plan_cold = min(plan_invocations, plan_containers + plan["continuations"])
-    gb_seconds = d.gb * ((invocations - math.ceil(dupes / batch)) * invocation_seconds + dup_extra * cap
+    gb_seconds = d.gb * ((invocations - dup_batches) * invocation_seconds + dup_extra * cap
                          + plan["invocation_seconds_total"] + (containers + plan_cold) * model.cold_start)
     lambda_invocations = invocations + plan_invocations
     ddb_ops["Query"] = plan["queries"]

@@ -5,6 +5,7 @@ hand off where `Planner.plan_shard` does."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import sys
@@ -257,15 +258,24 @@ def test_call_counts_follow_the_batch_arithmetic(sm: ModuleType) -> None:
     # WHEN the model counts the calls of one update
     result = sm.channel(model, "email", n, 14)
     # THEN planning sends ceil(shard / 10) batches per shard and one per hand-off (the fifth job
-    # of each full batch of five runs short of time), the sender runs in batches of 10,
-    # and every mail costs one SendEmail, two GetItems and a claim (PutItem + UpdateItem)
+    # of each full batch of five runs short of time), and the sender runs in batches of 10
     handoffs = result["planning"]["continuations"]
     assert handoffs == shards // model.deployment.plan_batch
     assert result["sqs"]["SendMessageBatch"] == sum(math.ceil(s / 10) for s in sm.shard_sizes(n, shards)) + handoffs
-    assert result["lambda"]["sender_invocations"] == math.ceil(n / model.deployment.email_batch)
+    batches = result["lambda"]["sender_invocations"]
+    assert batches == math.ceil(n / model.deployment.email_batch)
+    # AND every mail costs one SendEmail and one DynamoDB call of its own (the UpdateItem ending
+    # its claim); its subscriber read, its event and its claim are its batch's three calls
+    calls = result["dynamodb"]["calls"]
     assert result["ses_send_email"] == n
-    assert result["dynamodb"]["calls"]["GetItem"] == 2 * n
-    assert result["dynamodb"]["calls"]["PutItem"] == result["dynamodb"]["calls"]["UpdateItem"] == n
+    assert (sum(calls.values()) - calls["Query"]) / n == pytest.approx(1 + 3 / model.deployment.email_batch)
+    assert calls["UpdateItem"] == n and "PutItem" not in calls
+    assert calls["BatchGetItem"] == calls["GetItem"] == calls["TransactWriteItems"] == batches
+    # AND each subscriber is read once (1 RRU, consistent) and the 6 KB event once a batch, not once a mail
+    sender_rru = result["dynamodb"]["read_request_units"] - result["planning"]["read_request_units"]
+    assert sender_rru == n + batches * math.ceil(model.event_bytes / 4096)
+    # AND a mail writes 3 WRU: its share of the claim transaction (2 a claim) and the write ending it
+    assert result["dynamodb"]["write_request_units"] / n == 3
     # AND the index is read in pages of PAGE_ITEMS (1 MB holds more), one query more per touched component
     assert PAGE_ITEMS * model.index_item_bytes["email"] < 1_000_000
     pages_per_shard = math.ceil(math.ceil(n / shards) / PAGE_ITEMS)
@@ -277,11 +287,50 @@ def test_webhook_batches_of_50_are_received_and_deleted_ten_messages_a_call(sm: 
     model = sm.build_model(sm.parse_args([]))
     # WHEN the model counts the webhook channel's SQS requests
     result = sm.channel(model, "webhook", 10_000)
-    # THEN 200 invocations each take 5 receives and 5 deletes, and every delivery writes 3 items
+    # THEN 200 invocations each take 5 receives and 5 deletes
     plan_invocations = math.ceil(model.deployment.shards / model.deployment.plan_batch)
     assert result["lambda"]["sender_invocations"] == 200
     assert result["sqs"]["ReceiveMessage"] == 200 * 5 + plan_invocations
-    assert result["dynamodb"]["write_request_units"] == 3 * 10_000
+    # AND each batch of 50 reads its endpoints in one BatchGetItem, its event once and claims all
+    # 50 in one transaction; each delivery then writes only its log entry, which ends its claim
+    calls = result["dynamodb"]["calls"]
+    assert calls["BatchGetItem"] == calls["GetItem"] == calls["TransactWriteItems"] == 200
+    assert calls["UpdateItem"] == 10_000 and "PutItem" not in calls
+    assert result["dynamodb"]["write_request_units"] == (2 + 1) * 10_000
+
+
+def test_a_batch_over_a_hundred_is_read_and_claimed_in_calls_of_a_hundred_before_it_sends(sm: ModuleType) -> None:
+    # GIVEN webhook batches of 50, and the same with batches of 250 (over BatchGetItem's and a
+    # transaction's 100 items)
+    model = sm.build_model(sm.parse_args([]))
+    big = dataclasses.replace(model, deployment=dataclasses.replace(model.deployment, webhook_batch=250))
+    assert model.deployment.transaction_items == 100
+    # WHEN both send to 10,000 endpoints
+    fifty, two_fifty = sm.channel(model, "webhook", 10_000), sm.channel(big, "webhook", 10_000)
+    # THEN a batch of 250 takes 3 BatchGetItems and 3 transactions, but still reads its event once
+    calls = two_fifty["dynamodb"]["calls"]
+    assert calls["GetItem"] == 40 and calls["BatchGetItem"] == calls["TransactWriteItems"] == 3 * 40
+    # AND the units do not depend on how the batch is cut
+    assert two_fifty["dynamodb"]["write_request_units"] == fifty["dynamodb"]["write_request_units"]
+
+
+def test_a_duplicate_delivery_job_is_refused_at_its_claim_and_sends_nothing(sm: ModuleType) -> None:
+    # GIVEN a SendMessageBatch round trip of 300 ms: index pages outlast the hand-off margin,
+    # plan invocations time out and their jobs are planned again
+    model = sm.build_model(sm.parse_args(["--sqs-ms", "300"]))
+    # WHEN one update goes to 100,000 email subscribers
+    result = sm.channel(model, "email", 100_000, 14)
+    dupes = result["planning"]["duplicate_delivery_jobs"]
+    assert dupes > 0
+    # THEN each duplicate costs a claim transaction (cancelled) and a refused claim of its own,
+    # read back, but no SendEmail
+    calls = result["dynamodb"]["calls"]
+    batches = result["lambda"]["sender_invocations"]
+    assert result["ses_send_email"] == 100_000
+    assert calls["UpdateItem"] == 100_000 + dupes
+    assert calls["GetItem"] == batches + dupes
+    assert calls["TransactWriteItems"] == batches == math.ceil(100_000 / 10) + math.ceil(dupes / 10)
+    assert result["dynamodb"]["write_request_units"] == 3 * (100_000 + dupes)
 
 
 def test_the_cost_of_a_million_mails_is_mostly_ses_at_its_dated_list_price(sm: ModuleType) -> None:
