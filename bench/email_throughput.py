@@ -88,7 +88,15 @@ def main() -> None:
         messages = backend.sent_messages[sent_before:sent_before + args.recipients]
         sender_rate = args.recipients / max(last - first, 1e-9)
         end_to_end = last - posted
-        stack.wait_idle(timeout=60)
+        try:
+            # Let late duplicate jobs (moto's doubled stream records plan some
+            # mails twice; their twins are recognised as sent) drain before
+            # the loop, so they do not compete with it.
+            stack.wait_idle(timeout=120)
+            leftover = 0
+        except TimeoutError as busy:
+            leftover = 1
+            print(f"not idle before the plain loop: {busy}", file=sys.stderr)
 
         # The ceiling: the same raw messages, a plain loop of concurrent send_email calls.
         threads = args.loop_threads or DEFAULT_MAX_CONTAINERS * MAX_IN_FLIGHT
@@ -110,6 +118,7 @@ def main() -> None:
     emit("ratio", round(sender_rate / loop_rate, 3), target=">= 0.7")
     emit("post_to_last_mail_seconds", round(end_to_end, 2))
     emit("setup_seconds", round(setup_seconds, 2), note="writing the confirmed subscribers")
+    emit("stack_busy_before_loop", leftover, note="1: jobs were still queued when the plain loop ran")
 
 
 if __name__ == "__main__":
