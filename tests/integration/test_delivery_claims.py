@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from status_fanout.delivery_claims import BUSY, CLAIMED, DONE, TRANSACTION_ITEMS, ClaimRequest, claim_all, finish
 from status_fanout.store import Store
@@ -64,3 +65,12 @@ def test_more_than_one_transaction_of_deliveries_is_claimed(db: Store) -> None:
     found = claim_all(db, batch, "sent", NOW, NOW + 60)
     # THEN every one is claimed
     assert len(found) == TRANSACTION_ITEMS + 5 and set(found.values()) == {CLAIMED}
+
+
+def test_one_transaction_cannot_claim_a_delivery_twice(db: Store) -> None:
+    # GIVEN a batch naming one delivery twice (the senders keep the first of each, queue_jobs.first_per_key)
+    (once,) = requests(1)
+    # WHEN both are claimed in one transaction
+    # THEN DynamoDB (and the emulator) refuse the whole request
+    with pytest.raises(ClientError):
+        claim_all(db, [once, once], "sent", NOW, NOW + 60)

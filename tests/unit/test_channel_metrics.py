@@ -76,7 +76,11 @@ class StubWebhooks:
         return {self.endpoint.id: self.endpoint} if self.endpoint.id in webhook_ids else {}
 
     def claim_deliveries(self, jobs: list[Any], now: int, lease_until: int) -> dict[str, str]:
-        return {job["delivery_id"]: self.claim for job in jobs}
+        ids = [job["delivery_id"] for job in jobs]
+        if len(set(ids)) != len(ids):  # as DynamoDB: one transaction cannot write an item twice
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "one item twice"}},
+                              "TransactWriteItems")
+        return dict.fromkeys(ids, self.claim)
 
     claim = CLAIMED
 
@@ -160,6 +164,18 @@ def test_a_webhook_job_crashing_on_its_last_receive_counts_as_dead_lettered() ->
     # THEN both failed, and the one on its 12th receive is counted as going to the dead-letter queue
     assert len(result["batchItemFailures"]) == 2
     assert counted() == {"WebhooksFailed": 2, "WebhooksDeadLettered": 1}
+
+
+def test_a_batch_holding_one_delivery_twice_sends_it_once() -> None:
+    # GIVEN a batch in which SQS hands the sender the same delivery job twice
+    sender = webhook_sender(204, StubSqs())
+    batch = [record(delivery(1), message_id="m1"), record(delivery(1), message_id="m1-again"),
+             record(delivery(2), message_id="m2")]
+    # WHEN the batch is handled
+    result = sender.handle_batch(batch, "https://sqs/webhooks")
+    # THEN each delivery is made once, and the copy is acknowledged with it
+    assert result == {"batchItemFailures": []}
+    assert counted() == {"WebhooksSent": 2}
 
 
 @pytest.mark.parametrize(("receive_count", "held_for"), [(1, 1), (3, 4), (10, 30)])

@@ -45,6 +45,7 @@ from .queue_jobs import (
     PoisonMessage,
     backoff,
     dead_letter_poison,
+    first_per_key,
     hold,
     parse_job,
     require_fields,
@@ -169,6 +170,7 @@ class EmailSender:
                     count("PoisonMessages")
                 else:
                     failures.append({"itemIdentifier": record["messageId"]})
+        jobs = first_per_key(jobs, mail_id)
         store = self.subscriptions.subscribers
         try:
             due = self._due(jobs)

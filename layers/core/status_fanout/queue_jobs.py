@@ -28,6 +28,7 @@ MAX_VISIBILITY = 12 * 3600  # SQS's ceiling for one message's visibility timeout
 MAX_BACKOFF = 900
 JITTER = 0.2
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class PoisonMessage(Exception):
@@ -68,6 +69,23 @@ def dead_letter_poison(sqs: Any, dlq_url: str, record: Mapping[str, Any], reason
         logger.exception("could not dead-letter a poison message; SQS redrive will")
         return False
     return True
+
+
+def first_per_key(jobs: list[tuple[R, dict[str, Any]]], key: Callable[[dict[str, Any]], str]
+                  ) -> list[tuple[R, dict[str, Any]]]:
+    """The first of the batch's jobs for each key (a delivery id).
+
+    A batch can hold one delivery twice (a duplicate message, or one planned
+    twice from a repeated stream record), and one transaction cannot claim an
+    item twice. The copies are reported handled: the first carries the
+    delivery, and if it fails, its own message brings it back."""
+    seen: set[str] = set()
+    first = []
+    for record, job in jobs:
+        if key(job) not in seen:
+            seen.add(key(job))
+            first.append((record, job))
+    return first
 
 
 def backoff(base: int, attempt: int, rng: random.Random) -> int:

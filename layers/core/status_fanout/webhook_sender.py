@@ -36,6 +36,7 @@ from .queue_jobs import (
     PoisonMessage,
     backoff,
     dead_letter_poison,
+    first_per_key,
     hold,
     parse_job,
 )
@@ -125,6 +126,7 @@ class WebhookSender:
                     count("PoisonMessages")
                 else:
                     failures.append({"itemIdentifier": record["messageId"]})
+        jobs = first_per_key(jobs, lambda job: str(job["delivery_id"]))
         try:
             due = self._due(jobs)
             now = int(self.clock().timestamp())
