@@ -250,7 +250,7 @@ class EmailSender:
     # --- one job ----------------------------------------------------------------
 
     def _deliver(self, job: Mapping[str, Any], subscriber: Subscriber, event: EventSnapshot,
-                 attempt: int) -> dict[str, Any]:
+                 attempt: int) -> None:
         service = self.subscriptions
         sender = self.settings.sender_address
         raw = email_messages.update_message(
@@ -259,20 +259,19 @@ class EmailSender:
             unsubscribe_url=service.link("unsubscribe", service.token("unsubscribe", subscriber)),
             manage_url=service.link("manage", service.token("manage", subscriber)),
             subscribed_to=self._component_names(subscriber.components, event), now=self.clock())
-        message_id = self._send(subscriber, raw, attempt, kind="update")
-        return {"outcome": "sent", "ses_message_id": message_id}
+        self._send(subscriber, raw, attempt, kind="update")
 
-    def _subscribe(self, job: Mapping[str, Any], attempt: int) -> dict[str, Any]:
+    def _subscribe(self, job: Mapping[str, Any], attempt: int) -> None:
         subscriber = self.subscriptions.process_subscribe(job)
         if subscriber is None:
-            return {"outcome": "no-mail"}
+            return
         service = self.subscriptions
         raw = email_messages.confirm_message(
             self.settings, to=subscriber.email,
             message_id=f"<confirm.{job['request_id']}@{email_messages.domain_of(self.settings.sender_address)}>",
             confirm_url=service.link("confirm", service.token("confirm", subscriber)),
             subscribed_to=self._component_names(subscriber.components, None), now=self.clock())
-        return {"outcome": "sent", "ses_message_id": self._send(subscriber, raw, attempt, kind="confirm")}
+        self._send(subscriber, raw, attempt, kind="confirm")
 
     def _component_names(self, ids: list[str], event: EventSnapshot | None) -> list[str]:
         if not ids:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -146,6 +147,8 @@ class Store:
                 for item in reply.get("Responses", {}).get(self.table_name, []):
                     found[(item["pk"]["S"], item["sk"]["S"])] = item
                 request = reply.get("UnprocessedKeys") or {}
+                if request:  # DynamoDB is shedding load: give it a moment before asking again
+                    time.sleep(0.05)
         return found
 
     def transact(self, items: list[dict[str, Any]]) -> None:
