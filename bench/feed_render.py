@@ -1,7 +1,7 @@
 """feed_render: render both feeds and every page for the GitHub status history.
 
 In-process and without AWS: the 1,282 incidents in
-../shared/data/githubstatus-incidents/ (Statuspage v2 JSON) become our domain
+data/githubstatus-incidents/ (Statuspage v2 JSON) become our domain
 objects (Incident, IncidentUpdate, Component) directly, then the publisher's
 pure renderer (`status_fanout.publishing.render`) produces the artifacts. No
 DynamoDB reads or S3 writes are timed: this measures rendering alone.
@@ -42,7 +42,7 @@ from status_fanout.settings import Settings
 from status_fanout.timefmt import format_ts, parse_ts
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "githubstatus-incidents"
+DEFAULT_DATA = ROOT / "data" / "githubstatus-incidents"
 SETTINGS = Settings(table_name="bench", page_name="GitHub", page_url="https://www.githubstatus.com",
                     page_time_zone="America/New_York")
 

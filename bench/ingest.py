@@ -3,7 +3,7 @@
 Starts the local stack in this process (moto server, the resources of
 template.yaml, the stream and queue pollers running the publisher in the
 background), then replays every incident in
-../shared/data/githubstatus-incidents/ (oldest first) by invoking ApiFunction
+data/githubstatus-incidents/ (oldest first) by invoking ApiFunction
 directly with API Gateway REST (payload v1) proxy events: no HTTP, the same
 handler Lambda runs. It measures:
 
@@ -55,7 +55,7 @@ from status_fanout_local.replay import IncidentPlan, Send, read_plans, replay
 from status_fanout_local.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "githubstatus-incidents"
+DEFAULT_DATA = ROOT / "data" / "githubstatus-incidents"
 FUNCTION = "ApiFunction"
 HOST = "bench.execute-api.us-east-1.amazonaws.com"
 OUT = sys.stdout  # the figures; handlers' logs and metrics go to stderr

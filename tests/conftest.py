@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "data"  # real third-party samples, byte-identical copies (data/README.md)
 SEED = ROOT / "events" / "seed" / "mail-platform-outage.json"
 STAFF_TOKEN = "sf_test-staff-token-0123456789abcdef"
 

@@ -21,10 +21,10 @@ import pytest
 
 from status_fanout.auth import hash_token
 from status_fanout_local.replay import ensure_components, http_sender, read_plans, replay
-from tests.conftest import ROOT, SEED, SHARED_DATA, STAFF_TOKEN, Api, http
+from tests.conftest import ROOT, SEED, DATA, STAFF_TOKEN, Api, http
 
 pytestmark = pytest.mark.e2e
-SAMPLES = SHARED_DATA / "statuspage-samples"
+SAMPLES = DATA / "statuspage-samples"
 ATOM = "{http://www.w3.org/2005/Atom}"
 # Generous: the other channels' queues drain on the same two cores.
 IDLE = 120

@@ -11,10 +11,10 @@ import pytest
 
 from status_fanout.timefmt import format_ts
 from status_fanout_local.replay import http_sender, read_plans, replay
-from tests.conftest import SEED, SHARED_DATA, STAFF_TOKEN, Api, http
+from tests.conftest import SEED, DATA, STAFF_TOKEN, Api, http
 
 pytestmark = pytest.mark.e2e
-SAMPLES = SHARED_DATA / "statuspage-samples"
+SAMPLES = DATA / "statuspage-samples"
 
 
 def replay_file(stack: Any, path: Any, prefix: str) -> dict[str, Any]:

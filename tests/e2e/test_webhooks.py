@@ -17,11 +17,11 @@ from standardwebhooks.webhooks import Webhook
 from status_fanout.auth import hash_token
 from status_fanout_local.replay import http_sender, read_plans, replay
 from status_fanout_local.stack import LocalStack
-from tests.conftest import ROOT, SEED, SHARED_DATA, STAFF_TOKEN, Api
+from tests.conftest import ROOT, SEED, DATA, STAFF_TOKEN, Api
 from tests.support.receivers import always, fail_first, hang, receivers
 
 pytestmark = pytest.mark.e2e
-SAMPLES = SHARED_DATA / "statuspage-samples"
+SAMPLES = DATA / "statuspage-samples"
 # Fast retries so the whole schedule runs in seconds: 3 retries, 1 s apart.
 FAST = {"WEBHOOK_RETRY_SCHEDULE": "1,1,1", "WEBHOOK_TIMEOUT_SECONDS": "1", "FANOUT_SHARDS": "4"}
 
