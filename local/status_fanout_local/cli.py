@@ -1,6 +1,6 @@
 """`status-fanout`: the local stack and the staff tools.
 
-    status-fanout local                      the whole system on this machine (SPEC §5)
+    status-fanout local                      the whole system on this machine (docs/contract.md §4)
     status-fanout replay FILE --api URL --token T [--live]
     status-fanout hash-token [TOKEN]         the SHA-256 to deploy as StaffTokenSha256
 """

@@ -1,4 +1,4 @@
-"""Dev-only email support for the local stack (SPEC §5).
+"""Dev-only email support for the local stack (docs/contract.md §4).
 
 - The SES identity: moto sends only from verified identities, so the
   template's sender address is verified in the emulator when the stack starts

@@ -394,7 +394,7 @@ class _TooLarge(Exception):
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
-    # SPEC §6's shape, as the API's own errors have it.
+    # The shape of docs/contract.md §5.5, as the API's own errors have it.
     return {"error": {"code": code, "message": message, "details": []}}
 
 

@@ -27,7 +27,7 @@ logger = logging.getLogger("status_fanout_local")
 # server is the public site, and CloudFront does not exist here.
 LOCAL_PARAMETER_DEFAULTS = {"PageUrl": "{api_url}", "EnableCloudFront": "false",
                             "SenderAddress": "status@bottlenose.example"}
-# SPEC §5: webhook receivers on loopback (over plain HTTP) are allowed in the
+# docs/contract.md §4: webhook receivers on loopback (over plain HTTP) are allowed in the
 # local stack only; link-local, private and metadata addresses stay refused.
 LOCAL_ENVIRONMENT = {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_ALLOW_HTTP": "true",
                      # Email links go to the page URL: locally the API and the
@@ -37,7 +37,7 @@ DEFAULT_OUTBOX = Path(".local") / "outbox"
 
 
 class LocalStack:
-    """Runs template.yaml locally; see SPEC §5.
+    """Runs template.yaml locally; see docs/contract.md §4.
 
     Only one stack can run per process at a time: handlers share os.environ
     and moto keeps its state in module globals.
@@ -75,7 +75,7 @@ class LocalStack:
         self._sqs_pollers: list[SqsPoller] = []
         self._saved_env: dict[str, str | None] = {}
         self._started = False
-        # SPEC §5: every email sent through the emulated SES lands here as .eml.
+        # docs/contract.md §4: every email sent through the emulated SES lands here as .eml.
         outbox = self.env.get("OUTBOX_DIR") or os.environ.get("OUTBOX_DIR")
         self.outbox_dir = Path(outbox).resolve() if outbox else self.root / DEFAULT_OUTBOX
         self._outbox: Outbox | None = None

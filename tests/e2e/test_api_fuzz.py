@@ -2,7 +2,7 @@
 sends generated requests, valid and invalid, to every operation with the staff
 token. Every answer must be no 5xx, carry a documented status code and content
 type, conform to the documented schema, and, when it is a JSON error, have
-SPEC §6's shape (`spec_error_shape`).
+the shape of docs/contract.md §5.5 (`spec_error_shape`).
 
 Two passes: every operation with whatever ids the fuzzer makes up (mostly
 404s past the gates), then the operations on one resource with the ids of a
@@ -50,7 +50,7 @@ def bounded(max_examples: int) -> settings:
 
 @schemathesis.check
 def spec_error_shape(ctx: Any, response: Any, case: Any) -> bool | None:
-    """SPEC §6: every JSON error is {"error": {"code", "message", "details"}}; a 422 names
+    """docs/contract.md §5.5: every JSON error is {"error": {"code", "message", "details"}}; a 422 names
     its fields; a 401 carries a Bearer challenge and a 429 a Retry-After."""
     if response.status_code < 400:
         return None
@@ -58,7 +58,7 @@ def spec_error_shape(ctx: Any, response: Any, case: Any) -> bool | None:
     if not content_type.startswith("application/json"):
         return None  # the HTML pages behind email links; their JSON is checked where they answer JSON
     body = json.loads(response.content)
-    assert isinstance(body, dict) and set(body) == {"error"}, f"not the SPEC error shape: {body!r}"
+    assert isinstance(body, dict) and set(body) == {"error"}, f"not the contract's error shape: {body!r}"
     error = body["error"]
     assert isinstance(error, dict) and set(error) == {"code", "message", "details"}, f"error keys: {error!r}"
     assert isinstance(error["code"], str) and error["code"], error

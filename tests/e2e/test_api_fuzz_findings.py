@@ -1,7 +1,7 @@
 """What the API fuzzing (test_api_fuzz.py) found, each kept as the request
 that found it, so that it stays fixed without schemathesis.
 
-Two kinds: answers that broke SPEC §6 (a 500 for bad input, a 501, the wrong
+Two kinds: answers that broke docs/contract.md §5.5 (a 500 for bad input, a 501, the wrong
 status), and answers that were right but that /openapi.json did not document
 (the status code, the content type, or the error's shape).
 """
@@ -28,7 +28,7 @@ def doc(api: Api) -> dict[str, Any]:
 
 
 def error_of(reply: Reply) -> dict[str, Any]:
-    """SPEC §6's shape, exactly."""
+    """The shape of docs/contract.md §5.5, exactly."""
     assert reply.headers["Content-Type"].startswith("application/json"), reply.headers
     body = reply.json
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}, body
@@ -46,7 +46,7 @@ def documented(doc: dict[str, Any], method: str, path: str, reply: Reply) -> dic
     return dict(response)
 
 
-# --- answers that broke SPEC §6 ----------------------------------------------------------
+# --- answers that broke docs/contract.md §5.5 ----------------------------------------------------------
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])

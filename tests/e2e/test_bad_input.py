@@ -1,5 +1,5 @@
 """Bad input at the HTTP edge, as an attacker or a clumsy client sends it:
-each gets the 4xx SPEC §6 names, with the field, and never a 500."""
+each gets the 4xx docs/contract.md §5.5 names, with the field, and never a 500."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The logic layer of email subscriptions (SPEC §6, docs/email.md).
+"""The logic layer of email subscriptions (docs/contract.md §5.4, docs/email.md).
 
 `POST /v1/subscriptions` does the same, constant work for every address:
 count the client's request, check the components, enqueue one `subscribe`

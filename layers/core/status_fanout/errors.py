@@ -1,5 +1,5 @@
 """Domain errors. The data layer raises these instead of SDK errors; the API
-maps each to one HTTP status and the SPEC's error shape."""
+maps each to one HTTP status and the error shape of docs/contract.md §5.5."""
 
 from __future__ import annotations
 

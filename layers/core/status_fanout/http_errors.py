@@ -1,4 +1,4 @@
-"""The API's edge: the auth and size gates, and every error in the SPEC's shape."""
+"""The API's edge: the auth and size gates, and every error in the shape of docs/contract.md §5.5."""
 
 from __future__ import annotations
 

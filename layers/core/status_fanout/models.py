@@ -23,7 +23,7 @@ PATH_PARAMETERS = {"component_id": (COMPONENT_ID_PATTERN, "must be 1-64 characte
 MAX_NAME = 255
 MAX_BODY = 20_000
 # DynamoDB transactions hold at most 100 writes: the update, the incident and
-# one per component. The SPEC's ceiling is 100; ours is the one that fits.
+# one per component. The contract's ceiling (docs/contract.md §8) is 100; ours is the one that fits.
 MAX_COMPONENTS_PER_REQUEST = 98
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]

@@ -144,7 +144,7 @@ def _documenting_stub(route: Route) -> Callable[..., Any]:
     return stub
 
 
-# The SPEC's error shape, which every 4xx and 5xx JSON answer has.
+# The error shape of docs/contract.md §5.5, which every 4xx and 5xx JSON answer has.
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["error"],

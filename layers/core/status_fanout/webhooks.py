@@ -17,7 +17,7 @@ EventType = Literal["incident.created", "incident.updated", "incident.postmortem
 BodyFormat = Literal["standard", "statuspage"]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
-SECRET_BYTES = 32  # SPEC: at least 24 random bytes
+SECRET_BYTES = 32  # docs/contract.md §7.2: at least 24 random bytes
 STATUSPAGE_DOCS = "https://github.com/status-fanout/status-fanout/blob/main/docs/webhooks.md"
 
 _strict = ConfigDict(extra="forbid", defer_build=True)
