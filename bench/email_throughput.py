@@ -45,12 +45,12 @@ def main() -> None:
 
     from moto.ses.models import ses_backends
 
-    from status_fanout.auth import hash_token
-    from status_fanout.email_sender import MAX_IN_FLIGHT
-    from status_fanout.email_store import Subscriber, SubscriberStore
-    from status_fanout.models import IncidentCreate
-    from status_fanout.service import StatusService
-    from status_fanout.store import Store
+    from status_fanout.api.auth import hash_token
+    from status_fanout.email.sender import MAX_IN_FLIGHT
+    from status_fanout.email.store import Subscriber, SubscriberStore
+    from status_fanout.incidents.models import IncidentCreate
+    from status_fanout.incidents.service import StatusService
+    from status_fanout.incidents.store import IncidentStore
     from status_fanout_local.runtime import DEFAULT_MAX_CONTAINERS
     from status_fanout_local.stack import LocalStack
     from status_fanout_local.template import ACCOUNT_ID, REGION
@@ -59,7 +59,7 @@ def main() -> None:
     with LocalStack(ROOT, parameters={"StaffTokenSha256": hash_token("bench")}, env=env) as stack:
         backend = ses_backends[ACCOUNT_ID][REGION]  # after the emulator's reset at start
         table = stack.physical["StatusTable"]
-        store = Store(table, boto3.client("dynamodb"))
+        store = IncidentStore(table, boto3.client("dynamodb"))
         subscribers = SubscriberStore(store, int(os.environ.get("FANOUT_SHARDS", "16")))
         now = "2018-08-30T22:18:00.000Z"
         setup = time.perf_counter()

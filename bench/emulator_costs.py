@@ -43,8 +43,8 @@ def measure(label: str, per_call: int, calls: int, call: Callable[[int], Any]) -
 
 
 def _main(calls: int) -> list[dict[str, Any]]:
-    from status_fanout.auth import hash_token
-    from status_fanout.delivery_claims import ClaimRequest, _claim_update
+    from status_fanout.api.auth import hash_token
+    from status_fanout.delivery.claims import ClaimRequest, _claim_update
     from status_fanout_local.stack import LocalStack
 
     with LocalStack(ROOT, parameters={"StaffTokenSha256": hash_token("bench")}) as stack:

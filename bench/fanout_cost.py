@@ -36,13 +36,14 @@ def _main() -> list[dict[str, Any]] | None:
     parser.add_argument("--components", type=int, default=1, help="components the update touches")
     args = parser.parse_args()
 
-    from status_fanout.auth import hash_token
-    from status_fanout.fanout import EventRef, Planner
-    from status_fanout.models import ComponentPut, IncidentCreate
-    from status_fanout.service import StatusService
+    from status_fanout.api.auth import hash_token
+    from status_fanout.delivery.planner import EventRef, Planner
+    from status_fanout.dynamo import to_item
+    from status_fanout.incidents.models import ComponentPut, IncidentCreate
+    from status_fanout.incidents.service import StatusService
+    from status_fanout.incidents.store import IncidentStore
     from status_fanout.settings import Settings
-    from status_fanout.store import Store, to_item
-    from status_fanout.webhook_store import WebhookStore, index_pk, shard_of
+    from status_fanout.webhooks.store import WebhookStore, index_pk, shard_of
     from status_fanout_local.stack import LocalStack
 
     env = {"FANOUT_SHARDS": str(args.shards)}
@@ -59,7 +60,7 @@ def _main() -> list[dict[str, Any]] | None:
             ddb.batch_write_item(RequestItems={table: items[start:start + 25]})
         index_bytes = sum(len(json.dumps(i["PutRequest"]["Item"])) for i in items)
 
-        service = StatusService(Store(table, ddb))
+        service = StatusService(IncidentStore(table, ddb))
         components: dict[str, Any] = {f"c{n}": "major_outage" for n in range(args.components)}
         for cid in components:
             service.put_component(cid, ComponentPut(name=cid))
@@ -76,7 +77,7 @@ def _main() -> list[dict[str, Any]] | None:
         counted_ddb, counted_sqs = boto3.client("dynamodb"), boto3.client("sqs")
         for client in (counted_ddb, counted_sqs):
             client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
-        store = Store(table, counted_ddb)
+        store = IncidentStore(table, counted_ddb)
         planner = Planner(store, WebhookStore(store, args.shards), settings, sqs=counted_sqs)
 
         started = time.perf_counter()

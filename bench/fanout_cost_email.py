@@ -36,15 +36,15 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=16)
     args = parser.parse_args()
 
-    from status_fanout.auth import hash_token
-    from status_fanout.email_store import CHANNEL
-    from status_fanout.fanout import EventRef, Planner
-    from status_fanout.models import ComponentPut, IncidentCreate
-    from status_fanout.service import StatusService
+    from status_fanout.api.auth import hash_token
+    from status_fanout.delivery.planner import EventRef, Planner
+    from status_fanout.delivery.subscriber_index import index_keys, index_writes
+    from status_fanout.email.store import CHANNEL
+    from status_fanout.incidents.models import ComponentPut, IncidentCreate
+    from status_fanout.incidents.service import StatusService
+    from status_fanout.incidents.store import IncidentStore
     from status_fanout.settings import Settings
-    from status_fanout.store import Store
-    from status_fanout.subscriber_index import index_keys, index_writes
-    from status_fanout.webhook_store import WebhookStore
+    from status_fanout.webhooks.store import WebhookStore
     from status_fanout_local.stack import LocalStack
 
     env = {"FANOUT_SHARDS": str(args.shards), "OUTBOX_DIR": str(ROOT / ".local" / "bench-outbox")}
@@ -59,7 +59,7 @@ def main() -> None:
             ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": i}} for i in puts[start:start + 25]]})
         index_bytes = sum(len(json.dumps(i)) for i in puts)
 
-        service = StatusService(Store(table, ddb))
+        service = StatusService(IncidentStore(table, ddb))
         service.put_component("smtp-email", ComponentPut(name="SMTP Email"))
         incident, _ = service.create_incident(IncidentCreate(name="bench", status="investigating", body="b",
                                                              components={"smtp-email": "major_outage"},
@@ -74,7 +74,7 @@ def main() -> None:
         counted_ddb, counted_sqs = boto3.client("dynamodb"), boto3.client("sqs")
         for client in (counted_ddb, counted_sqs):
             client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
-        store = Store(table, counted_ddb)
+        store = IncidentStore(table, counted_ddb)
         planner = Planner(store, WebhookStore(store, args.shards), settings, sqs=counted_sqs)
         assert list(planner.channels) == ["email"]
 

@@ -41,7 +41,7 @@ def _main() -> list[dict[str, Any]] | None:
     parser.add_argument("--updates", type=int, default=3)
     args = parser.parse_args()
 
-    from status_fanout.auth import hash_token
+    from status_fanout.api.auth import hash_token
     from status_fanout_local.stack import LocalStack
 
     arrivals: dict[str, list[float]] = {}

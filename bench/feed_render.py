@@ -3,7 +3,7 @@
 In-process and without AWS: the 1,282 incidents in
 data/githubstatus-incidents/ (Statuspage v2 JSON) become our domain
 objects (Incident, IncidentUpdate, Component) directly, then the publisher's
-pure renderer (`status_fanout.publishing.render`) produces the artifacts. No
+pure renderer (`status_fanout.publishing.publisher.render`) produces the artifacts. No
 DynamoDB reads or S3 writes are timed: this measures rendering alone.
 
 Figures (one JSON line each on stdout):
@@ -35,9 +35,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from status_fanout import feeds
-from status_fanout.models import AffectedComponent, Component, Incident, IncidentUpdate
-from status_fanout.publishing import RECENT_INCIDENTS, RenderPlan, SiteState, render
+from status_fanout.incidents.models import AffectedComponent, Component, Incident, IncidentUpdate
+from status_fanout.publishing import feeds
+from status_fanout.publishing.publisher import RECENT_INCIDENTS, RenderPlan, SiteState, render
 from status_fanout.settings import Settings
 from status_fanout.timefmt import format_ts, parse_ts
 

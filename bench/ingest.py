@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from status_fanout.auth import hash_token
+from status_fanout.api.auth import hash_token
 from status_fanout_local.http import Route, match_route, routes_for
 from status_fanout_local.replay import IncidentPlan, Send, read_plans, replay
 from status_fanout_local.stack import LocalStack

@@ -190,11 +190,11 @@ class Deployment:
 
 
 def read_deployment(template: Path) -> Deployment:
-    from status_fanout.delivery_claims import TRANSACTION_ITEMS
-    from status_fanout.email_sender import MAX_IN_FLIGHT as EMAIL_IN_FLIGHT
-    from status_fanout.fanout import CONTINUE_WITH_SECONDS_LEFT, SQS_BATCH
-    from status_fanout.subscriber_index import PAGE_ITEMS
-    from status_fanout.webhook_sender import MAX_IN_FLIGHT as WEBHOOK_IN_FLIGHT
+    from status_fanout.delivery.claims import TRANSACTION_ITEMS
+    from status_fanout.delivery.planner import CONTINUE_WITH_SECONDS_LEFT, SQS_BATCH
+    from status_fanout.delivery.subscriber_index import PAGE_ITEMS
+    from status_fanout.email.sender import MAX_IN_FLIGHT as EMAIL_IN_FLIGHT
+    from status_fanout.webhooks.sender import MAX_IN_FLIGHT as WEBHOOK_IN_FLIGHT
     from status_fanout_local.template import load_template
 
     doc = load_template(template)
@@ -283,8 +283,8 @@ def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
 
 def index_item(channel: str, shards: int, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     """One index item of a subscriber of everything, exactly as the stores write it."""
-    from status_fanout.lifecycle import new_id
-    from status_fanout.subscriber_index import index_keys, index_writes
+    from status_fanout.delivery.subscriber_index import index_keys, index_writes
+    from status_fanout.incidents.lifecycle import new_id
 
     (entry,) = index_writes("StatusTable", channel, set(), index_keys(channel, new_id(), [], shards), attributes)
     return dict(entry["Put"]["Item"])

@@ -32,7 +32,7 @@ from typing import Any
 
 import urllib3
 
-from status_fanout.delivery_claims import CLAIMED
+from status_fanout.delivery.claims import CLAIMED
 
 ROOT = Path(__file__).resolve().parent.parent
 ENDPOINTS = 100
@@ -66,13 +66,13 @@ def _main() -> list[dict[str, Any]] | None:
     parser.add_argument("--delays", default="0,20", help="receiver delays in ms, one run each")
     args = parser.parse_args()
 
-    from status_fanout.auth import hash_token
+    from status_fanout.api.auth import hash_token
+    from status_fanout.incidents.store import IncidentStore
     from status_fanout.settings import Settings
-    from status_fanout.store import Store
     from status_fanout.timefmt import format_ts, utcnow
-    from status_fanout.webhook_sender import MAX_IN_FLIGHT, WebhookSender
-    from status_fanout.webhook_service import WebhookService
-    from status_fanout.webhooks import EventSnapshot, WebhookCreate, delivery_id, sign, signing_secrets
+    from status_fanout.webhooks.models import EventSnapshot, WebhookCreate, delivery_id, sign, signing_secrets
+    from status_fanout.webhooks.sender import MAX_IN_FLIGHT, WebhookSender
+    from status_fanout.webhooks.service import WebhookService
     from status_fanout_local.stack import LocalStack
 
     results: list[dict[str, Any]] = []
@@ -80,7 +80,7 @@ def _main() -> list[dict[str, Any]] | None:
             ROOT, parameters={"StaffTokenSha256": hash_token("bench")}) as stack:
         stack.stop_pollers()
         settings = Settings.from_env()
-        store = Store(stack.physical["StatusTable"])
+        store = IncidentStore(stack.physical["StatusTable"])
         service = WebhookService(store, settings)
         for delay in [int(d) for d in args.delays.split(",")]:
             server = receiver(delay)

@@ -60,7 +60,7 @@ class Api:
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Any]:
     """The whole system from template.yaml on moto server, one per test module."""
-    from status_fanout.auth import hash_token
+    from status_fanout.api.auth import hash_token
     from status_fanout_local.stack import LocalStack
 
     # Four shards, not the template's sixteen: every notifying change plans one

@@ -21,10 +21,11 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from status_fanout import http_errors, openapi
-from status_fanout.auth import hash_token
+from status_fanout.api import http_errors, openapi
+from status_fanout.api.auth import hash_token
+from status_fanout.api.openapi import parse_body, parse_query
 from status_fanout.errors import ConflictError, DomainError, InvalidFieldError, MalformedRequestError, NotFoundError
-from status_fanout.models import (
+from status_fanout.incidents.models import (
     PATH_PARAMETERS,
     ComponentPatch,
     ComponentPut,
@@ -34,17 +35,19 @@ from status_fanout.models import (
     UpdateCorrect,
     UpdateCreate,
 )
+from status_fanout.incidents.service import IncidentWithUpdates, StatusService
+from status_fanout.incidents.store import IncidentStore
 from status_fanout.observability import logger, metrics
-from status_fanout.openapi import parse_body, parse_query
-from status_fanout.public_json import component_object, incident_object
-from status_fanout.service import IncidentWithUpdates, StatusService
+from status_fanout.publishing.public_json import component_object, incident_object
 from status_fanout.settings import get_settings
-from status_fanout.store import Store
 
 if TYPE_CHECKING:
-    from status_fanout import email_subscriptions, email_tokens, pages, webhooks
-    from status_fanout.email_subscriptions import SubscriptionService
-    from status_fanout.webhook_service import WebhookService
+    from status_fanout.email import subscriptions as email_subscriptions
+    from status_fanout.email import tokens as email_tokens
+    from status_fanout.email.subscriptions import SubscriptionService
+    from status_fanout.publishing import pages
+    from status_fanout.webhooks import models as webhooks
+    from status_fanout.webhooks.service import WebhookService
 
 settings = get_settings()
 
@@ -64,15 +67,15 @@ class _Lazy:
 
 # The routes of these modules name their body and query models as "module:Model":
 # /openapi.json loads them when it is first built.
-WEBHOOKS = "status_fanout.webhooks"
-SUBSCRIPTIONS = "status_fanout.email_subscriptions"
+WEBHOOKS = "status_fanout.webhooks.models"
+SUBSCRIPTIONS = "status_fanout.email.subscriptions"
 if not TYPE_CHECKING:  # mypy sees the modules themselves (above)
-    pages = _Lazy("status_fanout.pages")
+    pages = _Lazy("status_fanout.publishing.pages")
     webhooks = _Lazy(WEBHOOKS)
     email_subscriptions = _Lazy(SUBSCRIPTIONS)
-    email_tokens = _Lazy("status_fanout.email_tokens")
+    email_tokens = _Lazy("status_fanout.email.tokens")
 
-store = Store(settings.table_name)
+store = IncidentStore(settings.table_name)
 service = StatusService(store)
 api = openapi.Api()
 app = api.resolver
@@ -80,7 +83,7 @@ app = api.resolver
 
 @functools.cache
 def _webhook_service() -> WebhookService:
-    from status_fanout.webhook_service import WebhookService
+    from status_fanout.webhooks.service import WebhookService
 
     return WebhookService(store, settings)
 
@@ -101,7 +104,7 @@ def idempotency_gate(app: APIGatewayRestResolver, next_middleware: NextMiddlewar
     if event.http_method != "POST" or not key:
         return next_middleware(app)
     http_errors.check_idempotency_key(key)
-    from status_fanout import idempotency  # only requests with the header pay for it
+    from status_fanout.api import idempotency  # only requests with the header pay for it
 
     def run() -> dict[str, Any]:
         response = next_middleware(app)
@@ -436,7 +439,7 @@ def swagger_ui() -> Response[str]:
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if any(k.lower() == "idempotency-key" for k in event.get("headers") or {}):
-        from status_fanout import idempotency
+        from status_fanout.api import idempotency
 
         idempotency.register_context(context)
     return app.resolve(event, context)

@@ -7,14 +7,14 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from status_fanout.email_feedback import apply, ses_messages
-from status_fanout.email_subscriptions import SubscriptionService
+from status_fanout.email.feedback import apply, ses_messages
+from status_fanout.email.subscriptions import SubscriptionService
+from status_fanout.incidents.store import IncidentStore
 from status_fanout.observability import logger, metrics
 from status_fanout.settings import get_settings
-from status_fanout.store import Store
 
 settings = get_settings()
-service = SubscriptionService(Store(settings.table_name), settings)
+service = SubscriptionService(IncidentStore(settings.table_name), settings)
 
 
 @logger.inject_lambda_context(clear_state=True)

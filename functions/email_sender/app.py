@@ -3,7 +3,7 @@
 Several sends are in flight at once (EmailSender's thread pool, paced by its
 token bucket), so the batch is handled by the sender itself rather than
 Powertools' sequential BatchProcessor; failures are still reported per message.
-The batch's mails are claimed in one transaction (status_fanout.delivery_claims)
+The batch's mails are claimed in one transaction (status_fanout.delivery.claims)
 rather than with Powertools Idempotency's two writes per mail (docs/email.md).
 """
 
@@ -15,13 +15,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from status_fanout.email_sender import EmailSender
+from status_fanout.email.sender import EmailSender
+from status_fanout.incidents.store import IncidentStore
 from status_fanout.observability import logger, metrics
 from status_fanout.settings import get_settings
-from status_fanout.store import Store
 
 settings = get_settings()
-sender = EmailSender(Store(settings.table_name), settings)
+sender = EmailSender(IncidentStore(settings.table_name), settings)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -13,13 +13,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from status_fanout.incidents.store import IncidentStore
 from status_fanout.observability import logger, metrics
-from status_fanout.publishing import Publisher, RenderPlan
+from status_fanout.publishing.publisher import Publisher, RenderPlan
 from status_fanout.settings import get_settings
-from status_fanout.store import Store
 
 settings = get_settings()
-publisher = Publisher(Store(settings.table_name), settings)
+publisher = Publisher(IncidentStore(settings.table_name), settings)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,7 +4,7 @@ Many deliveries are in flight at once (WebhookSender's thread pool), so the
 batch is handled by the sender itself rather than Powertools' sequential
 BatchProcessor; failures are still reported per message. The batch's
 deliveries are claimed in one transaction on their delivery-log items
-(status_fanout.delivery_claims) rather than with Powertools Idempotency's
+(status_fanout.delivery.claims) rather than with Powertools Idempotency's
 two writes per delivery (docs/webhooks.md, "Exactly once").
 """
 
@@ -18,11 +18,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+from status_fanout.incidents.store import IncidentStore
 from status_fanout.observability import logger, metrics
 from status_fanout.settings import get_settings
-from status_fanout.store import Store
-from status_fanout.webhook_sender import WebhookSender
-from status_fanout.webhook_store import WebhookStore
+from status_fanout.webhooks.sender import WebhookSender
+from status_fanout.webhooks.store import WebhookStore
 
 settings = get_settings()
 
@@ -39,7 +39,7 @@ def tell_staff(message: str) -> None:
             logger.exception("could not publish to the ops topic")
 
 
-sender = WebhookSender(WebhookStore(Store(settings.table_name), settings.fanout_shards), settings,
+sender = WebhookSender(WebhookStore(IncidentStore(settings.table_name), settings.fanout_shards), settings,
                        notify_staff=tell_staff)
 
 

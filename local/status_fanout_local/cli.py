@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _local(args: argparse.Namespace) -> int:
-    from status_fanout.auth import hash_token, new_token
+    from status_fanout.api.auth import hash_token, new_token
 
     from .stack import LocalStack
 
@@ -58,7 +58,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _hash_token(args: argparse.Namespace) -> int:
-    from status_fanout.auth import hash_token, new_token
+    from status_fanout.api.auth import hash_token, new_token
 
     token = args.token or new_token()
     if not args.token:

@@ -131,7 +131,7 @@ def test_emulator_refusing_every_call_for_seconds(stack: LocalStack, api: Api, o
 
 
 def test_planner_dying_after_its_first_batch(stack: LocalStack, api: Api, rx: Receivers) -> None:
-    from status_fanout.fanout import Planner
+    from status_fanout.delivery.planner import Planner
 
     # GIVEN twelve endpoints: one planning job, two SendMessageBatch calls
     hooks = [register(api, f"{rx.url}/crash/{n}") for n in range(12)]

@@ -19,9 +19,9 @@ from typing import Any
 import feedparser
 import pytest
 
-from status_fanout.auth import hash_token
+from status_fanout.api.auth import hash_token
 from status_fanout_local.replay import ensure_components, http_sender, read_plans, replay
-from tests.conftest import ROOT, SEED, DATA, STAFF_TOKEN, Api, http
+from tests.conftest import DATA, ROOT, SEED, STAFF_TOKEN, Api, http
 
 pytestmark = pytest.mark.e2e
 SAMPLES = DATA / "statuspage-samples"

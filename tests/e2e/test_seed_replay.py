@@ -11,7 +11,7 @@ import pytest
 
 from status_fanout.timefmt import format_ts
 from status_fanout_local.replay import http_sender, read_plans, replay
-from tests.conftest import SEED, DATA, STAFF_TOKEN, Api, http
+from tests.conftest import DATA, SEED, STAFF_TOKEN, Api, http
 
 pytestmark = pytest.mark.e2e
 SAMPLES = DATA / "statuspage-samples"

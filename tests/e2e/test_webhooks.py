@@ -14,10 +14,10 @@ import boto3
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from status_fanout.auth import hash_token
+from status_fanout.api.auth import hash_token
 from status_fanout_local.replay import http_sender, read_plans, replay
 from status_fanout_local.stack import LocalStack
-from tests.conftest import ROOT, SEED, DATA, STAFF_TOKEN, Api
+from tests.conftest import DATA, ROOT, SEED, STAFF_TOKEN, Api
 from tests.support.receivers import always, fail_first, hang, receivers
 
 pytestmark = pytest.mark.e2e

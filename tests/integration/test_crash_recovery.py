@@ -10,13 +10,13 @@ from typing import Any
 import boto3
 import pytest
 
-from status_fanout.auth import hash_token
-from status_fanout.fanout import EventRef, Planner
+from status_fanout.api.auth import hash_token
+from status_fanout.delivery.planner import EventRef, Planner
+from status_fanout.incidents.store import IncidentStore
 from status_fanout.settings import Settings
-from status_fanout.store import Store
-from status_fanout.webhook_delivery import Dialer
-from status_fanout.webhook_sender import WebhookSender
-from status_fanout.webhook_store import WebhookStore
+from status_fanout.webhooks.sender import WebhookSender
+from status_fanout.webhooks.store import WebhookStore
+from status_fanout.webhooks.transport import Dialer
 from status_fanout_local.pollers import sqs_record
 from status_fanout_local.stack import LocalStack
 from tests.conftest import ROOT, STAFF_TOKEN, Api
@@ -78,7 +78,7 @@ def test_planner_killed_between_two_batches_loses_nothing_and_sends_nothing_twic
         stack: LocalStack, api: Api) -> None:
     with receivers() as rx:
         hooks = [api("POST", "/v1/webhooks", {"url": f"{rx.url}/p{n}"}).json["id"] for n in range(SUBSCRIBERS)]
-        store = Store(stack.physical["StatusTable"], boto3.client("dynamodb"))
+        store = IncidentStore(stack.physical["StatusTable"], boto3.client("dynamodb"))
         settings = settings_for(stack, stack.queue_url("WebhookQueue"))
         webhooks = WebhookStore(store, 1)
         incident_id = silent_incident(api, "planner crash")
@@ -109,7 +109,7 @@ def test_sender_killed_between_two_deliveries_loses_nothing_and_sends_nothing_tw
     arn = sqs.get_queue_attributes(QueueUrl=private, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     with receivers() as rx:
         hooks = [api("POST", "/v1/webhooks", {"url": f"{rx.url}/s{n}"}).json["id"] for n in range(SUBSCRIBERS)]
-        store = Store(stack.physical["StatusTable"], boto3.client("dynamodb"))
+        store = IncidentStore(stack.physical["StatusTable"], boto3.client("dynamodb"))
         settings = settings_for(stack, private)
         webhooks = WebhookStore(store, 1)
         planner = Planner(store, webhooks, settings)
@@ -117,7 +117,7 @@ def test_sender_killed_between_two_deliveries_loses_nothing_and_sends_nothing_tw
         event = planner.snapshot(EventRef("update", incident_id=incident_id, update_seq=1))
         assert event is not None
         assert planner.plan_shard(shard_job(event)) == SUBSCRIBERS
-        monkeypatch.setattr("status_fanout.webhook_sender.MAX_IN_FLIGHT", 1)  # one at a time: a clean "between"
+        monkeypatch.setattr("status_fanout.webhooks.sender.MAX_IN_FLIGHT", 1)  # one at a time: a clean "between"
 
         def drain(sender: WebhookSender, until: float = 0) -> None:
             while True:

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from status_fanout.delivery_claims import BUSY, CLAIMED, DONE, TRANSACTION_ITEMS, ClaimRequest, claim_all, finish
-from status_fanout.store import Store
+from status_fanout.delivery.claims import BUSY, CLAIMED, DONE, TRANSACTION_ITEMS, ClaimRequest, claim_all, finish
+from status_fanout.dynamo import Store
 
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000

@@ -10,18 +10,18 @@ from typing import Any
 import boto3
 import pytest
 
-from status_fanout.models import ComponentPatch, ComponentPut, IncidentCreate, UpdateCreate
-from status_fanout.publishing import Publisher, RenderPlan
-from status_fanout.service import StatusService
+from status_fanout.incidents.models import ComponentPatch, ComponentPut, IncidentCreate, UpdateCreate
+from status_fanout.incidents.service import StatusService
+from status_fanout.incidents.store import IncidentStore
+from status_fanout.publishing.publisher import Publisher, RenderPlan
 from status_fanout.settings import Settings
-from status_fanout.store import Store
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def service(stack: Any) -> StatusService:
-    return StatusService(Store(stack.physical["StatusTable"], boto3.client("dynamodb")))
+    return StatusService(IncidentStore(stack.physical["StatusTable"], boto3.client("dynamodb")))
 
 
 def test_table_matches_the_template(stack: Any) -> None:

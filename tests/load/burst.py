@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from status_fanout.auth import hash_token
+from status_fanout.api.auth import hash_token
 from status_fanout_local.stack import LocalStack
 from tests.conftest import ROOT, STAFF_TOKEN, Api
 from tests.support.inbox import Outbox, confirmed

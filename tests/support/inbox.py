@@ -96,7 +96,7 @@ def subscriber(api: Api, who: str) -> dict[str, Any]:
 @contextmanager
 def stack_with_outbox(outbox: Path, env: dict[str, str]) -> Iterator[Any]:
     """A local stack whose sent mail lands as .eml files in `outbox`."""
-    from status_fanout.auth import hash_token
+    from status_fanout.api.auth import hash_token
     from status_fanout_local.stack import LocalStack
 
     with LocalStack(ROOT, parameters={"StaffTokenSha256": hash_token(STAFF_TOKEN)},

@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from status_fanout.delivery_claims import BUSY, CLAIMED
-from status_fanout.email_sender import EmailSender
-from status_fanout.email_store import Subscriber
+from status_fanout.delivery.claims import BUSY, CLAIMED
+from status_fanout.email.sender import EmailSender
+from status_fanout.email.store import Subscriber
 from status_fanout.errors import NotFoundError
+from status_fanout.incidents.store import IncidentStore
 from status_fanout.observability import metrics
 from status_fanout.settings import Settings
-from status_fanout.store import Store
-from status_fanout.webhook_delivery import Outcome
-from status_fanout.webhook_sender import RetryLater, WebhookSender
-from status_fanout.webhooks import EventSnapshot, WebhookEndpoint, WebhookSecret, new_secret
+from status_fanout.webhooks.models import EventSnapshot, WebhookEndpoint, WebhookSecret, new_secret
+from status_fanout.webhooks.sender import RetryLater, WebhookSender
+from status_fanout.webhooks.transport import Outcome
 from tests.support.cfn_template import load_template
 
 NOW = "2024-05-01T12:00:00.000Z"
@@ -211,7 +211,7 @@ class StubSes:
 
 def email_sender(ses: StubSes, sqs: StubSqs | None = None) -> EmailSender:
     settings = Settings(table_name="t", email_retry_base_seconds=0, email_sender_concurrency=1)
-    return EmailSender(Store("t"), settings, ses=ses, sqs=sqs or StubSqs())
+    return EmailSender(IncidentStore("t"), settings, ses=ses, sqs=sqs or StubSqs())
 
 
 def subscriber(state: str) -> Subscriber:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from status_fanout.fanout import Planner
+from status_fanout.delivery.planner import Planner
 from status_fanout.settings import Settings
 from tests.support.fake_sqs import SentMessages
 

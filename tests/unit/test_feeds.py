@@ -10,9 +10,10 @@ from typing import Any
 
 import feedparser
 
-from status_fanout import feeds, lifecycle
-from status_fanout.models import Component, Incident, IncidentUpdate
-from status_fanout.publishing import RenderPlan, SiteState, render
+from status_fanout.incidents import lifecycle
+from status_fanout.incidents.models import Component, Incident, IncidentUpdate
+from status_fanout.publishing import feeds
+from status_fanout.publishing.publisher import RenderPlan, SiteState, render
 from status_fanout.settings import Settings
 
 SEED = Path(__file__).resolve().parents[2] / "events" / "seed" / "mail-platform-outage.json"

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from status_fanout import lifecycle
 from status_fanout.errors import InvalidFieldError, NotFoundError
-from status_fanout.models import Component
+from status_fanout.incidents import lifecycle
+from status_fanout.incidents.models import Component
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC)
 EDT = timedelta(hours=-4)

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from status_fanout.queue_jobs import DELIVERY_JOB_FIELDS, MAX_BACKOFF, BatchMemo, PoisonMessage, backoff, parse_job
+from status_fanout.delivery.jobs import DELIVERY_JOB_FIELDS, MAX_BACKOFF, BatchMemo, PoisonMessage, backoff, parse_job
 
 
 @pytest.mark.parametrize("body,reason", [

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from status_fanout.fanout import Planner
+from status_fanout.delivery.planner import Planner
+from status_fanout.delivery.subscriber_index import PAGE_ITEMS
 from status_fanout.settings import Settings
-from status_fanout.subscriber_index import PAGE_ITEMS
 from tests.support.fake_sqs import SentMessages
 
 ROOT = Path(__file__).resolve().parents[2]

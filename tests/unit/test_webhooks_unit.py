@@ -10,13 +10,13 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from status_fanout import ssrf
+from status_fanout.delivery.planner import notifying_events
+from status_fanout.dynamo import to_item
 from status_fanout.errors import InvalidFieldError
-from status_fanout.fanout import notifying_events
-from status_fanout.store import to_item
-from status_fanout.webhook_delivery import retry_after_seconds
-from status_fanout.webhook_sender import next_delay
-from status_fanout.webhooks import delivery_id, new_secret, sign
+from status_fanout.webhooks import ssrf
+from status_fanout.webhooks.models import delivery_id, new_secret, sign
+from status_fanout.webhooks.sender import next_delay
+from status_fanout.webhooks.transport import retry_after_seconds
 
 
 def test_signatures_verify_with_the_standard_webhooks_library() -> None:

@@ -1,0 +1,261 @@
+"""The fan-out engine, shared by every channel.
+
+1. `notifying_events` reads stream records and finds what notifies: a new
+   update with deliver_notifications, a first-published postmortem that
+   notifies, a component status changed by PATCH.
+2. `Planner.plan_event` freezes the event's data (one snapshot, written once)
+   and enqueues one planning job per (channel, shard) on the plan queue.
+3. `Planner.plan_shard` pages through that shard's partitions of the
+   subscriber index (the "all" bucket and one per touched component, so no
+   scan and no hot partition), drops what the subscriber filtered out, and
+   enqueues one delivery job per subscriber with SendMessageBatch.
+
+Every (event, subscriber) pair has one deterministic delivery id, so a
+repeated stream record or a retried job only re-enqueues jobs the channel's
+sender recognises and drops. docs/fan-out.md has the design and its limits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from status_fanout.delivery.subscriber_index import ALL
+from status_fanout.dynamo import from_item
+from status_fanout.incidents import lifecycle
+from status_fanout.incidents.models import Component, Incident, IncidentUpdate
+from status_fanout.incidents.store import IncidentStore
+from status_fanout.publishing import public_json
+from status_fanout.settings import Settings
+from status_fanout.timefmt import format_ts, utcnow
+from status_fanout.webhooks.models import EventSnapshot, delivery_id
+from status_fanout.webhooks.store import WebhookStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+else:
+    SQSClient = Any
+
+SNAPSHOT_DAYS = 30
+SQS_BATCH = 10
+# A planning job stops reading the index with this much of its invocation
+# left, and hands the rest of its shard on as a continuation job.
+CONTINUE_WITH_SECONDS_LEFT = 20.0
+
+
+@dataclass(frozen=True)
+class EventRef:
+    """A notifying change, named by what is needed to snapshot it."""
+
+    kind: str  # update | postmortem | component
+    incident_id: str = ""
+    update_seq: int = 0
+    component_id: str = ""
+    old_status: str = ""
+    version: int = 0
+
+    @property
+    def id(self) -> str:
+        if self.kind == "update":
+            return f"upd:{self.incident_id}:{self.update_seq}"
+        if self.kind == "postmortem":
+            return f"pm:{self.incident_id}"
+        return f"cmp:{self.component_id}:{self.version}"
+
+
+def notifying_events(records: Iterable[Mapping[str, Any]]) -> list[EventRef]:
+    events: list[EventRef] = []
+    for record in records:
+        change = record.get("dynamodb", {})
+        new = from_item(change.get("NewImage", {}))
+        old = from_item(change.get("OldImage", {}))
+        kind = new.get("type")
+        if kind == "update" and not old and new.get("deliver_notifications") and not new.get("backfilled"):
+            events.append(EventRef("update", incident_id=new["incident_id"], update_seq=int(new["seq"])))
+        elif (kind == "incident" and new.get("postmortem_published_at") and new.get("postmortem_notify")
+              and not old.get("postmortem_published_at")):
+            events.append(EventRef("postmortem", incident_id=new["id"]))
+        elif (kind == "component" and new.get("changed_by") == "patch" and old
+              and old.get("status") != new.get("status")):
+            events.append(EventRef("component", component_id=new["id"], old_status=old["status"],
+                                   version=int(new.get("version", 0))))
+    return events
+
+
+class Planner:
+    def __init__(self, store: IncidentStore, webhooks: WebhookStore, settings: Settings,
+                 sqs: SQSClient | None = None) -> None:
+        self.store = store
+        self.webhooks = webhooks
+        self.settings = settings
+        self._sqs = sqs
+        # A channel takes part once its queue exists; its subscribers are in
+        # the same sharded index (subscriber_index), under its own name.
+        self.channels = {name: url for name, url in (("webhook", settings.webhook_queue_url),
+                                                     ("email", settings.email_queue_url)) if url}
+
+    @property
+    def sqs(self) -> SQSClient:
+        if self._sqs is None:
+            self._sqs = boto3.client("sqs")
+        return self._sqs
+
+    # --- snapshots --------------------------------------------------------
+
+    def snapshot(self, ref: EventRef) -> EventSnapshot | None:
+        """Build the event's frozen data and store it once; None if it vanished."""
+        components = {c.id: c for c in self.store.list_components()}
+        status = public_json.status_object(components.values(), self.store.list_unresolved())
+        if ref.kind == "component":
+            event = self._component_event(ref, components, status)
+        else:
+            loaded = self.store.load_incident(ref.incident_id)
+            if loaded is None:
+                return None
+            event = self._incident_event(ref, *loaded, components, status)
+        if event is None:
+            return None
+        return self.webhooks.put_event(event, int(time.time()) + SNAPSHOT_DAYS * 86400)
+
+    def _incident_event(self, ref: EventRef, incident: Incident, updates: list[IncidentUpdate],
+                        components: dict[str, Component], status: dict[str, str]) -> EventSnapshot | None:
+        page = public_json.page_object(self.settings, incident.updated_at)
+        if ref.kind == "postmortem":
+            body = public_json.incident_object(incident, updates, components, self.settings)
+            update = {"status": "postmortem", "label": lifecycle.POSTMORTEM_LABEL, "body": incident.postmortem_body,
+                      "display_at": incident.postmortem_published_at, "incident_id": incident.id}
+            return EventSnapshot(
+                id=ref.id, type="incident.postmortem",
+                occurred_at=incident.postmortem_published_at or incident.updated_at,
+                incident_id=incident.id, component_ids=incident.component_ids, page=page, status=status,
+                incident=body, update=update, sequence=incident.version,
+            )
+        upto = [u for u in updates if u.seq <= ref.update_seq]
+        current = next((u for u in upto if u.seq == ref.update_seq), None)
+        if current is None:
+            return None
+        # The incident as it stood when this update was posted: later updates
+        # and a postmortem published since are not part of this event.
+        as_of = lifecycle.derive(incident, upto).model_copy(update={"updated_at": current.created_at})
+        if (incident.postmortem_published_at or "") > current.created_at:
+            as_of = as_of.model_copy(update={"postmortem_body": None, "postmortem_published_at": None})
+        body = public_json.incident_object(as_of, upto, components, self.settings)
+        update = {**public_json.update_object(current), "label": lifecycle.labels(upto)[current.id]}
+        touched = list(dict.fromkeys([*as_of.component_ids, *(a.code for a in current.affected_components or [])]))
+        return EventSnapshot(
+            id=ref.id, type="incident.created" if current.seq == 1 else "incident.updated",
+            occurred_at=current.created_at, incident_id=incident.id, component_ids=touched, page=page,
+            status=status, incident=body, update=update, sequence=current.incident_version or current.seq,
+        )
+
+    def _component_event(self, ref: EventRef, components: dict[str, Component],
+                         status: dict[str, str]) -> EventSnapshot | None:
+        component = components.get(ref.component_id)
+        if component is None:
+            return None
+        page = public_json.page_object(self.settings, component.updated_at)
+        return EventSnapshot(
+            id=ref.id, type="component.updated", occurred_at=component.updated_at,
+            component_ids=[component.id], page=page, status=status,
+            component=public_json.component_object(component, page["id"]),
+            component_update={
+                "old_status": ref.old_status, "new_status": component.status, "created_at": component.updated_at,
+                "component_type": "Component", "id": f"{component.id}-{ref.version}", "component_id": component.id,
+            },
+        )
+
+    # --- planning ---------------------------------------------------------
+
+    def plan_event(self, event: EventSnapshot) -> int:
+        """Enqueue one planning job per (channel, shard); returns how many."""
+        buckets = [ALL, *(f"c:{c}" for c in event.component_ids)]
+        if event.type == "webhook.test":
+            return 0
+        jobs = [
+            {"event_id": event.id, "event_type": event.type, "occurred_at": event.occurred_at,
+             "component_ids": event.component_ids, "channel": channel, "shard": shard, "buckets": buckets}
+            for channel in self.channels
+            for shard in range(self.settings.fanout_shards)
+        ]
+        self.send(self.settings.plan_queue_url, jobs)
+        return len(jobs)
+
+    def plan_shard(self, job: Mapping[str, Any], seconds_left: Callable[[], float] = lambda: math.inf) -> int:
+        """Enqueue a delivery job for every subscriber of one shard; returns how many.
+
+        A shard too big for one invocation is planned in parts: when
+        `seconds_left` drops under CONTINUE_WITH_SECONDS_LEFT, what is left
+        (the bucket and the index page to start from) goes back on the plan
+        queue as a continuation job. A subscriber in two component buckets
+        may then be enqueued twice; its delivery id is the same, and the
+        sender drops the second."""
+        channel = job["channel"]
+        seen: set[str] = set()
+        batch: list[dict[str, Any]] = []
+        sent = 0
+        buckets = list(job["buckets"])
+        start: dict[str, Any] | None = job.get("start")
+        for position in range(int(job.get("bucket_index", 0)), len(buckets)):
+            while True:
+                # Checked before every page, the first included: a later job
+                # of a batch may start with little of the invocation left.
+                if seconds_left() < CONTINUE_WITH_SECONDS_LEFT:
+                    if batch:
+                        sent += self.send(self.channels[channel], batch)
+                    self.send(self.settings.plan_queue_url, [{**job, "bucket_index": position, "start": start}])
+                    return sent
+                subscribers, start = self.webhooks.subscribers_page(channel, buckets[position], int(job["shard"]),
+                                                                    start)
+                for subscriber in subscribers:
+                    subscriber_id = subscriber["sk"]
+                    events = subscriber.get("events") or []
+                    if subscriber_id in seen or (events and job["event_type"] not in events):
+                        continue
+                    seen.add(subscriber_id)
+                    batch.append({
+                        "delivery_id": delivery_id(job["event_id"], subscriber_id),
+                        "event_id": job["event_id"], "event_type": job["event_type"],
+                        "occurred_at": job["occurred_at"], "subscriber_id": subscriber_id,
+                    })
+                    if len(batch) == SQS_BATCH:
+                        sent += self.send(self.channels[channel], batch)
+                        batch = []
+                if not start:
+                    break
+        if batch:
+            sent += self.send(self.channels[channel], batch)
+        return sent
+
+    def send(self, queue_url: str, bodies: list[dict[str, Any]], delay: int = 0) -> int:
+        """SendMessageBatch in tens; entries SQS refused are retried, then raise."""
+        for offset in range(0, len(bodies), SQS_BATCH):
+            chunk = bodies[offset:offset + SQS_BATCH]
+            entries = [{"Id": str(i), "MessageBody": json.dumps(body, separators=(",", ":")), "DelaySeconds": delay}
+                       for i, body in enumerate(chunk)]
+            for _ in range(3):
+                failed = self.sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
+                if not failed:
+                    break
+                retry = {f["Id"] for f in failed if not f.get("SenderFault")}
+                if len(retry) < len(failed):
+                    raise RuntimeError(f"SQS refused delivery jobs: {failed}")
+                entries = [e for e in entries if e["Id"] in retry]
+            else:
+                raise RuntimeError(f"SQS kept failing {len(entries)} jobs")
+        return len(bodies)
+
+
+def test_event(settings: Settings, endpoint_id: str, status: dict[str, str]) -> EventSnapshot:
+    """The snapshot of a `webhook.test` ping for one endpoint."""
+    now = format_ts(utcnow())
+    return EventSnapshot(
+        id=f"test:{endpoint_id}:{lifecycle.new_id()}", type="webhook.test", occurred_at=now,
+        page=public_json.page_object(settings, now), status=status,
+        message="This is a test event from status-fanout. Verify its signature with your endpoint's secret.",
+    )

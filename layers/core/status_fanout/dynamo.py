@@ -1,0 +1,152 @@
+"""The DynamoDB helper every context's store builds on: one table (docs/data-model.md),
+item (de)serialisation, cursors, batched reads, transactions. SDK errors become
+domain errors here and nowhere else."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from status_fanout.errors import DomainError, StoreUnavailableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+             "InternalServerError", "ServiceUnavailable"}
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class VersionConflict(Exception):
+    """Someone else wrote first; re-read and try again."""
+
+
+class BadCursorError(DomainError):
+    status = 400
+    code = "bad_cursor"
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    plain = {k: v["S"] for k, v in key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, index_keys: tuple[str, ...]) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        plain = json.loads(raw)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise BadCursorError("cursor is not one this API returned", [{"field": "cursor"}]) from exc
+    if not isinstance(plain, dict) or set(plain) != set(index_keys) or not all(
+        isinstance(v, str) and len(v) < 512 for v in plain.values()
+    ):
+        raise BadCursorError("cursor is not one this API returned", [{"field": "cursor"}])
+    return {k: {"S": v} for k, v in plain.items()}
+
+
+class Store:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        # Created on first use, not at import: a cold start that is refused at
+        # the auth gate or serves /openapi.json never pays the ~140 ms.
+        if self._client is None:
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    # --- low level ---------------------------------------------------------
+
+    def call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, operation)(TableName=self.table_name, **kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in THROTTLED:
+                raise StoreUnavailableError("the database is busy; retry shortly") from exc
+            raise
+
+    def query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.call("query", **kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The items at these (pk, sk) keys, strongly consistent, in BatchGetItem
+        calls of up to 100 keys; absent items are left out."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {self.table_name: {
+                "Keys": [to_item({"pk": pk, "sk": sk}) for pk, sk in wanted[start:start + 100]],
+                "ConsistentRead": True}}
+            while request:
+                try:
+                    reply = self.client.batch_get_item(RequestItems=request)
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code", "") in THROTTLED:
+                        raise StoreUnavailableError("the database is busy; retry shortly") from exc
+                    raise
+                for item in reply.get("Responses", {}).get(self.table_name, []):
+                    found[(item["pk"]["S"], item["sk"]["S"])] = item
+                request = reply.get("UnprocessedKeys") or {}
+                if request:  # DynamoDB is shedding load: give it a moment before asking again
+                    time.sleep(0.05)
+        return found
+
+    def transact(self, items: list[dict[str, Any]]) -> None:
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "")
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if code == "TransactionCanceledException" and (
+                "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons
+                or "ConditionalCheckFailed" in error.get("Message", "")
+            ):
+                raise VersionConflict() from exc
+            if code in THROTTLED or code == "TransactionInProgressException":
+                raise StoreUnavailableError("the database is busy; retry shortly") from exc
+            raise

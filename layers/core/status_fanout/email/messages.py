@@ -1,0 +1,180 @@
+"""The emails themselves: raw MIME built with Python's `email` package.
+
+- multipart/alternative, text then HTML; the HTML is rendered by Jinja2 with
+  autoescape on, inline styles only: no remote images, no scripts, no CSS
+  that loads anything.
+- Nothing user-written reaches a header unsanitised: every header value goes
+  through `header_text` (CR, LF and every other control or line-separator
+  character become a space) and then through the `email` package's header
+  machinery, which encodes non-ASCII text (RFC 2047) and refuses a value
+  that still holds a line break.
+- Threading: every update of an incident has `In-Reply-To` and `References`
+  pointing at one deterministic root id per incident (`<incident.{id}@domain>`),
+  so a mail client shows the incident as one conversation. Each message's own
+  `Message-ID` is derived from its delivery id: unique per (update, subscriber)
+  and the same on a retry.
+- RFC 8058 one-click unsubscribe: `List-Unsubscribe` carries the per-recipient
+  one-click URL (https in AWS), with `List-Unsubscribe-Post`.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from status_fanout.incidents.lifecycle import STATUS_LABELS, UPDATE_LABEL
+from status_fanout.publishing import feeds
+from status_fanout.publishing.pages import COMPONENT_STATUS_LABELS, long_time
+from status_fanout.settings import Settings
+from status_fanout.webhooks.models import EventSnapshot
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+# SMTP line endings; long header lines (one-click URLs) are not folded into
+# encoded words: RFC 5322 allows 998 characters.
+POLICY = email.policy.SMTP.clone(max_line_length=998)
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+SUBJECT_MAX = 200
+
+
+def header_text(value: str, limit: int = SUBJECT_MAX) -> str:
+    """Text safe for a header: no control characters (so no CR/LF), one line, bounded."""
+    text = " ".join(_UNSAFE.sub(" ", value).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        # Escaping for .html only; the text part is text.
+        autoescape=select_autoescape(["html"], default_for_string=False, default=False),
+        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False,
+        keep_trailing_newline=True,
+    )
+    env.filters["text_html"] = lambda text: Markup(feeds.text_html(text))  # noqa: S704 - escapes its input
+    return env
+
+
+def _render(name: str, **context: Any) -> str:
+    return _environment().get_template(name).render(**context)
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower() or "localhost"
+
+
+def root_message_id(incident_id: str, sender: str) -> str:
+    return f"<incident.{re.sub(r'[^A-Za-z0-9]', '', incident_id)}@{domain_of(sender)}>"
+
+
+def _envelope(settings: Settings, to: str, subject: str, message_id: str, now: datetime) -> EmailMessage:
+    message = EmailMessage(policy=POLICY)
+    message["From"] = Address(display_name=header_text(f"{settings.page_name} Status", 100),
+                              addr_spec=settings.sender_address)
+    message["To"] = Address(addr_spec=to)
+    message["Subject"] = header_text(subject)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    return message
+
+
+def _alternative(message: EmailMessage, text: str, html: str) -> bytes:
+    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return message.as_bytes(policy=POLICY)
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    at: str
+    body: str
+
+
+def _labelled(updates: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Statuspage's labels for update dicts ("Update" when the status did not change)."""
+    ordered = sorted(updates, key=lambda u: (u.get("display_at") or u.get("created_at") or ""))
+    labels: dict[str, str] = {}
+    previous = None
+    for update in ordered:
+        status = str(update.get("status", ""))
+        labels[str(update.get("id"))] = UPDATE_LABEL if status == previous else STATUS_LABELS.get(status, status)
+        previous = status
+    return labels
+
+
+def subject_of(settings: Settings, event: EventSnapshot, component_names: Mapping[str, str]) -> str:
+    if event.incident is not None and event.update is not None:
+        return f"[{settings.page_name}] {event.incident.get('name', '')} — {event.update.get('label', '')}"
+    component = event.component or {}
+    new = (event.component_update or {}).get("new_status", "")
+    return f"[{settings.page_name}] {component.get('name', '')} — {COMPONENT_STATUS_LABELS.get(new, new)}"
+
+
+def update_message(settings: Settings, event: EventSnapshot, *, to: str, message_id: str, unsubscribe_url: str,
+                   manage_url: str, subscribed_to: Sequence[str], now: datetime) -> bytes:
+    """One incident update (or postmortem, or component change) for one subscriber."""
+    tz = feeds.zone(settings.page_time_zone)
+    subject = header_text(subject_of(settings, event, {}))
+    context: dict[str, Any] = {
+        "subject": subject, "page_name": settings.page_name, "page_url": settings.page_url,
+        "manage_url": manage_url, "unsubscribe_url": unsubscribe_url, "subscribed_to": list(subscribed_to),
+        "incident": event.incident is not None and event.update is not None,
+    }
+    if event.incident is not None and event.update is not None:
+        incident, update = event.incident, event.update
+        updates = list(incident.get("incident_updates") or [])
+        labels = _labelled(updates)
+        current_id = update.get("id")
+        when = update.get("display_at") or update.get("created_at") or event.occurred_at
+        context.update(
+            incident_name=incident.get("name", ""),
+            current=Line(str(update.get("label", "")), long_time(when, tz), str(update.get("body") or "")),
+            earlier=[Line(labels.get(str(u.get("id")), ""), long_time(u.get("display_at") or u["created_at"], tz),
+                          str(u.get("body") or ""))
+                     for u in updates if u.get("id") != current_id],
+            affected=[str(c.get("name", "")) for c in incident.get("components") or []],
+            incident_url=f"{settings.page_url}/incidents/{incident.get('id', event.incident_id)}",
+        )
+    else:
+        component, change = event.component or {}, event.component_update or {}
+        context.update(
+            component_name=component.get("name", ""),
+            old_status=COMPONENT_STATUS_LABELS.get(change.get("old_status", ""), change.get("old_status", "")),
+            new_status=COMPONENT_STATUS_LABELS.get(change.get("new_status", ""), change.get("new_status", "")),
+            at=long_time(event.occurred_at, tz),
+        )
+    message = _envelope(settings, to, subject, message_id, now)
+    if event.incident_id:
+        root = root_message_id(event.incident_id, settings.sender_address)
+        message["In-Reply-To"] = root
+        message["References"] = root
+    message["List-Id"] = f"{header_text(settings.page_name, 100)} status <{settings.effective_page_id}.status." \
+                         f"{domain_of(settings.sender_address)}>"
+    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return _alternative(message, _render("email_update.txt", **context), _render("email_update.html", **context))
+
+
+def confirm_message(settings: Settings, *, to: str, message_id: str, confirm_url: str,
+                    subscribed_to: Sequence[str], now: datetime) -> bytes:
+    """The double opt-in mail: its own template, one link to the confirm page."""
+    subject = header_text(f"[{settings.page_name}] Confirm your subscription")
+    context = {"subject": subject, "page_name": settings.page_name, "email": to, "confirm_url": confirm_url,
+               "subscribed_to": list(subscribed_to)}
+    message = _envelope(settings, to, subject, message_id, now)
+    return _alternative(message, _render("email_confirm.txt", **context), _render("email_confirm.html", **context))

@@ -1,0 +1,182 @@
+"""Email subscribers on the one table (docs/data-model.md, docs/email.md).
+
+- `SUBSCRIBER#{id}` / `#META`: the subscriber (address, state, components);
+  gsi1 `SUBSCRIBERS#{state}` and gsi2 `SUBSCRIBERS` list them for staff.
+- `ADDR#{keyed hash of the address}` / `#ADDR`: address → subscriber id, so a
+  subscribe or a bounce finds its subscriber with one read, never a scan.
+- `SUB#email#{bucket}#{shard}` / `{id}`: the fan-out index, written in the
+  same transaction as the subscriber, present only while it is confirmed.
+- `THROTTLE#{scope}#{key}` / `{window}`: conditional counters with a TTL.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from status_fanout.delivery.claims import ClaimRequest, claim_all, finish
+from status_fanout.delivery.subscriber_index import index_keys, index_writes
+from status_fanout.dynamo import Store, VersionConflict, decode_cursor, encode_cursor, from_item, to_item
+from status_fanout.errors import ConflictError
+
+CHANNEL = "email"
+META_SK = "#META"
+ADDRESS_SK = "#ADDR"
+ALL_SUBSCRIBERS = "SUBSCRIBERS"
+MAIL_CLAIM_SK = "#CLAIM"
+# A mail sent is remembered for 7 days: far longer than any retry of its job.
+MAIL_CLAIM_DAYS = 7
+SubscriberState = Literal["pending", "confirmed", "unsubscribed", "suppressed"]
+STATES: tuple[str, ...] = SubscriberState.__args__  # type: ignore[attr-defined]
+
+
+class Subscriber(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+    id: str
+    email: str
+    address_key: str
+    components: list[str] = Field(default_factory=list)
+    state: SubscriberState = "pending"
+    created_at: str
+    updated_at: str
+    confirmed_at: str | None = None
+    unsubscribed_at: str | None = None
+    suppressed_at: str | None = None
+    suppressed_reason: str | None = None
+    soft_bounces: int = 0
+    version: int = 0
+
+    def wants(self, component_ids: list[str]) -> bool:
+        return not self.components or bool(set(self.components) & set(component_ids))
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"address_key", "version"})
+
+
+def subscriber_pk(subscriber_id: str) -> str:
+    return f"SUBSCRIBER#{subscriber_id}"
+
+
+def address_pk(key: str) -> str:
+    return f"ADDR#{key}"
+
+
+class SubscriberStore:
+    def __init__(self, db: Store, shards: int) -> None:
+        self.db = db
+        self.shards = shards
+
+    def _index(self, subscriber: Subscriber | None) -> set[tuple[str, str]]:
+        if subscriber is None or subscriber.state != "confirmed":
+            return set()  # only confirmed subscribers are ever planned
+        return index_keys(CHANNEL, subscriber.id, subscriber.components, self.shards)
+
+    def save(self, subscriber: Subscriber, previous: Subscriber | None) -> Subscriber:
+        """Write the subscriber (and, when new, its address key) with its index items, atomically."""
+        saved = subscriber.model_copy(update={"version": (previous.version if previous else 0) + 1})
+        table = self.db.table_name
+        head: dict[str, Any] = {"TableName": table, "Item": to_item({
+            "pk": subscriber_pk(saved.id), "sk": META_SK, "type": "subscriber",
+            "gsi1pk": f"{ALL_SUBSCRIBERS}#{saved.state}", "gsi1sk": f"{saved.created_at}#{saved.id}",
+            "gsi2pk": ALL_SUBSCRIBERS, "gsi2sk": f"{saved.created_at}#{saved.id}", **saved.model_dump()})}
+        items: list[dict[str, Any]] = []
+        if previous is None:
+            head["ConditionExpression"] = "attribute_not_exists(pk)"
+            items.append({"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)",
+                                  "Item": to_item({"pk": address_pk(saved.address_key), "sk": ADDRESS_SK,
+                                                   "type": "address", "subscriber_id": saved.id})}})
+        else:
+            head["ConditionExpression"] = "version = :v"
+            head["ExpressionAttributeValues"] = {":v": {"N": str(previous.version)}}
+        items.insert(0, {"Put": head})
+        items += index_writes(table, CHANNEL, self._index(previous), self._index(saved))
+        try:
+            self.db.transact(items)
+        except VersionConflict as exc:
+            raise ConflictError("the subscriber changed meanwhile") from exc
+        return saved
+
+    def delete(self, subscriber: Subscriber) -> None:
+        table = self.db.table_name
+        keys = [(subscriber_pk(subscriber.id), META_SK), (address_pk(subscriber.address_key), ADDRESS_SK),
+                *sorted(self._index(subscriber))]
+        items = [{"Delete": {"TableName": table, "Key": to_item({"pk": pk, "sk": sk})}} for pk, sk in keys]
+        try:
+            self.db.transact(items)
+        except VersionConflict as exc:
+            raise ConflictError("the subscriber changed meanwhile") from exc
+
+    def get(self, subscriber_id: str) -> Subscriber | None:
+        item = self.db.call("get_item", Key=to_item({"pk": subscriber_pk(subscriber_id), "sk": META_SK}),
+                            ConsistentRead=True).get("Item")
+        return Subscriber.model_validate(from_item(item)) if item else None
+
+    def get_many(self, subscriber_ids: list[str]) -> dict[str, Subscriber]:
+        """The subscribers that exist among these ids, in BatchGetItem calls."""
+        items = self.db.get_many((subscriber_pk(i), META_SK) for i in subscriber_ids)
+        found = (Subscriber.model_validate(from_item(item)) for item in items.values())
+        return {subscriber.id: subscriber for subscriber in found}
+
+    def claim_mails(self, mail_ids: list[str], now: int, lease_until: int) -> dict[str, str]:
+        """Claim these mails (a delivery id, or `subscribe:{request}` for a
+        confirmation) before sending: mail id → CLAIMED, DONE (sent before) or BUSY."""
+        requests = [ClaimRequest(mail_id, {"pk": f"MAIL#{mail_id}", "sk": MAIL_CLAIM_SK},
+                                 {"type": "mail", "expires_at": now + MAIL_CLAIM_DAYS * 86400}) for mail_id in mail_ids]
+        return claim_all(self.db, requests, "sent", now, lease_until)
+
+    def finish_mail(self, mail_id: str, status: str) -> None:
+        """`sent` for good; `failed` lets the job's retry claim it again."""
+        finish(self.db, {"pk": f"MAIL#{mail_id}", "sk": MAIL_CLAIM_SK}, status)
+
+    def find(self, key: str) -> Subscriber | None:
+        """The subscriber of an address key, by one read of the key and one of the subscriber."""
+        item = self.db.call("get_item", Key=to_item({"pk": address_pk(key), "sk": ADDRESS_SK}),
+                            ConsistentRead=True).get("Item")
+        return self.get(str(item["subscriber_id"]["S"])) if item else None
+
+    def list(self, state: str | None, limit: int, cursor: str | None) -> tuple[list[Subscriber], str | None]:
+        index, pk = ("gsi1", f"{ALL_SUBSCRIBERS}#{state}") if state else ("gsi2", ALL_SUBSCRIBERS)
+        kwargs: dict[str, Any] = {
+            "IndexName": index, "KeyConditionExpression": f"{index}pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": pk}}, "ScanIndexForward": False, "Limit": limit,
+        }
+        start = decode_cursor(cursor, ("pk", "sk", f"{index}pk", f"{index}sk"))
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = self.db.call("query", **kwargs)
+        found = [Subscriber.model_validate(from_item(i)) for i in page.get("Items", [])]
+        return found, encode_cursor(page.get("LastEvaluatedKey"))
+
+    def count_soft_bounce(self, subscriber_id: str) -> None:
+        try:
+            self.db.call("update_item", Key=to_item({"pk": subscriber_pk(subscriber_id), "sk": META_SK}),
+                         UpdateExpression="ADD soft_bounces :one", ConditionExpression="attribute_exists(pk)",
+                         ExpressionAttributeValues={":one": {"N": "1"}})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def take(self, scope: str, key: str, limit: int, window_seconds: int, now: float) -> int:
+        """Count one use of (scope, key) in the current fixed window.
+
+        Returns 0 when the use is within `limit`, else the seconds until the
+        window ends. One conditional UpdateItem: concurrent requests cannot
+        both take the last slot; the item expires (TTL) after its window."""
+        window = int(now // window_seconds)
+        retry_after = max(1, int((window + 1) * window_seconds - now))
+        try:
+            self.db.call(
+                "update_item", Key=to_item({"pk": f"THROTTLE#{scope}#{key}", "sk": str(window)}),
+                UpdateExpression="ADD uses :one SET expires_at = if_not_exists(expires_at, :exp), #t = :type",
+                ConditionExpression="attribute_not_exists(uses) OR uses < :limit",
+                ExpressionAttributeNames={"#t": "type"},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": str(limit)},
+                                           ":exp": {"N": str((window + 1) * window_seconds + 60)},
+                                           ":type": {"S": "throttle"}})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return retry_after
+        return 0

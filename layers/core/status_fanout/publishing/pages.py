@@ -1,0 +1,241 @@
+"""The public HTML: status page, incident pages, the subscribe form, and the
+confirm / manage / unsubscribe pages the subscription API serves.
+
+Jinja2 with autoescaping on for every template, so every name, body, email
+address and token is escaped wherever it lands (text or attribute). Plain
+HTML and CSS: readable with JavaScript off; the CSS is inlined (no extra
+request, nothing third-party) and pinned by hash in a Content-Security-Policy.
+Pure: the same state in, the same bytes out.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from status_fanout.incidents.lifecycle import STATUS_LABELS
+from status_fanout.incidents.models import Component, Incident, IncidentUpdate
+from status_fanout.publishing import feeds
+from status_fanout.publishing.public_json import STATUS_SEVERITY, status_object
+from status_fanout.settings import Settings
+
+HTML_TYPE = "text/html; charset=utf-8"
+TEMPLATES = Path(__file__).parent / "templates"
+RECENT_ON_PAGE = 10
+
+COMPONENT_STATUS_LABELS = {
+    "operational": "Operational",
+    "degraded_performance": "Degraded Performance",
+    "partial_outage": "Partial Outage",
+    "major_outage": "Major Outage",
+    "under_maintenance": "Under Maintenance",
+}
+IMPACT_LABELS = {"none": "No impact", "minor": "Minor impact", "major": "Major impact", "critical": "Critical impact"}
+
+
+# --- environment -----------------------------------------------------------------
+
+def long_time(ts: str, tz: tzinfo) -> str:
+    """The page's time format: ``Aug 30, 2018 - 18:18 EDT``."""
+    when = feeds.local_time(ts, tz)
+    return f"{when:%b} {when.day}, {when.year} - {when:%H:%M} {when:%Z}"
+
+
+def _text_html(text: str) -> Markup:
+    return Markup(feeds.text_html(text))  # noqa: S704 - text_html escapes everything it is given
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters.update(
+        long_time=long_time,
+        text_html=_text_html,
+        status_label=lambda s: COMPONENT_STATUS_LABELS.get(s, s),
+        impact_label=lambda s: IMPACT_LABELS.get(s, s),
+        incident_status_label=lambda s: STATUS_LABELS.get(s, s),
+    )
+    return env
+
+
+@cache
+def _css() -> tuple[Markup, str]:
+    """The stylesheet and its CSP source expression."""
+    css = (TEMPLATES / "status.css").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    return Markup(css), f"sha256-{digest}"  # noqa: S704 - our own file, never user input
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    url: str
+    tz: tzinfo
+    tz_name: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Site:
+        return cls(settings.page_name, settings.page_url, feeds.zone(settings.page_time_zone),
+                   settings.page_time_zone)
+
+
+def _render(template: str, settings: Settings, *, base: str = "", api_base: str = "", **context: Any) -> str:
+    css, css_hash = _css()
+    return _environment().get_template(template).render(
+        site=Site.from_settings(settings), base=base, api_base=api_base, css=css, css_hash=css_hash, **context
+    )
+
+
+# --- view models -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Group:
+    name: str | None  # None: components outside any group
+    status: str
+    members: list[Component]
+
+
+def grouped(components: Iterable[Component]) -> list[Group]:
+    """Page order (position, name, id); a group sits where its first member does."""
+    ordered = sorted(components, key=lambda c: (c.position, c.name, c.id))
+    result: list[Group] = []
+    index: dict[str, Group] = {}
+    for component in ordered:
+        if component.group is None:
+            if result and result[-1].name is None:
+                result[-1].members.append(component)
+            else:
+                result.append(Group(None, "operational", [component]))
+        elif component.group in index:
+            index[component.group].members.append(component)
+        else:
+            index[component.group] = Group(component.group, "operational", [component])
+            result.append(index[component.group])
+    return [
+        Group(g.name, max((m.status for m in g.members), key=STATUS_SEVERITY.index), g.members) for g in result
+    ]
+
+
+@dataclass(frozen=True)
+class OpenIncident:
+    incident: Incident
+    lines: list[feeds.HistoryLine]
+
+
+# --- pages the publisher writes to the bucket ----------------------------------
+
+def index_page(
+    settings: Settings,
+    components: Iterable[Component],
+    unresolved: Sequence[tuple[Incident, list[IncidentUpdate]]],
+    recent: Sequence[Incident],
+) -> str:
+    """`/`: overall status, open incidents with their updates, components by group, recent history."""
+    components = list(components)
+    return _render(
+        "index.html", settings,
+        status=status_object(components, (i for i, _ in unresolved)),
+        groups=grouped(components),
+        unresolved=[OpenIncident(i, [ln for ln in feeds.history(i, u) if ln.update_id]) for i, u in unresolved],
+        recent=list(recent)[:RECENT_ON_PAGE],
+    )
+
+
+def incident_page(
+    settings: Settings, incident: Incident, updates: Sequence[IncidentUpdate], components: Mapping[str, Component]
+) -> str:
+    """`/incidents/{id}`: title, postmortem, every update newest first with label and time, affected components."""
+    lines = feeds.history(incident, updates)
+    postmortem = lines[0] if lines and lines[0].update_id is None else None
+    recorded = {a.code: a.name for u in updates for a in u.affected_components or []}
+    affected = [components[c].name if c in components else recorded.get(c, c) for c in incident.component_ids]
+    return _render(
+        "incident.html", settings,
+        incident=incident, postmortem=postmortem, lines=[ln for ln in lines if ln.update_id], affected=affected,
+    )
+
+
+def subscribe_page(settings: Settings, components: Iterable[Component]) -> str:
+    """`/subscribe`: email and component choice, posted to the subscription API."""
+    return _render("subscribe.html", settings, groups=grouped(components))
+
+
+# --- pages the subscription API serves ----------------------------------------------
+# Links back to the status page are absolute (the API may be reached on its own
+# host); form actions go to `api_base` + /v1/... (default: this origin, as
+# CloudFront routes /v1/* to the API).
+
+def confirm_page(settings: Settings, token: str, *, email: str | None = None, api_base: str = "") -> str:
+    """GET /v1/subscriptions/confirm?token=: a button that POSTs the confirmation (link scanners only GET)."""
+    return _render("confirm.html", settings, base=settings.page_url, api_base=api_base, token=token, email=email)
+
+
+def manage_page(
+    settings: Settings,
+    token: str,
+    components: Iterable[Component],
+    selected: Iterable[str],
+    *,
+    email: str | None = None,
+    api_base: str = "",
+) -> str:
+    """GET /v1/subscriptions/manage?token=: the subscriber's components, preselected, and Save."""
+    return _render("manage.html", settings, base=settings.page_url, api_base=api_base, token=token,
+                   email=email, groups=grouped(components), selected=set(selected))
+
+
+def unsubscribe_page(settings: Settings, token: str, *, email: str | None = None, api_base: str = "") -> str:
+    """GET /v1/subscriptions/unsubscribe?token=: a button posting the RFC 8058 body
+    (List-Unsubscribe=One-Click) to the same URL."""
+    return _render("unsubscribe.html", settings, base=settings.page_url, api_base=api_base, token=token,
+                   email=email)
+
+
+def message_page(settings: Settings, heading: str, *paragraphs: str) -> str:
+    """A plain page with a heading and paragraphs (all escaped)."""
+    return _render("message.html", settings, base=settings.page_url, heading=heading, paragraphs=paragraphs)
+
+
+def check_inbox_page(settings: Settings) -> str:
+    """The answer to a subscribe form post (202), whether or not the address is known."""
+    return message_page(
+        settings, "Check your inbox",
+        "If the address can receive email, a message with a confirmation link is on its way. "
+        "Open it and press Confirm to start getting updates.",
+        "The link works for 7 days. Nothing is sent until you confirm.",
+    )
+
+
+def confirmed_page(settings: Settings) -> str:
+    return message_page(settings, "Subscription confirmed",
+                        f"You will get an email when {settings.page_name} posts an incident update.")
+
+
+def unsubscribed_page(settings: Settings) -> str:
+    return message_page(settings, "You are unsubscribed",
+                        f"You will get no more {settings.page_name} status emails.")
+
+
+def saved_page(settings: Settings) -> str:
+    return message_page(settings, "Preferences saved", "Your component choices are saved.")
+
+
+def expired_page(settings: Settings) -> str:
+    return message_page(settings, "This link has expired",
+                        "Confirmation links work for 7 days. Subscribe again to get a new one.")

@@ -1,0 +1,158 @@
+"""Statuspage v2 public JSON shapes (summary, status, components, incidents),
+built from the domain models. Pure: same state in, same bytes out."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from status_fanout.incidents.lifecycle import IMPACT_ORDER, display_order
+from status_fanout.incidents.models import Component, Incident, IncidentUpdate
+from status_fanout.settings import Settings
+
+STATUS_SEVERITY = ["operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"]
+COMPONENT_INDICATOR = {"degraded_performance": "minor", "partial_outage": "major", "major_outage": "critical"}
+INDICATOR_DESCRIPTION = {
+    "none": "All Systems Operational",
+    "minor": "Minor Service Outage",
+    "major": "Partial System Outage",
+    "critical": "Major System Outage",
+    "maintenance": "Service Under Maintenance",
+}
+
+
+# Characters that could make a JSON body look like HTML to a sniffing client.
+_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def dumps(document: Any) -> bytes:
+    """Compact UTF-8 JSON with <, > and & escaped (they only occur inside strings)."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).translate(_HTML_SAFE).encode()
+
+
+def group_id(group: str) -> str:
+    return "group-" + (re.sub(r"[^a-z0-9]+", "-", group.lower()).strip("-") or "unnamed")
+
+
+def page_object(settings: Settings, updated_at: str | None) -> dict[str, Any]:
+    return {
+        "id": settings.effective_page_id,
+        "name": settings.page_name,
+        "url": settings.page_url,
+        "time_zone": settings.page_time_zone,
+        "updated_at": updated_at,
+    }
+
+
+def component_object(component: Component, page_id: str) -> dict[str, Any]:
+    return {
+        "id": component.id,
+        "name": component.name,
+        "status": component.status,
+        "created_at": component.created_at,
+        "updated_at": component.updated_at,
+        "position": component.position,
+        "description": component.description,
+        "showcase": False,
+        "start_date": None,
+        "group_id": group_id(component.group) if component.group else None,
+        "page_id": page_id,
+        "group": False,
+        "only_show_if_degraded": False,
+    }
+
+
+def component_objects(components: Iterable[Component], page_id: str) -> list[dict[str, Any]]:
+    """Components in page order, each group synthesised as a Statuspage group
+    component (status = its worst member) placed before its members."""
+    ordered = sorted(components, key=lambda c: (c.position, c.name, c.id))
+    groups: dict[str, list[Component]] = {}
+    for component in ordered:
+        if component.group:
+            groups.setdefault(component.group, []).append(component)
+    result: list[dict[str, Any]] = []
+    emitted: set[str] = set()
+    for component in ordered:
+        if component.group and component.group not in emitted:
+            emitted.add(component.group)
+            members = groups[component.group]
+            result.append({
+                "id": group_id(component.group),
+                "name": component.group,
+                "status": max((m.status for m in members), key=STATUS_SEVERITY.index),
+                "created_at": min(m.created_at for m in members),
+                "updated_at": max(m.updated_at for m in members),
+                "position": members[0].position,
+                "description": None,
+                "showcase": False,
+                "start_date": None,
+                "group_id": None,
+                "page_id": page_id,
+                "group": True,
+                "only_show_if_degraded": False,
+                "components": [m.id for m in members],
+            })
+        result.append(component_object(component, page_id))
+    return result
+
+
+def update_object(update: IncidentUpdate) -> dict[str, Any]:
+    return {
+        "id": update.id,
+        "status": update.status,
+        "body": update.body,
+        "incident_id": update.incident_id,
+        "created_at": update.created_at,
+        "updated_at": update.updated_at,
+        "display_at": update.display_at,
+        "affected_components": (
+            [a.model_dump() for a in update.affected_components] if update.affected_components else None
+        ),
+        "deliver_notifications": update.deliver_notifications,
+        "custom_tweet": None,
+        "tweet_id": None,
+    }
+
+
+def incident_object(
+    incident: Incident,
+    updates: Iterable[IncidentUpdate],
+    components: Mapping[str, Component],
+    settings: Settings,
+) -> dict[str, Any]:
+    page_id = settings.effective_page_id
+    return {
+        "id": incident.id,
+        "name": incident.name,
+        "status": incident.status,
+        "created_at": incident.created_at,
+        "updated_at": incident.updated_at,
+        "monitoring_at": incident.monitoring_at,
+        "resolved_at": incident.resolved_at,
+        "impact": incident.impact,
+        "shortlink": f"{settings.page_url}/incidents/{incident.id}",
+        "started_at": incident.started_at,
+        "page_id": page_id,
+        "incident_updates": [update_object(u) for u in reversed(display_order(updates))],
+        "components": [component_object(components[c], page_id) for c in incident.component_ids if c in components],
+        "postmortem_body": incident.postmortem_body,
+        "postmortem_published_at": incident.postmortem_published_at,
+    }
+
+
+def status_object(components: Iterable[Component], unresolved: Iterable[Incident]) -> dict[str, str]:
+    levels: list[str] = list(IMPACT_ORDER)
+    worst = 0
+    maintenance = False
+    for component in components:
+        if component.status == "under_maintenance":
+            maintenance = True
+        worst = max(worst, levels.index(COMPONENT_INDICATOR.get(component.status, "none")))
+    for incident in unresolved:
+        worst = max(worst, levels.index(incident.impact))
+    indicator = levels[worst]
+    if indicator == "none" and maintenance:
+        indicator = "maintenance"
+    return {"indicator": indicator, "description": INDICATOR_DESCRIPTION[indicator]}

@@ -1,0 +1,254 @@
+"""Render-on-write: turn table changes into the public artifacts in the bucket.
+
+The publisher reads current state from the table rather than trusting stream
+images, so duplicate, reordered or replayed stream records render the same
+bytes; an object whose bytes did not change is not rewritten (its ETag and
+Last-Modified stay put).
+
+Only what a change touched is rendered: an incident change renders that
+incident's JSON and page, the indexes, the page feeds and the feeds of the
+components it touches; a component change renders `/`, the component JSON,
+`/subscribe` and (when a component is new or renamed) its feeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from status_fanout.incidents.models import Component, Incident
+from status_fanout.incidents.store import COMPONENTS_PK, IncidentStore
+from status_fanout.publishing import feeds, pages, public_json
+from status_fanout.publishing.feeds import IncidentWithUpdates
+from status_fanout.publishing.pages import HTML_TYPE
+from status_fanout.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+else:
+    S3Client = Any
+
+RECENT_INCIDENTS = 50
+# Parallel S3 writes per publish (boto3 clients are thread-safe).
+WRITERS = 8
+# Incident heads per query when a component's feed needs older incidents.
+HEAD_PAGE = 100
+JSON_TYPE = "application/json; charset=utf-8"
+# Short enough that CloudFront serves a new update within half a minute,
+# long enough that a burst of readers costs one origin fetch per edge. The same
+# for JSON, feeds and HTML: all of them change on the same writes.
+CACHE_CONTROL = "public, max-age=30, stale-while-revalidate=30"
+
+
+@dataclass
+class RenderPlan:
+    incident_ids: set[str] = field(default_factory=set)
+    components: bool = False
+    # Components whose own artifacts (their feeds) need rendering: new or renamed
+    # ones. A status change alone does not show in a component's feed.
+    component_ids: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_stream_records(cls, records: Iterable[Mapping[str, Any]]) -> RenderPlan:
+        plan = cls()
+        for record in records:
+            change = record.get("dynamodb", {})
+            keys = change.get("Keys", {})
+            pk = keys.get("pk", {}).get("S", "")
+            if pk.startswith("INC#"):
+                plan.incident_ids.add(pk.removeprefix("INC#"))
+            elif pk == COMPONENTS_PK:
+                plan.components = True
+                component_id = keys.get("sk", {}).get("S", "").removeprefix("COMP#")
+                if component_id and _identity_changed(change):
+                    plan.component_ids.add(component_id)
+        return plan
+
+    def __bool__(self) -> bool:
+        return bool(self.incident_ids) or self.components or bool(self.component_ids)
+
+
+def _identity_changed(change: Mapping[str, Any]) -> bool:
+    """Whether a component record may change its feeds (its name): the images
+    only decide what to render, never what is rendered, so without both
+    images the answer is yes."""
+    old, new = change.get("OldImage"), change.get("NewImage")
+    if not old or not new:
+        return True
+    return bool(old.get("name") != new.get("name"))
+
+
+@dataclass
+class SiteState:
+    """What a render reads: loaded once per publish, pure data for the renderers."""
+
+    components: dict[str, Component]
+    unresolved: list[IncidentWithUpdates]
+    recent_heads: list[Incident]  # the RECENT_INCIDENTS newest, heads only
+    recent: list[IncidentWithUpdates]  # the same with updates (needed for incident changes)
+    touched: list[IncidentWithUpdates]
+    # component id -> the newest FEED_ENTRIES incidents touching it, with updates
+    component_history: dict[str, list[IncidentWithUpdates]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    body: bytes
+    content_type: str
+
+
+def feed_components(plan: RenderPlan, touched: Iterable[IncidentWithUpdates],
+                    components: Mapping[str, Component]) -> set[str]:
+    """The components whose feeds a plan re-renders: those the touched incidents
+    touch, and the new or renamed ones."""
+    wanted = set(plan.component_ids)
+    for incident, _ in touched:
+        if incident.id in plan.incident_ids:
+            wanted.update(incident.component_ids)
+    return {c for c in wanted if c in components}
+
+
+def render(plan: RenderPlan, state: SiteState, settings: Settings, *, json: bool = True) -> dict[str, Artifact]:
+    """Every artifact the plan touches, keyed by bucket key. Pure."""
+    artifacts: dict[str, Artifact] = {}
+    components = state.components
+    if json:
+        artifacts.update(_json_documents(plan, state, settings))
+    # "/" shows components and incidents: any change can move it.
+    artifacts["index.html"] = Artifact(
+        pages.index_page(settings, components.values(), state.unresolved, state.recent_heads).encode(), HTML_TYPE)
+    if plan.components or plan.component_ids:
+        artifacts["subscribe"] = Artifact(pages.subscribe_page(settings, components.values()).encode(), HTML_TYPE)
+    site = feeds.FeedSite.from_settings(settings)
+    if plan.incident_ids:
+        for incident, updates in state.touched:
+            artifacts[f"incidents/{incident.id}"] = Artifact(
+                pages.incident_page(settings, incident, updates, components).encode(), HTML_TYPE)
+        artifacts.update(_feed_artifacts(site, feeds.page_feed(site), state.recent))
+    for component_id in sorted(feed_components(plan, state.touched, components)):
+        feed = feeds.component_feed(site, component_id, components[component_id].name)
+        artifacts.update(_feed_artifacts(site, feed, state.component_history.get(component_id, [])))
+    return artifacts
+
+
+def _feed_artifacts(site: feeds.FeedSite, feed: feeds.Feed,
+                    incidents: list[IncidentWithUpdates]) -> dict[str, Artifact]:
+    rss, atom = feeds.render(site, feed, incidents)
+    return {f"{feed.path}.rss": Artifact(rss, feeds.RSS_TYPE), f"{feed.path}.atom": Artifact(atom, feeds.ATOM_TYPE)}
+
+
+def _json_documents(plan: RenderPlan, state: SiteState, settings: Settings) -> dict[str, Artifact]:
+    components = state.components
+    stamps = [c.updated_at for c in components.values()]
+    stamps += [i.updated_at for i, _ in [*state.unresolved, *state.recent, *state.touched]]
+    page = public_json.page_object(settings, max(stamps) if stamps else None)
+    status = public_json.status_object(components.values(), (i for i, _ in state.unresolved))
+
+    def incidents(pairs: list[IncidentWithUpdates]) -> list[dict[str, Any]]:
+        return [public_json.incident_object(i, u, components, settings) for i, u in pairs]
+
+    documents: dict[str, Any] = {
+        "api/v2/status.json": {"page": page, "status": status},
+        "api/v2/summary.json": {
+            "page": page,
+            "components": public_json.component_objects(components.values(), page["id"]),
+            "incidents": incidents(state.unresolved),
+            "scheduled_maintenances": [],
+            "status": status,
+        },
+    }
+    if plan.components:
+        documents["api/v2/components.json"] = {
+            "page": page, "components": public_json.component_objects(components.values(), page["id"])
+        }
+    if plan.incident_ids:
+        documents["api/v2/incidents.json"] = {"page": page, "incidents": incidents(state.recent)}
+        documents["api/v2/incidents/unresolved.json"] = {"page": page, "incidents": incidents(state.unresolved)}
+        for incident, updates in state.touched:
+            documents[f"api/v2/incidents/{incident.id}.json"] = {
+                "page": page, "incident": public_json.incident_object(incident, updates, components, settings)
+            }
+    return {key: Artifact(public_json.dumps(doc), JSON_TYPE) for key, doc in documents.items()}
+
+
+class Publisher:
+    def __init__(self, store: IncidentStore, settings: Settings, s3: S3Client | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self._s3 = s3
+
+    @property
+    def s3(self) -> S3Client:
+        if self._s3 is None:
+            self._s3 = boto3.client("s3")
+        return self._s3
+
+    def publish(self, plan: RenderPlan) -> dict[str, bool]:
+        """Render what the plan touches; returns {key: written} for each artifact rendered."""
+        if not plan:
+            return {}
+        state = self.load_state(plan)
+        artifacts = render(plan, state, self.settings)
+        # Each write is a HEAD and maybe a PUT; in parallel a change touching a
+        # dozen artifacts costs about one round trip, not a dozen.
+        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+            written = pool.map(lambda item: self.write(item[0], item[1].body, item[1].content_type),
+                               artifacts.items())
+            return dict(zip(artifacts, written, strict=True))
+
+    def load_state(self, plan: RenderPlan) -> SiteState:
+        loaded: dict[str, IncidentWithUpdates] = {}
+
+        def load(head: Incident) -> IncidentWithUpdates | None:
+            if head.id not in loaded and (pair := self.store.load_incident(head.id)):
+                loaded[head.id] = pair
+            return loaded.get(head.id)
+
+        components = {c.id: c for c in self.store.list_components()}
+        touched = [pair for i in sorted(plan.incident_ids) if (pair := self.store.load_incident(i))]
+        loaded.update((i.id, (i, u)) for i, u in touched)
+        unresolved = [pair for head in self.store.list_unresolved() if (pair := load(head))]
+        heads, cursor = self.store.list_incidents(RECENT_INCIDENTS)
+        recent = [pair for head in heads if (pair := load(head))] if plan.incident_ids else []
+        state = SiteState(components, unresolved, heads, recent, touched)
+        wanted = feed_components(plan, touched, components)
+        for component_id, history in self._component_heads(wanted, heads, cursor).items():
+            state.component_history[component_id] = [pair for head in history if (pair := load(head))]
+        return state
+
+    def _component_heads(self, wanted: set[str], heads: list[Incident],
+                         cursor: str | None) -> dict[str, list[Incident]]:
+        """The newest FEED_ENTRIES incidents touching each wanted component, newest
+        first: walks the incidents index (heads only) until each has enough."""
+        found: dict[str, list[Incident]] = {c: [] for c in wanted}
+        page = heads
+        while True:
+            for head in page:
+                for component_id in head.component_ids:
+                    if component_id in found and len(found[component_id]) < feeds.FEED_ENTRIES:
+                        found[component_id].append(head)
+            if cursor is None or all(len(v) >= feeds.FEED_ENTRIES for v in found.values()) or not found:
+                return found
+            page, cursor = self.store.list_incidents(HEAD_PAGE, cursor)
+
+    def write(self, key: str, body: bytes, content_type: str) -> bool:
+        """Put the object unless the bucket already holds these exact bytes."""
+        etag = '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
+        try:
+            current = self.s3.head_object(Bucket=self.settings.public_bucket, Key=key)
+            if current.get("ETag") == etag:
+                return False
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound"}:
+                raise
+        self.s3.put_object(
+            Bucket=self.settings.public_bucket, Key=key, Body=body,
+            ContentType=content_type, CacheControl=CACHE_CONTROL,
+        )
+        return True

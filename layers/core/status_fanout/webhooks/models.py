@@ -1,0 +1,202 @@
+"""Webhook endpoints: models, Standard Webhooks signatures, and the two body
+formats (our `standard` one and Statuspage's own, for migrating consumers)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from status_fanout.incidents.models import ComponentId
+
+EventType = Literal["incident.created", "incident.updated", "incident.postmortem", "component.updated", "webhook.test"]
+BodyFormat = Literal["standard", "statuspage"]
+EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+SECRET_BYTES = 32  # docs/contract.md §7.2: at least 24 random bytes
+STATUSPAGE_DOCS = "https://github.com/status-fanout/status-fanout/blob/main/docs/webhooks.md"
+
+_strict = ConfigDict(extra="forbid", defer_build=True)
+Url = Annotated[str, StringConstraints(min_length=8, max_length=2048)]
+Description = Annotated[str, StringConstraints(max_length=255)]
+ComponentFilter = Annotated[list[ComponentId], Field(max_length=50)]
+EventFilter = Annotated[list[EventType], Field(max_length=len(EVENT_TYPES))]
+
+
+class WebhookSecret(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+    secret: str
+    created_at: str
+    # Set when a rotation retires the secret: it keeps signing until then.
+    retires_at: str | None = None
+
+
+class WebhookEndpoint(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+    id: str
+    url: str
+    description: str | None = None
+    components: list[str] = Field(default_factory=list)
+    events: list[str] = Field(default_factory=list)
+    format: BodyFormat = "standard"
+    secrets: list[WebhookSecret]
+    status: Literal["active", "disabled"] = "active"
+    disabled_reason: str | None = None
+    disabled_at: str | None = None
+    failing_since: str | None = None
+    created_at: str
+    updated_at: str
+    version: int = 0
+
+    def wants(self, event_type: str, component_ids: list[str]) -> bool:
+        if self.status != "active":
+            return False
+        if self.events and event_type not in self.events and event_type != "webhook.test":
+            return False
+        if self.components and event_type != "webhook.test":
+            return bool(set(self.components) & set(component_ids))
+        return True
+
+    def public(self) -> dict[str, Any]:
+        """What the API shows: everything but the secrets."""
+        return self.model_dump(exclude={"secrets", "version"})
+
+
+class WebhookCreate(BaseModel):
+    model_config = _strict
+    url: Url
+    description: Description | None = None
+    components: ComponentFilter = Field(default_factory=list)
+    events: EventFilter = Field(default_factory=list)
+    format: BodyFormat = "standard"
+
+    @model_validator(mode="after")
+    def _unique(self) -> WebhookCreate:
+        self.components = list(dict.fromkeys(self.components))
+        self.events = list(dict.fromkeys(self.events))
+        return self
+
+
+class WebhookPatch(BaseModel):
+    model_config = _strict
+    url: Url | None = None
+    description: Description | None = None
+    components: ComponentFilter | None = None
+    events: EventFilter | None = None
+    format: BodyFormat | None = None
+    status: Literal["active"] | None = Field(default=None, description="set to 'active' to re-enable")
+
+
+class ReplayRequest(BaseModel):
+    model_config = _strict
+    since: AwareDatetime
+
+
+class EventSnapshot(BaseModel):
+    """What happened, frozen when it happened: every retry and every
+    subscriber of one event gets the same data."""
+
+    model_config = ConfigDict(defer_build=True)
+    id: str
+    type: EventType
+    occurred_at: str
+    incident_id: str | None = None
+    component_ids: list[str] = Field(default_factory=list)
+    page: dict[str, Any]
+    status: dict[str, str]
+    incident: dict[str, Any] | None = None
+    update: dict[str, Any] | None = None
+    component: dict[str, Any] | None = None
+    component_update: dict[str, Any] | None = None
+    sequence: int | None = None
+    message: str | None = None
+
+
+# --- secrets and signatures -----------------------------------------------------
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def delivery_id(event_id: str, subscriber_id: str) -> str:
+    """The one id of an (event, subscriber) pair: the `webhook-id` header,
+    stable across retries and replays, and the key that drops repeats."""
+    digest = hashlib.sha256(f"{event_id}\x00{subscriber_id}".encode()).digest()
+    return "msg_" + base64.b32encode(digest).decode().rstrip("=").lower()[:26]
+
+
+def sign(signing_secrets: list[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """Standard Webhooks v1: `v1,<base64 HMAC-SHA256(id.timestamp.body)>`, one per secret."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    signatures = []
+    for secret in signing_secrets:
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+        signatures.append("v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode())
+    return " ".join(signatures)
+
+
+def signing_secrets(endpoint: WebhookEndpoint, now: str) -> list[str]:
+    """The current secret, plus a rotated-out one until its grace period ends."""
+    return [s.secret for s in endpoint.secrets if s.retires_at is None or s.retires_at > now]
+
+
+# --- bodies ---------------------------------------------------------------------
+
+def standard_body(event: EventSnapshot) -> dict[str, Any]:
+    data: dict[str, Any] = {"page": event.page}
+    if event.type == "component.updated":
+        data.update(component=event.component, component_update=event.component_update)
+    elif event.type == "webhook.test":
+        data.update(message=event.message)
+    else:
+        data.update(incident=event.incident, update=event.update, sequence=event.sequence)
+    return {"type": event.type, "timestamp": event.occurred_at, "data": data}
+
+
+_STATUSPAGE_INCIDENT_DEFAULTS: dict[str, Any] = {
+    "postmortem_ignored": False,
+    "postmortem_body_last_updated_at": None,
+    "postmortem_notified_subscribers": False,
+    "postmortem_notified_twitter": False,
+    "backfilled": False,
+    "scheduled_for": None,
+    "scheduled_until": None,
+    "scheduled_remind_prior": False,
+    "scheduled_reminded_at": None,
+    "impact_override": None,
+    "scheduled_auto_in_progress": False,
+    "scheduled_auto_completed": False,
+}
+
+
+def statuspage_body(event: EventSnapshot, endpoint_id: str, generated_at: str) -> dict[str, Any]:
+    """Statuspage's webhook body, so existing Statuspage consumers work unchanged."""
+    body: dict[str, Any] = {
+        "meta": {
+            "unsubscribe": f"{event.page['url']}/?unsubscribe={endpoint_id}",
+            "documentation": STATUSPAGE_DOCS,
+            "generated_at": generated_at,
+        },
+        "page": {
+            "id": event.page["id"],
+            "status_indicator": event.status["indicator"],
+            "status_description": event.status["description"],
+        },
+    }
+    if event.type == "component.updated":
+        body["component"] = event.component
+        body["component_update"] = event.component_update
+    elif event.incident is not None:
+        incident = {**_STATUSPAGE_INCIDENT_DEFAULTS, **event.incident}
+        incident["postmortem_notified_subscribers"] = event.type == "incident.postmortem"
+        incident["incident_updates"] = [
+            {**u, "wants_twitter_update": False, "twitter_updated_at": None} for u in incident["incident_updates"]
+        ]
+        body["incident"] = incident
+    else:
+        body["message"] = event.message
+    return body

@@ -1,0 +1,139 @@
+"""The logic layer of the webhook management routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from status_fanout.delivery.planner import Planner, test_event
+from status_fanout.errors import InvalidFieldError
+from status_fanout.incidents.lifecycle import new_id
+from status_fanout.incidents.store import IncidentStore
+from status_fanout.publishing import public_json
+from status_fanout.settings import Settings
+from status_fanout.timefmt import format_ts, utcnow
+from status_fanout.webhooks import ssrf
+from status_fanout.webhooks.models import (
+    ReplayRequest,
+    WebhookCreate,
+    WebhookEndpoint,
+    WebhookPatch,
+    WebhookSecret,
+    delivery_id,
+    new_secret,
+)
+from status_fanout.webhooks.store import WebhookStore
+
+ROTATION_GRACE = timedelta(hours=24)
+REPLAYABLE = ("failed", "dead")
+REPLAY_LIMIT = 10_000
+
+
+class WebhookService:
+    def __init__(self, store: IncidentStore, settings: Settings, planner: Planner | None = None,
+                 resolve: ssrf.Resolver = ssrf.system_resolver, clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.webhooks = WebhookStore(store, settings.fanout_shards)
+        self.settings = settings
+        self.planner = planner or Planner(store, self.webhooks, settings)
+        self.resolve = resolve
+        self.clock = clock
+
+    def _check_url(self, url: str) -> str:
+        ssrf.check(url, allow_http=self.settings.webhook_allow_http,
+                   allow_loopback=self.settings.webhook_allow_loopback, resolve=self.resolve)
+        return url.strip()
+
+    def _check_components(self, components: list[str]) -> None:
+        known = {c.id for c in self.store.list_components()} if components else set()
+        for component_id in components:
+            if component_id not in known:
+                raise InvalidFieldError(f"components.{component_id}", "unknown component")
+
+    def create(self, request: WebhookCreate) -> tuple[WebhookEndpoint, str]:
+        url = self._check_url(request.url)
+        self._check_components(request.components)
+        now = format_ts(self.clock())
+        secret = new_secret()
+        endpoint = WebhookEndpoint(
+            id=new_id(), url=url, description=request.description, components=request.components,
+            events=list(request.events), format=request.format,
+            secrets=[WebhookSecret(secret=secret, created_at=now)], created_at=now, updated_at=now,
+        )
+        return self.webhooks.save(endpoint, None), secret
+
+    def get(self, webhook_id: str) -> WebhookEndpoint:
+        return self.webhooks.get(webhook_id)
+
+    def list_endpoints(self, limit: int, cursor: str | None) -> tuple[list[WebhookEndpoint], str | None]:
+        return self.webhooks.list_endpoints(limit, cursor)
+
+    def update(self, webhook_id: str, request: WebhookPatch) -> WebhookEndpoint:
+        current = self.webhooks.get(webhook_id)
+        changes: dict[str, Any] = {"updated_at": format_ts(self.clock())}
+        if request.url is not None:
+            changes["url"] = self._check_url(request.url)
+        if request.components is not None:
+            self._check_components(request.components)
+            changes["components"] = list(dict.fromkeys(request.components))
+        for field in ("description", "format"):
+            if getattr(request, field) is not None:
+                changes[field] = getattr(request, field)
+        if request.events is not None:
+            changes["events"] = list(dict.fromkeys(request.events))
+        if request.status == "active":
+            changes.update(status="active", disabled_reason=None, disabled_at=None, failing_since=None)
+        return self.webhooks.save(current.model_copy(update=changes), current)
+
+    def delete(self, webhook_id: str) -> None:
+        self.webhooks.delete(self.webhooks.get(webhook_id))
+
+    def rotate_secret(self, webhook_id: str) -> tuple[WebhookEndpoint, str]:
+        """A new secret signs from now on; the old one keeps signing for 24 h."""
+        current = self.webhooks.get(webhook_id)
+        now = self.clock()
+        now_text = format_ts(now)
+        retires = format_ts(now + ROTATION_GRACE)
+        kept = [s.model_copy(update={"retires_at": s.retires_at or retires})
+                for s in current.secrets if s.retires_at is None or s.retires_at > now_text]
+        secret = new_secret()
+        rotated = current.model_copy(update={
+            "secrets": [WebhookSecret(secret=secret, created_at=now_text), *kept], "updated_at": now_text})
+        return self.webhooks.save(rotated, current), secret
+
+    def send_test(self, webhook_id: str) -> str:
+        endpoint = self.webhooks.get(webhook_id)
+        components = self.store.list_components()
+        status = public_json.status_object(components, self.store.list_unresolved())
+        event = self.webhooks.put_event(test_event(self.settings, endpoint.id, status),
+                                        int(self.clock().timestamp()) + 86400)
+        job = self._job(event.id, event.type, event.occurred_at, endpoint.id)
+        self.planner.send(self.settings.webhook_queue_url, [job])
+        return str(job["delivery_id"])
+
+    def deliveries(self, webhook_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        self.webhooks.get(webhook_id)
+        return self.webhooks.deliveries(webhook_id, limit, cursor)
+
+    def replay(self, webhook_id: str, request: ReplayRequest) -> int:
+        """Re-send every delivery to this endpoint that failed or was dead-lettered since `since`."""
+        self.webhooks.get(webhook_id)
+        since = format_ts(request.since)
+        jobs: dict[str, dict[str, Any]] = {}
+        cursor = None
+        while len(jobs) < REPLAY_LIMIT:
+            page, cursor = self.webhooks.deliveries(webhook_id, 100, cursor, since=since)
+            for item in page:
+                if item.get("status") in REPLAYABLE:
+                    jobs[item["delivery_id"]] = self._job(item["event_id"], item.get("event_type", ""),
+                                                          item["occurred_at"], webhook_id)
+            if cursor is None:
+                break
+        self.planner.send(self.settings.webhook_queue_url, list(jobs.values()))
+        return len(jobs)
+
+    @staticmethod
+    def _job(event_id: str, event_type: str, occurred_at: str, webhook_id: str) -> dict[str, Any]:
+        return {"delivery_id": delivery_id(event_id, webhook_id), "event_id": event_id, "event_type": event_type,
+                "occurred_at": occurred_at, "subscriber_id": webhook_id}

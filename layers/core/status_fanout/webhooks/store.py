@@ -1,0 +1,219 @@
+"""Webhook endpoints, the sharded subscriber index, event snapshots and the
+delivery log, on the one table (docs/data-model.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from status_fanout.delivery.claims import ClaimRequest, claim_all, finish
+from status_fanout.delivery.subscriber_index import (
+    ALL,
+    buckets_of,
+    index_keys,
+    index_pk,
+    index_writes,
+    shard_of,
+    subscribers_page,
+)
+from status_fanout.dynamo import Store, VersionConflict, decode_cursor, encode_cursor, from_item, to_item
+from status_fanout.errors import ConflictError, NotFoundError
+from status_fanout.webhooks.models import EventSnapshot, WebhookEndpoint
+
+__all__ = ["ALL", "WebhookStore", "buckets_of", "index_pk", "shard_of", "webhook_pk"]
+
+WEBHOOKS_GSI1PK = "WEBHOOKS"
+META_SK = "#META"
+EVENT_SK = "#EVENT"
+DELIVERY_LOG_DAYS = 30
+ATTEMPTS_KEPT = 10
+
+
+def webhook_pk(webhook_id: str) -> str:
+    return f"WH#{webhook_id}"
+
+
+class WebhookStore:
+    def __init__(self, db: Store, shards: int) -> None:
+        self.db = db
+        self.shards = shards
+
+    # --- endpoints ---------------------------------------------------------
+
+    def _index_items(self, endpoint: WebhookEndpoint) -> set[tuple[str, str]]:
+        return index_keys("webhook", endpoint.id, endpoint.components, self.shards)
+
+    def save(self, endpoint: WebhookEndpoint, previous: WebhookEndpoint | None) -> WebhookEndpoint:
+        """Write the endpoint and its index entries together, conditional on its version."""
+        saved = endpoint.model_copy(update={"version": (previous.version if previous else 0) + 1})
+        head: dict[str, Any] = {
+            "TableName": self.db.table_name,
+            "Item": to_item({"pk": webhook_pk(endpoint.id), "sk": META_SK, "type": "webhook",
+                             "gsi1pk": WEBHOOKS_GSI1PK, "gsi1sk": f"{endpoint.created_at}#{endpoint.id}",
+                             **saved.model_dump()}),
+        }
+        if previous is None:
+            head["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            head["ConditionExpression"] = "version = :v"
+            head["ExpressionAttributeValues"] = {":v": {"N": str(previous.version)}}
+        items: list[dict[str, Any]] = [{"Put": head}]
+        old = self._index_items(previous) if previous else set()
+        new = self._index_items(saved) if saved.status == "active" else set()
+        items += index_writes(self.db.table_name, "webhook", old, new, {"events": saved.events})
+        try:
+            self.db.transact(items)
+        except VersionConflict as exc:
+            raise ConflictError("the webhook changed meanwhile; read it again and retry") from exc
+        return saved
+
+    def get(self, webhook_id: str) -> WebhookEndpoint:
+        item = self.db.call("get_item", Key=to_item({"pk": webhook_pk(webhook_id), "sk": META_SK}),
+                            ConsistentRead=True).get("Item")
+        if not item:
+            raise NotFoundError(f"no webhook {webhook_id}")
+        return WebhookEndpoint.model_validate(from_item(item))
+
+    def get_many(self, webhook_ids: list[str]) -> dict[str, WebhookEndpoint]:
+        """The endpoints that exist among these ids, in BatchGetItem calls."""
+        items = self.db.get_many((webhook_pk(i), META_SK) for i in webhook_ids)
+        endpoints = (WebhookEndpoint.model_validate(from_item(item)) for item in items.values())
+        return {endpoint.id: endpoint for endpoint in endpoints}
+
+    def delete(self, endpoint: WebhookEndpoint) -> None:
+        items: list[dict[str, Any]] = [{"Delete": {
+            "TableName": self.db.table_name, "Key": to_item({"pk": webhook_pk(endpoint.id), "sk": META_SK}),
+            "ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": {"N": str(endpoint.version)}},
+        }}]
+        for pk, sk in self._index_items(endpoint):
+            items.append({"Delete": {"TableName": self.db.table_name, "Key": to_item({"pk": pk, "sk": sk})}})
+        try:
+            self.db.transact(items)
+        except VersionConflict as exc:
+            raise ConflictError("the webhook changed meanwhile; read it again and retry") from exc
+
+    def list_endpoints(self, limit: int, cursor: str | None) -> tuple[list[WebhookEndpoint], str | None]:
+        kwargs: dict[str, Any] = {
+            "IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": WEBHOOKS_GSI1PK}}, "ScanIndexForward": False, "Limit": limit,
+        }
+        start = decode_cursor(cursor, ("pk", "sk", "gsi1pk", "gsi1sk"))
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = self.db.call("query", **kwargs)
+        endpoints = [WebhookEndpoint.model_validate(from_item(i)) for i in page.get("Items", [])]
+        return endpoints, encode_cursor(page.get("LastEvaluatedKey"))
+
+    def mark_failing(self, webhook_id: str, now: str) -> str:
+        """Start the endpoint's failure streak unless one runs; returns when it began."""
+        try:
+            reply = self.db.call(
+                "update_item", Key=to_item({"pk": webhook_pk(webhook_id), "sk": META_SK}),
+                UpdateExpression="SET failing_since = if_not_exists(failing_since, :now)",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":now": {"S": now}}, ReturnValues="ALL_NEW")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return now
+        return str(reply["Attributes"]["failing_since"]["S"])
+
+    def clear_failing(self, webhook_id: str) -> None:
+        try:
+            self.db.call("update_item", Key=to_item({"pk": webhook_pk(webhook_id), "sk": META_SK}),
+                         UpdateExpression="REMOVE failing_since", ConditionExpression="attribute_exists(pk)")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    # --- the subscriber index -------------------------------------------------
+
+    def subscribers_page(self, channel: str, bucket: str, shard: int,
+                         start: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of one index partition (any channel's: see subscriber_index)."""
+        return subscribers_page(self.db, channel, bucket, shard, start)
+
+    # --- event snapshots ------------------------------------------------------
+
+    def put_event(self, event: EventSnapshot, expires_at: int) -> EventSnapshot:
+        """Store the snapshot once; a repeat (duplicate stream record) returns the first one."""
+        try:
+            self.db.call("put_item", Item=to_item({
+                "pk": f"EVT#{event.id}", "sk": EVENT_SK, "type": "event", "payload": event.model_dump_json(),
+                "expires_at": expires_at}), ConditionExpression="attribute_not_exists(pk)")
+            return event
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            stored = self.get_event(event.id)
+            if stored is None:
+                raise
+            return stored
+
+    def get_event(self, event_id: str) -> EventSnapshot | None:
+        item = self.db.call("get_item", Key=to_item({"pk": f"EVT#{event_id}", "sk": EVENT_SK}),
+                            ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        return EventSnapshot.model_validate_json(item["payload"]["S"])
+
+    # --- the delivery log -----------------------------------------------------
+
+    @staticmethod
+    def _delivery_key(webhook_id: str, delivery: Mapping[str, Any]) -> dict[str, str]:
+        return {"pk": webhook_pk(webhook_id), "sk": f"DLV#{delivery['occurred_at']}#{delivery['delivery_id']}"}
+
+    def claim_deliveries(self, deliveries: list[Mapping[str, Any]], now: int, lease_until: int) -> dict[str, str]:
+        """Claim these delivery jobs on their log items (delivery_claims):
+        delivery id → CLAIMED, DONE (delivered before) or BUSY."""
+        requests = [ClaimRequest(job["delivery_id"], self._delivery_key(job["subscriber_id"], job), {
+            "type": "delivery", "delivery_id": job["delivery_id"], "event_id": job["event_id"],
+            "event_type": job.get("event_type", ""), "occurred_at": job["occurred_at"],
+            "expires_at": now + DELIVERY_LOG_DAYS * 86400}) for job in deliveries]
+        return claim_all(self.db, requests, "delivered", now, lease_until)
+
+    def release_delivery(self, delivery: Mapping[str, Any]) -> None:
+        """An attempt broke off without an outcome: let the next attempt claim it."""
+        finish(self.db, self._delivery_key(delivery["subscriber_id"], delivery), "failed")
+
+    def record_attempt(self, webhook_id: str, delivery: Mapping[str, Any], attempt: dict[str, Any], status: str,
+                       next_retry_at: str | None, now_epoch: int) -> None:
+        """Upsert the delivery's log entry with this attempt appended; its status
+        ends the attempt's claim (`delivered` for good, any other lets a retry claim it)."""
+        self.db.call(
+            "update_item",
+            Key=to_item(self._delivery_key(webhook_id, delivery)),
+            UpdateExpression=(
+                "SET #t = :type, delivery_id = :id, event_id = :event, event_type = :etype, #s = :status, "
+                "next_retry_at = :next, expires_at = :exp, occurred_at = :occ, "
+                "attempts = list_append(if_not_exists(attempts, :empty), :attempt) REMOVE lease_until"
+            ),
+            ExpressionAttributeNames={"#t": "type", "#s": "status"},
+            ExpressionAttributeValues=to_item({
+                ":type": "delivery", ":id": delivery["delivery_id"], ":event": delivery["event_id"],
+                ":etype": delivery.get("event_type", ""), ":status": status,
+                ":exp": now_epoch + DELIVERY_LOG_DAYS * 86400,
+                ":occ": delivery["occurred_at"], ":empty": [], ":attempt": [attempt],
+            }) | {":next": {"S": next_retry_at} if next_retry_at else {"NULL": True}},
+        )
+
+    def deliveries(self, webhook_id: str, limit: int, cursor: str | None,
+                   since: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        condition = "pk = :p AND begins_with(sk, :d)"
+        values: dict[str, Any] = {":p": {"S": webhook_pk(webhook_id)}, ":d": {"S": "DLV#"}}
+        if since:
+            condition = "pk = :p AND sk BETWEEN :lo AND :hi"
+            values = {":p": values[":p"], ":lo": {"S": f"DLV#{since}"}, ":hi": {"S": "DLV#\uffff"}}
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ExpressionAttributeValues": values,
+                                  "ScanIndexForward": since is not None, "Limit": limit}
+        start = decode_cursor(cursor, ("pk", "sk"))
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = self.db.call("query", **kwargs)
+        items = [from_item(i) for i in page.get("Items", [])]
+        for item in items:
+            item["attempts"] = item.get("attempts", [])[-ATTEMPTS_KEPT:]
+        return items, encode_cursor(page.get("LastEvaluatedKey"))
+
