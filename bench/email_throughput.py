@@ -46,7 +46,7 @@ def main() -> None:
     from moto.ses.models import ses_backends
 
     from status_fanout.api.auth import hash_token
-    from status_fanout.email.sender import MAX_IN_FLIGHT
+    from status_fanout.email.channel import MAX_IN_FLIGHT
     from status_fanout.email.store import Subscriber, SubscriberStore
     from status_fanout.incidents.models import IncidentCreate
     from status_fanout.incidents.service import StatusService

@@ -38,12 +38,12 @@ def _main() -> list[dict[str, Any]] | None:
 
     from status_fanout.api.auth import hash_token
     from status_fanout.delivery.planner import EventRef, Planner
+    from status_fanout.delivery.subscriber_index import SubscriberIndex, index_pk, shard_of
     from status_fanout.dynamo import to_item
     from status_fanout.incidents.models import ComponentPut, IncidentCreate
     from status_fanout.incidents.service import StatusService
     from status_fanout.incidents.store import IncidentStore
     from status_fanout.settings import Settings
-    from status_fanout.webhooks.store import WebhookStore, index_pk, shard_of
     from status_fanout_local.stack import LocalStack
 
     env = {"FANOUT_SHARDS": str(args.shards)}
@@ -78,7 +78,7 @@ def _main() -> list[dict[str, Any]] | None:
         for client in (counted_ddb, counted_sqs):
             client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
         store = IncidentStore(table, counted_ddb)
-        planner = Planner(store, WebhookStore(store, args.shards), settings, sqs=counted_sqs)
+        planner = Planner(store, SubscriberIndex(store), settings, sqs=counted_sqs)
 
         started = time.perf_counter()
         event = planner.snapshot(EventRef("update", incident_id=incident.id, update_seq=1))

@@ -38,13 +38,12 @@ def main() -> None:
 
     from status_fanout.api.auth import hash_token
     from status_fanout.delivery.planner import EventRef, Planner
-    from status_fanout.delivery.subscriber_index import index_keys, index_writes
+    from status_fanout.delivery.subscriber_index import SubscriberIndex, index_keys, index_writes
     from status_fanout.email.store import CHANNEL
     from status_fanout.incidents.models import ComponentPut, IncidentCreate
     from status_fanout.incidents.service import StatusService
     from status_fanout.incidents.store import IncidentStore
     from status_fanout.settings import Settings
-    from status_fanout.webhooks.store import WebhookStore
     from status_fanout_local.stack import LocalStack
 
     env = {"FANOUT_SHARDS": str(args.shards), "OUTBOX_DIR": str(ROOT / ".local" / "bench-outbox")}
@@ -75,7 +74,7 @@ def main() -> None:
         for client in (counted_ddb, counted_sqs):
             client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
         store = IncidentStore(table, counted_ddb)
-        planner = Planner(store, WebhookStore(store, args.shards), settings, sqs=counted_sqs)
+        planner = Planner(store, SubscriberIndex(store), settings, sqs=counted_sqs)
         assert list(planner.channels) == ["email"]
 
         started = time.perf_counter()

@@ -193,8 +193,8 @@ def read_deployment(template: Path) -> Deployment:
     from status_fanout.delivery.claims import TRANSACTION_ITEMS
     from status_fanout.delivery.planner import CONTINUE_WITH_SECONDS_LEFT, SQS_BATCH
     from status_fanout.delivery.subscriber_index import PAGE_ITEMS
-    from status_fanout.email.sender import MAX_IN_FLIGHT as EMAIL_IN_FLIGHT
-    from status_fanout.webhooks.sender import MAX_IN_FLIGHT as WEBHOOK_IN_FLIGHT
+    from status_fanout.email.channel import MAX_IN_FLIGHT as EMAIL_IN_FLIGHT
+    from status_fanout.webhooks.channel import MAX_IN_FLIGHT as WEBHOOK_IN_FLIGHT
     from status_fanout_local.template import load_template
 
     doc = load_template(template)

@@ -32,7 +32,7 @@ from typing import Any
 
 import urllib3
 
-from status_fanout.delivery.claims import CLAIMED
+from status_fanout.delivery.claims import CLAIMED, ClaimRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 ENDPOINTS = 100
@@ -67,11 +67,13 @@ def _main() -> list[dict[str, Any]] | None:
     args = parser.parse_args()
 
     from status_fanout.api.auth import hash_token
+    from status_fanout.delivery.engine import DeliveryEngine
+    from status_fanout.delivery.events import EventSnapshot, delivery_id
     from status_fanout.incidents.store import IncidentStore
     from status_fanout.settings import Settings
     from status_fanout.timefmt import format_ts, utcnow
-    from status_fanout.webhooks.models import EventSnapshot, WebhookCreate, delivery_id, sign, signing_secrets
-    from status_fanout.webhooks.sender import MAX_IN_FLIGHT, WebhookSender
+    from status_fanout.webhooks.channel import MAX_IN_FLIGHT, WebhookChannel
+    from status_fanout.webhooks.models import WebhookCreate, sign, signing_secrets
     from status_fanout.webhooks.service import WebhookService
     from status_fanout_local.stack import LocalStack
 
@@ -94,21 +96,21 @@ def _main() -> list[dict[str, Any]] | None:
                                             "updated_at": now}, status={"indicator": "none", "description": "ok"},
                                       incident={"id": "bench", "name": "Bench incident"}, update={"body": "x" * 400},
                                       sequence=n)
-                events.append(service.webhooks.put_event(event, int(time.time()) + 3600))
+                events.append(service.planner.events.put(event, int(time.time()) + 3600))
             jobs = [{"delivery_id": delivery_id(e.id, ep.id), "event_id": e.id, "event_type": e.type,
                      "occurred_at": e.occurred_at, "subscriber_id": ep.id} for e in events for ep in endpoints]
             records = [{"messageId": str(i), "receiptHandle": str(i), "body": json.dumps(job),
                         "attributes": {"ApproximateReceiveCount": "1"}} for i, job in enumerate(jobs)]
 
-            sender = WebhookSender(service.webhooks, settings)
+            sender = DeliveryEngine(WebhookChannel(service.webhooks, settings), store)
             started = time.perf_counter()
             for offset in range(0, len(records), BATCH):
                 result = sender.handle_batch(records[offset:offset + BATCH], settings.webhook_queue_url)
                 assert not result["batchItemFailures"], result
             sender_seconds = time.perf_counter() - started
 
-            memory = MemoryBookkeeping(endpoints, events)
-            engine = WebhookSender(memory, settings)  # type: ignore[arg-type]
+            memory: Any = MemoryBookkeeping(endpoints, events)  # stands in for the store, events and claims
+            engine = DeliveryEngine(WebhookChannel(memory, settings), store, events=memory, claims=memory)
             started = time.perf_counter()
             for offset in range(0, len(records), BATCH):
                 result = engine.handle_batch(records[offset:offset + BATCH], settings.webhook_queue_url)
@@ -151,7 +153,7 @@ def _main() -> list[dict[str, Any]] | None:
 
 
 class MemoryBookkeeping:
-    """The WebhookStore calls the sender makes, answered from memory."""
+    """The store, event and claim calls of a delivery, answered from memory."""
 
     def __init__(self, endpoints: list[Any], events: list[Any]) -> None:
         self.endpoints = {e.id: e for e in endpoints}
@@ -161,10 +163,13 @@ class MemoryBookkeeping:
     def get_many(self, webhook_ids: list[str]) -> dict[str, Any]:
         return {i: self.endpoints[i] for i in webhook_ids}
 
-    def claim_deliveries(self, jobs: list[dict[str, Any]], now: int, lease_until: int) -> dict[str, str]:
-        return {job["delivery_id"]: CLAIMED for job in jobs}
+    def delivery_claim(self, job: dict[str, Any], now: int) -> ClaimRequest:
+        return ClaimRequest(job["delivery_id"], {})
 
-    def get_event(self, event_id: str) -> Any:
+    def claim_all(self, requests: list[ClaimRequest], done: str, now: int, lease_until: int) -> dict[str, str]:
+        return {request.delivery_id: CLAIMED for request in requests}
+
+    def get(self, event_id: str) -> Any:
         return self.events[event_id]
 
     def record_attempt(self, *args: Any) -> None:

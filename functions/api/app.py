@@ -90,7 +90,7 @@ def _webhook_service() -> WebhookService:
 
 @functools.cache
 def _subscriptions() -> SubscriptionService:
-    return email_subscriptions.SubscriptionService(store, settings, enqueue=_webhook_service().planner.send)
+    return email_subscriptions.SubscriptionService(store, settings)
 
 
 def staff_gate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:

@@ -1,7 +1,8 @@
 """The email sender Lambda: SES v2 SendEmail (raw MIME) from the email queue.
 
-Several sends are in flight at once (EmailSender's thread pool, paced by its
-token bucket), so the batch is handled by the sender itself rather than
+The email channel (status_fanout.email.channel) on the delivery engine
+(status_fanout.delivery.engine). Several sends are in flight at once, paced
+by the channel's token bucket, so the engine handles the batch rather than
 Powertools' sequential BatchProcessor; failures are still reported per message.
 The batch's mails are claimed in one transaction (status_fanout.delivery.claims)
 rather than with Powertools Idempotency's two writes per mail (docs/email.md).
@@ -15,13 +16,15 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from status_fanout.email.sender import EmailSender
+from status_fanout.delivery.engine import DeliveryEngine
+from status_fanout.email.channel import EmailChannel
 from status_fanout.incidents.store import IncidentStore
 from status_fanout.observability import logger, metrics
 from status_fanout.settings import get_settings
 
 settings = get_settings()
-sender = EmailSender(IncidentStore(settings.table_name), settings)
+store = IncidentStore(settings.table_name)
+engine = DeliveryEngine(EmailChannel(store, settings), store)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -30,7 +33,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     records = event.get("Records") or []
     # A claim lasts as long as this invocation may: if it dies, the mail is retried after.
     lease = math.ceil(context.get_remaining_time_in_millis() / 1000)
-    result = sender.handle_batch(records, settings.email_queue_url, lease_seconds=lease)
+    result = engine.handle_batch(records, settings.email_queue_url, lease_seconds=lease)
     failed = len(result["batchItemFailures"])
     metrics.add_metric(name="EmailJobsHandled", unit=MetricUnit.Count, value=len(records) - failed)
     metrics.add_metric(name="EmailJobsRetried", unit=MetricUnit.Count, value=failed)

@@ -18,16 +18,17 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from status_fanout.delivery.jobs import PLAN_JOB_FIELDS, PoisonMessage, backoff, dead_letter_poison, hold, parse_job
+from status_fanout.delivery.jobs import PLAN_JOB_FIELDS, PoisonMessage, dead_letter_poison, hold, parse_job
 from status_fanout.delivery.planner import Planner, notifying_events
+from status_fanout.delivery.retry import backoff
+from status_fanout.delivery.subscriber_index import SubscriberIndex
 from status_fanout.incidents.store import IncidentStore
 from status_fanout.observability import logger, metrics
 from status_fanout.settings import get_settings
-from status_fanout.webhooks.store import WebhookStore
 
 settings = get_settings()
 store = IncidentStore(settings.table_name)
-planner = Planner(store, WebhookStore(store, settings.fanout_shards), settings)
+planner = Planner(store, SubscriberIndex(store), settings)
 PLAN_RETRY_BASE_SECONDS = 2
 rng = random.Random()
 stream_processor = BatchProcessor(event_type=EventType.DynamoDBStreams)

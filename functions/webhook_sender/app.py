@@ -1,7 +1,8 @@
 """The webhook sender Lambda: signed deliveries from the webhook queue.
 
-Many deliveries are in flight at once (WebhookSender's thread pool), so the
-batch is handled by the sender itself rather than Powertools' sequential
+The webhook channel (status_fanout.webhooks.channel) on the delivery engine
+(status_fanout.delivery.engine). Many deliveries are in flight at once, so
+the engine handles the batch rather than Powertools' sequential
 BatchProcessor; failures are still reported per message. The batch's
 deliveries are claimed in one transaction on their delivery-log items
 (status_fanout.delivery.claims) rather than with Powertools Idempotency's
@@ -18,10 +19,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from status_fanout.incidents.store import IncidentStore
+from status_fanout.delivery.engine import DeliveryEngine
+from status_fanout.dynamo import Store
 from status_fanout.observability import logger, metrics
 from status_fanout.settings import get_settings
-from status_fanout.webhooks.sender import WebhookSender
+from status_fanout.webhooks.channel import WebhookChannel
 from status_fanout.webhooks.store import WebhookStore
 
 settings = get_settings()
@@ -39,8 +41,9 @@ def tell_staff(message: str) -> None:
             logger.exception("could not publish to the ops topic")
 
 
-sender = WebhookSender(WebhookStore(IncidentStore(settings.table_name), settings.fanout_shards), settings,
-                       notify_staff=tell_staff)
+store = Store(settings.table_name)
+engine = DeliveryEngine(WebhookChannel(WebhookStore(store, settings.fanout_shards), settings, notify_staff=tell_staff),
+                        store)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -49,7 +52,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     records = event.get("Records") or []
     # A claim lasts as long as this invocation may: if it dies, the delivery is retried after.
     lease = math.ceil(context.get_remaining_time_in_millis() / 1000)
-    result = sender.handle_batch(records, settings.webhook_queue_url, lease_seconds=lease)
+    result = engine.handle_batch(records, settings.webhook_queue_url, lease_seconds=lease)
     failed = len(result["batchItemFailures"])
     metrics.add_metric(name="WebhookJobsHandled", unit=MetricUnit.Count, value=len(records) - failed)
     metrics.add_metric(name="WebhookJobsRetried", unit=MetricUnit.Count, value=failed)

@@ -11,10 +11,12 @@ import boto3
 import pytest
 
 from status_fanout.api.auth import hash_token
+from status_fanout.delivery.engine import DeliveryEngine
 from status_fanout.delivery.planner import EventRef, Planner
+from status_fanout.delivery.subscriber_index import SubscriberIndex
 from status_fanout.incidents.store import IncidentStore
 from status_fanout.settings import Settings
-from status_fanout.webhooks.sender import WebhookSender
+from status_fanout.webhooks.channel import WebhookChannel
 from status_fanout.webhooks.store import WebhookStore
 from status_fanout.webhooks.transport import Dialer
 from status_fanout_local.pollers import sqs_record
@@ -80,16 +82,16 @@ def test_planner_killed_between_two_batches_loses_nothing_and_sends_nothing_twic
         hooks = [api("POST", "/v1/webhooks", {"url": f"{rx.url}/p{n}"}).json["id"] for n in range(SUBSCRIBERS)]
         store = IncidentStore(stack.physical["StatusTable"], boto3.client("dynamodb"))
         settings = settings_for(stack, stack.queue_url("WebhookQueue"))
-        webhooks = WebhookStore(store, 1)
+        index = SubscriberIndex(store)
         incident_id = silent_incident(api, "planner crash")
-        event = Planner(store, webhooks, settings).snapshot(EventRef("update", incident_id=incident_id, update_seq=1))
+        event = Planner(store, index, settings).snapshot(EventRef("update", incident_id=incident_id, update_seq=1))
         assert event is not None
         # GIVEN a planner that dies after its first SendMessageBatch of ten
-        dying = Planner(store, webhooks, settings, sqs=KilledAfter(boto3.client("sqs"), "send_message_batch", 2))
+        dying = Planner(store, index, settings, sqs=KilledAfter(boto3.client("sqs"), "send_message_batch", 2))
         with pytest.raises(Killed):
             dying.plan_shard(shard_job(event))
         # WHEN the planning job is run again (SQS gives it back)
-        Planner(store, webhooks, settings).plan_shard(shard_job(event))
+        Planner(store, index, settings).plan_shard(shard_job(event))
         # THEN every subscriber gets the delivery exactly once
         try:
             rx.wait_for(lambda: len(rx.received) >= SUBSCRIBERS)
@@ -112,14 +114,14 @@ def test_sender_killed_between_two_deliveries_loses_nothing_and_sends_nothing_tw
         store = IncidentStore(stack.physical["StatusTable"], boto3.client("dynamodb"))
         settings = settings_for(stack, private)
         webhooks = WebhookStore(store, 1)
-        planner = Planner(store, webhooks, settings)
+        planner = Planner(store, SubscriberIndex(store), settings)
         incident_id = silent_incident(api, "sender crash")
         event = planner.snapshot(EventRef("update", incident_id=incident_id, update_seq=1))
         assert event is not None
         assert planner.plan_shard(shard_job(event)) == SUBSCRIBERS
-        monkeypatch.setattr("status_fanout.webhooks.sender.MAX_IN_FLIGHT", 1)  # one at a time: a clean "between"
+        monkeypatch.setattr("status_fanout.webhooks.channel.MAX_IN_FLIGHT", 1)  # one at a time: a clean "between"
 
-        def drain(sender: WebhookSender, until: float = 0) -> None:
+        def drain(sender: DeliveryEngine, until: float = 0) -> None:
             while True:
                 messages = sqs.receive_message(QueueUrl=private, MaxNumberOfMessages=10,
                                                AttributeNames=["All"]).get("Messages", [])
@@ -137,13 +139,13 @@ def test_sender_killed_between_two_deliveries_loses_nothing_and_sends_nothing_tw
                     sqs.delete_message(QueueUrl=private, ReceiptHandle=m["ReceiptHandle"])
 
         # GIVEN a sender that dies as it starts its second delivery
-        dying = WebhookSender(webhooks, settings,
-                              dialer=KilledAfter(Dialer(5), "post", 2))  # type: ignore[arg-type]
+        dying = DeliveryEngine(WebhookChannel(webhooks, settings,
+                                              dialer=KilledAfter(Dialer(5), "post", 2)), store)  # type: ignore[arg-type]
         with pytest.raises(Killed):
             drain(dying)
         assert len(rx.received) == 1
         # WHEN its messages come back (visibility timeout over) and a new sender runs
-        drain(WebhookSender(webhooks, settings), until=time.monotonic() + 10)
+        drain(DeliveryEngine(WebhookChannel(webhooks, settings), store), until=time.monotonic() + 10)
         # THEN every subscriber has the delivery exactly once
         try:
             rx.wait_for(lambda: len(rx.received) >= SUBSCRIBERS)

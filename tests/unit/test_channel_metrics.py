@@ -12,15 +12,18 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from status_fanout.delivery.claims import BUSY, CLAIMED
-from status_fanout.email.sender import EmailSender
+from status_fanout.delivery.claims import BUSY, CLAIMED, ClaimRequest
+from status_fanout.delivery.engine import DeliveryEngine
+from status_fanout.delivery.events import EventSnapshot
+from status_fanout.delivery.retry import RetryLater
+from status_fanout.email.channel import EmailChannel
 from status_fanout.email.store import Subscriber
 from status_fanout.errors import NotFoundError
 from status_fanout.incidents.store import IncidentStore
 from status_fanout.observability import metrics
 from status_fanout.settings import Settings
-from status_fanout.webhooks.models import EventSnapshot, WebhookEndpoint, WebhookSecret, new_secret
-from status_fanout.webhooks.sender import RetryLater, WebhookSender
+from status_fanout.webhooks.channel import WebhookChannel
+from status_fanout.webhooks.models import WebhookEndpoint, WebhookSecret, new_secret
 from status_fanout.webhooks.transport import Outcome
 from tests.support.cfn_template import load_template
 
@@ -58,6 +61,33 @@ class StubSqs:
 
 # --- webhooks ----------------------------------------------------------------------
 
+class StubClaims:
+    """Claims in memory, refusing one delivery twice in a batch as DynamoDB refuses one item twice in a transaction."""
+
+    claim = CLAIMED
+
+    def __init__(self) -> None:
+        self.released: list[str] = []
+
+    def claim_all(self, requests: list[ClaimRequest], done: str, now: int, lease_until: int) -> dict[str, str]:
+        ids = [request.delivery_id for request in requests]
+        if len(set(ids)) != len(ids):
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "one item twice"}},
+                              "TransactWriteItems")
+        return dict.fromkeys(ids, self.claim)
+
+    def release(self, request: ClaimRequest) -> None:
+        self.released.append(request.delivery_id)
+
+
+class StubEvents:
+    def __init__(self, event: EventSnapshot | None) -> None:
+        self.event = event
+
+    def get(self, event_id: str) -> EventSnapshot | None:
+        return self.event if self.event and event_id == self.event.id else None
+
+
 class StubWebhooks:
     """The few WebhookStore calls a delivery makes, in memory."""
 
@@ -75,17 +105,8 @@ class StubWebhooks:
             raise RuntimeError("DynamoDB did not answer")
         return {self.endpoint.id: self.endpoint} if self.endpoint.id in webhook_ids else {}
 
-    def claim_deliveries(self, jobs: list[Any], now: int, lease_until: int) -> dict[str, str]:
-        ids = [job["delivery_id"] for job in jobs]
-        if len(set(ids)) != len(ids):  # as DynamoDB: one transaction cannot write an item twice
-            raise ClientError({"Error": {"Code": "ValidationException", "Message": "one item twice"}},
-                              "TransactWriteItems")
-        return dict.fromkeys(ids, self.claim)
-
-    claim = CLAIMED
-
-    def get_event(self, event_id: str) -> EventSnapshot | None:
-        return self.event if event_id == self.event.id else None
+    def delivery_claim(self, job: Any, now: int) -> ClaimRequest:
+        return ClaimRequest(job["delivery_id"], {})
 
     def record_attempt(self, webhook_id: str, job: Any, entry: Any, status: str, next_at: Any, now: int) -> None:
         self.attempts.append(status)
@@ -105,14 +126,15 @@ class StubDialer:
         return Outcome(self.status, 1, error=None if self.status else "connection refused")
 
 
-def webhook_sender(status: int | None, sqs: StubSqs) -> WebhookSender:
+def webhook_sender(status: int | None, sqs: StubSqs) -> DeliveryEngine:
     endpoint = WebhookEndpoint(id="hook1", url="https://hooks.example.com/in", created_at=NOW, updated_at=NOW,
                                secrets=[WebhookSecret(secret=new_secret(), created_at=NOW)])
     event = EventSnapshot(id="upd:inc1:1", type="incident.created", occurred_at=NOW, page={"id": "p"}, status={},
                           incident={"id": "inc1"}, update={"id": "u1"}, sequence=1)
     settings = Settings(table_name="t", webhook_retry_schedule=(1, 1), webhook_dlq_url="https://sqs/dlq")
-    return WebhookSender(StubWebhooks(endpoint, event), settings, sqs=sqs,
-                         dialer=StubDialer(status), resolve=lambda host, port: ["93.184.216.34"])
+    channel = WebhookChannel(StubWebhooks(endpoint, event), settings,  # type: ignore[arg-type]
+                             dialer=StubDialer(status), resolve=lambda host, port: ["93.184.216.34"])
+    return DeliveryEngine(channel, None, sqs=sqs, events=StubEvents(event), claims=StubClaims())  # type: ignore[arg-type]
 
 
 def delivery(n: int = 1, subscriber_id: str = "hook1") -> dict[str, Any]:
@@ -184,7 +206,7 @@ def test_a_delivery_another_attempt_holds_comes_back_soon_and_never_later_than_i
     # GIVEN a delivery whose claim another attempt holds (a duplicate job), the lease being 30 s
     sqs = StubSqs()
     sender = webhook_sender(204, sqs)
-    sender.webhooks.claim = BUSY  # type: ignore[attr-defined]
+    sender.claims.claim = BUSY  # type: ignore[attr-defined]
     sender.rng.uniform = lambda _a, _b: 0.0  # type: ignore[method-assign]  # no jitter
     # WHEN it arrives for the nth time
     result = sender.handle_batch([record(delivery(), receive_count=receive_count)], "https://sqs/webhooks",
@@ -209,9 +231,26 @@ class StubSes:
         return {"MessageId": "ses-1"}
 
 
-def email_sender(ses: StubSes, sqs: StubSqs | None = None) -> EmailSender:
-    settings = Settings(table_name="t", email_retry_base_seconds=0, email_sender_concurrency=1)
-    return EmailSender(IncidentStore("t"), settings, ses=ses, sqs=sqs or StubSqs())
+EVENT = EventSnapshot(id="upd:inc1:1", type="incident.created", occurred_at=NOW,
+                      page={"id": "p", "name": "Page", "url": "https://status.example.com", "time_zone": "Etc/UTC"},
+                      status={"indicator": "major", "description": "Partial System Outage"},
+                      incident={"id": "inc1", "name": "Mail platform outage", "status": "investigating",
+                                "impact": "major", "shortlink": "https://status.example.com/incidents/inc1",
+                                "components": [], "incident_updates": [
+                                    {"id": "u1", "status": "investigating", "body": "We are looking into it.",
+                                     "display_at": NOW, "created_at": NOW}]},
+                      update={"id": "u1", "status": "investigating", "body": "We are looking into it.",
+                              "display_at": NOW, "created_at": NOW}, sequence=1)
+
+
+def email_sender(ses: StubSes, sqs: StubSqs | None = None, subscribers: Any = None) -> DeliveryEngine:
+    settings = Settings(table_name="t", email_retry_base_seconds=0, email_sender_concurrency=1,
+                        subscription_secret="s" * 32, page_url="https://status.example.com")
+    channel = EmailChannel(IncidentStore("t"), settings, ses=ses)
+    if subscribers is not None:
+        channel.subscriptions.subscribers = subscribers
+    return DeliveryEngine(channel, None, sqs=sqs or StubSqs(), events=StubEvents(EVENT),  # type: ignore[arg-type]
+                          claims=StubClaims())
 
 
 def subscriber(state: str) -> Subscriber:
@@ -220,20 +259,25 @@ def subscriber(state: str) -> Subscriber:
 
 
 def test_an_email_ses_accepts_counts_as_sent() -> None:
-    sender = email_sender(StubSes())
+    sender = email_sender(StubSes(), subscribers=StubSubscribers(subscriber("confirmed")))
     # WHEN SES accepts a message
-    assert sender._send(subscriber("confirmed"), b"raw", 1, kind="update") == "ses-1"
-    # THEN it is counted as sent
+    result = sender.handle_batch([record(email_job())], "https://sqs/email")
+    # THEN it is counted as sent, and its claim ends sent
+    assert result == {"batchItemFailures": []}
     assert counted() == {"EmailsSent": 1}
+    assert sender.channel.subscriptions.subscribers.finished == [("d1", "sent")]  # type: ignore[attr-defined]
 
 
 def test_a_throttled_email_counts_as_throttled_not_failed() -> None:
-    sender = email_sender(StubSes(error="ThrottlingException"))
+    sqs = StubSqs()
+    sender = email_sender(StubSes(error="ThrottlingException"), sqs, StubSubscribers(subscriber("confirmed")))
     # WHEN SES throttles the send
-    with pytest.raises(RetryLater):
-        sender._send(subscriber("confirmed"), b"raw", 1, kind="update")
-    # THEN it is counted as throttled (the job comes back), not as failed or sent
+    result = sender.handle_batch([record(email_job())], "https://sqs/email")
+    # THEN it is counted as throttled (the job comes back, its claim let go), not as failed or sent
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]} and len(sqs.held) == 1
     assert counted() == {"EmailsThrottled": 1}
+    with pytest.raises(RetryLater):  # what the channel tells the engine
+        sender.channel._send(subscriber("confirmed"), b"raw", 1, kind="update")  # type: ignore[attr-defined]
 
 
 class StubSubscribers:
@@ -248,8 +292,8 @@ class StubSubscribers:
             raise RuntimeError("DynamoDB did not answer")
         return {self.found.id: self.found} if self.found and self.found.id in ids else {}
 
-    def claim_mails(self, mail_ids: list[str], now: int, lease_until: int) -> dict[str, str]:
-        return dict.fromkeys(mail_ids, CLAIMED)
+    def mail_claim(self, mail_id: str, now: int) -> ClaimRequest:
+        return ClaimRequest(mail_id, {})
 
     def finish_mail(self, mail_id: str, status: str) -> None:
         self.finished.append((mail_id, status))
@@ -264,10 +308,8 @@ def test_a_job_for_a_suppressed_subscriber_counts_as_suppressed(monkeypatch: pyt
                                                                  expected: dict[str, float]) -> None:
     # GIVEN a delivery job for a subscriber who is no longer confirmed
     ses = StubSes(error="MessageRejected")  # any send would fail the job
-    sender = email_sender(ses)
     subscribers = StubSubscribers(subscriber(state))
-    monkeypatch.setattr(sender.subscriptions, "subscribers", subscribers)
-    monkeypatch.setattr(sender.events, "get_event", lambda _id: None)
+    sender = email_sender(ses, subscribers=subscribers)
     # WHEN the job is handled
     result = sender.handle_batch([record(email_job())], "https://sqs/email")
     # THEN nothing is sent or claimed, and only a suppressed (bounced or complained) address is counted as suppressed
@@ -279,8 +321,7 @@ def test_a_failing_email_job_counts_as_failed_and_on_its_last_receive_as_dead_le
         monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN jobs whose subscribers cannot be read (the store fails), one of them on the queue's 50th receive
     sqs = StubSqs()
-    sender = email_sender(StubSes(), sqs)
-    monkeypatch.setattr(sender.subscriptions, "subscribers", StubSubscribers(None, fail=True))
+    sender = email_sender(StubSes(), sqs, StubSubscribers(None, fail=True))
     batch = [record(email_job(1), receive_count=1, message_id="m1"),
              record(email_job(2), receive_count=50, message_id="m2")]
     # WHEN the batch is handled

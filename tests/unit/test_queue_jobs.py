@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from status_fanout.delivery.jobs import DELIVERY_JOB_FIELDS, MAX_BACKOFF, BatchMemo, PoisonMessage, backoff, parse_job
+from status_fanout.delivery.jobs import DELIVERY_JOB_FIELDS, BatchMemo, PoisonMessage, parse_job
+from status_fanout.delivery.retry import MAX_BACKOFF, backoff
 
 
 @pytest.mark.parametrize("body,reason", [

@@ -61,8 +61,9 @@ def test_every_citation_of_the_contract_names_one_of_its_sections() -> None:
     sections = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", contract, flags=re.M))
     assert {"1", "5.5", "7.2", "13"} <= sections
     # WHEN every tracked file's "docs/contract.md §N" is read
+    citation = re.compile(r"contract\.md`? (?:§|section )(\d+(?:\.\d+)?)")
     cited = {(str(path.relative_to(ROOT)), number) for path in tracked_text_files()
-             for number in re.findall(r"contract\.md`? (?:§|section )(\d+(?:\.\d+)?)", path.read_text(errors="replace"))}
+             for number in citation.findall(path.read_text(errors="replace"))}
     # THEN each names a section that exists, and the README links the contract
     assert cited and {c for c in cited if c[1] not in sections} == set()
     assert "](docs/contract.md)" in (ROOT / "README.md").read_text()

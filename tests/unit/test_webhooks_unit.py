@@ -10,12 +10,13 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from status_fanout.delivery.events import delivery_id
 from status_fanout.delivery.planner import notifying_events
+from status_fanout.delivery.retry import scheduled_delay as next_delay
 from status_fanout.dynamo import to_item
 from status_fanout.errors import InvalidFieldError
 from status_fanout.webhooks import ssrf
-from status_fanout.webhooks.models import delivery_id, new_secret, sign
-from status_fanout.webhooks.sender import next_delay
+from status_fanout.webhooks.models import new_secret, sign
 from status_fanout.webhooks.transport import retry_after_seconds
 
 

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from status_fanout.clients import aws_client
 from status_fanout.errors import DomainError, StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -80,17 +80,14 @@ def decode_cursor(cursor: str | None, index_keys: tuple[str, ...]) -> dict[str, 
 
 
 class Store:
+    # Made on first use: a cold start refused at the auth gate or serving
+    # /openapi.json never pays the ~140 ms.
+    client = aws_client("dynamodb")
+
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._client = client
 
-    @property
-    def client(self) -> DynamoDBClient:
-        # Created on first use, not at import: a cold start that is refused at
-        # the auth gate or serves /openapi.json never pays the ~140 ms.
-        if self._client is None:
-            self._client = boto3.client("dynamodb")
-        return self._client
 
     # --- low level ---------------------------------------------------------
 

@@ -92,3 +92,18 @@ def finish(db: Store, key: Mapping[str, str], status: str) -> None:
     next attempt (a retry, a replay) claim it."""
     db.call("update_item", Key=to_item(dict(key)), UpdateExpression="SET #s = :s REMOVE lease_until",
             ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=to_item({":s": status}))
+
+
+class Claims:
+    """The claims of one table, as the delivery engine uses them."""
+
+    def __init__(self, db: Store) -> None:
+        self.db = db
+
+    def claim_all(self, requests: Sequence[ClaimRequest], done_status: str, now: int,
+                  lease_until: int) -> dict[str, str]:
+        return claim_all(self.db, requests, done_status, now, lease_until)
+
+    def release(self, request: ClaimRequest) -> None:
+        """An attempt broke off without an outcome: let the next attempt claim it."""
+        finish(self.db, request.key, "failed")

@@ -11,7 +11,6 @@ the reason attached, and report it handled. Every other failure is retried.
 from __future__ import annotations
 
 import json
-import random
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
@@ -24,9 +23,6 @@ from status_fanout.observability import logger
 PLAN_JOB_FIELDS = ("event_id", "event_type", "occurred_at", "channel", "shard", "buckets")
 DELIVERY_JOB_FIELDS = ("delivery_id", "event_id", "subscriber_id")
 SUBSCRIBE_JOB_FIELDS = ("request_id",)
-MAX_VISIBILITY = 12 * 3600  # SQS's ceiling for one message's visibility timeout
-MAX_BACKOFF = 900
-JITTER = 0.2
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -88,12 +84,6 @@ def first_per_key(jobs: list[tuple[R, dict[str, Any]]], key: Callable[[dict[str,
     return first
 
 
-def backoff(base: int, attempt: int, rng: random.Random) -> int:
-    """Seconds before retry `attempt` (1-based): base·2^(n-1), ±20 %, ≤ 15 min."""
-    delay = min(MAX_BACKOFF, base * 2 ** min(attempt - 1, 20)) * (1 + rng.uniform(-JITTER, JITTER))
-    return int(min(MAX_VISIBILITY, max(0, round(delay))))
-
-
 def hold(sqs: Any, queue_url: str, receipt_handle: str, delay: int) -> None:
     """Bring a failed job back after `delay` s rather than the queue's visibility timeout."""
     try:
@@ -127,3 +117,25 @@ class BatchMemo:
                 future.set_exception(exc)
         result: T = future.result()
         return result
+
+
+SQS_BATCH = 10
+
+
+def enqueue(sqs: Any, queue_url: str, bodies: list[dict[str, Any]], delay: int = 0) -> int:
+    """Jobs onto a queue, SendMessageBatch in tens; entries SQS refused are retried, then raise."""
+    for offset in range(0, len(bodies), SQS_BATCH):
+        chunk = bodies[offset:offset + SQS_BATCH]
+        entries = [{"Id": str(i), "MessageBody": json.dumps(body, separators=(",", ":")), "DelaySeconds": delay}
+                   for i, body in enumerate(chunk)]
+        for _ in range(3):
+            failed = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
+            if not failed:
+                break
+            retry = {f["Id"] for f in failed if not f.get("SenderFault")}
+            if len(retry) < len(failed):
+                raise RuntimeError(f"SQS refused jobs: {failed}")
+            entries = [e for e in entries if e["Id"] in retry]
+        else:
+            raise RuntimeError(f"SQS kept failing {len(entries)} jobs")
+    return len(bodies)

@@ -17,25 +17,22 @@ sender recognises and drops. docs/fan-out.md has the design and its limits.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import boto3
-
-from status_fanout.delivery.subscriber_index import ALL
+from status_fanout.clients import aws_client
+from status_fanout.delivery.events import EventSnapshot, EventStore, delivery_id
+from status_fanout.delivery.jobs import SQS_BATCH, enqueue
+from status_fanout.delivery.subscriber_index import ALL, SubscriberIndex
 from status_fanout.dynamo import from_item
 from status_fanout.incidents import lifecycle
 from status_fanout.incidents.models import Component, Incident, IncidentUpdate
 from status_fanout.incidents.store import IncidentStore
 from status_fanout.publishing import public_json
 from status_fanout.settings import Settings
-from status_fanout.timefmt import format_ts, utcnow
-from status_fanout.webhooks.models import EventSnapshot, delivery_id
-from status_fanout.webhooks.store import WebhookStore
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -43,7 +40,6 @@ else:
     SQSClient = Any
 
 SNAPSHOT_DAYS = 30
-SQS_BATCH = 10
 # A planning job stops reading the index with this much of its invocation
 # left, and hands the rest of its shard on as a continuation job.
 CONTINUE_WITH_SECONDS_LEFT = 20.0
@@ -89,10 +85,13 @@ def notifying_events(records: Iterable[Mapping[str, Any]]) -> list[EventRef]:
 
 
 class Planner:
-    def __init__(self, store: IncidentStore, webhooks: WebhookStore, settings: Settings,
-                 sqs: SQSClient | None = None) -> None:
+    sqs = aws_client("sqs")
+
+    def __init__(self, store: IncidentStore, index: SubscriberIndex, settings: Settings,
+                 sqs: SQSClient | None = None, events: EventStore | None = None) -> None:
         self.store = store
-        self.webhooks = webhooks
+        self.index = index
+        self.events = events or EventStore(store)
         self.settings = settings
         self._sqs = sqs
         # A channel takes part once its queue exists; its subscribers are in
@@ -100,11 +99,6 @@ class Planner:
         self.channels = {name: url for name, url in (("webhook", settings.webhook_queue_url),
                                                      ("email", settings.email_queue_url)) if url}
 
-    @property
-    def sqs(self) -> SQSClient:
-        if self._sqs is None:
-            self._sqs = boto3.client("sqs")
-        return self._sqs
 
     # --- snapshots --------------------------------------------------------
 
@@ -121,7 +115,7 @@ class Planner:
             event = self._incident_event(ref, *loaded, components, status)
         if event is None:
             return None
-        return self.webhooks.put_event(event, int(time.time()) + SNAPSHOT_DAYS * 86400)
+        return self.events.put(event, int(time.time()) + SNAPSHOT_DAYS * 86400)
 
     def _incident_event(self, ref: EventRef, incident: Incident, updates: list[IncidentUpdate],
                         components: dict[str, Component], status: dict[str, str]) -> EventSnapshot | None:
@@ -210,8 +204,7 @@ class Planner:
                         sent += self.send(self.channels[channel], batch)
                     self.send(self.settings.plan_queue_url, [{**job, "bucket_index": position, "start": start}])
                     return sent
-                subscribers, start = self.webhooks.subscribers_page(channel, buckets[position], int(job["shard"]),
-                                                                    start)
+                subscribers, start = self.index.subscribers_page(channel, buckets[position], int(job["shard"]), start)
                 for subscriber in subscribers:
                     subscriber_id = subscriber["sk"]
                     events = subscriber.get("events") or []
@@ -233,29 +226,4 @@ class Planner:
         return sent
 
     def send(self, queue_url: str, bodies: list[dict[str, Any]], delay: int = 0) -> int:
-        """SendMessageBatch in tens; entries SQS refused are retried, then raise."""
-        for offset in range(0, len(bodies), SQS_BATCH):
-            chunk = bodies[offset:offset + SQS_BATCH]
-            entries = [{"Id": str(i), "MessageBody": json.dumps(body, separators=(",", ":")), "DelaySeconds": delay}
-                       for i, body in enumerate(chunk)]
-            for _ in range(3):
-                failed = self.sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
-                if not failed:
-                    break
-                retry = {f["Id"] for f in failed if not f.get("SenderFault")}
-                if len(retry) < len(failed):
-                    raise RuntimeError(f"SQS refused delivery jobs: {failed}")
-                entries = [e for e in entries if e["Id"] in retry]
-            else:
-                raise RuntimeError(f"SQS kept failing {len(entries)} jobs")
-        return len(bodies)
-
-
-def test_event(settings: Settings, endpoint_id: str, status: dict[str, str]) -> EventSnapshot:
-    """The snapshot of a `webhook.test` ping for one endpoint."""
-    now = format_ts(utcnow())
-    return EventSnapshot(
-        id=f"test:{endpoint_id}:{lifecycle.new_id()}", type="webhook.test", occurred_at=now,
-        page=public_json.page_object(settings, now), status=status,
-        message="This is a test event from status-fanout. Verify its signature with your endpoint's secret.",
-    )
+        return enqueue(self.sqs, queue_url, bodies, delay)

@@ -72,3 +72,14 @@ def subscribers_page(db: Store, channel: str, bucket: str, shard: int,
         kwargs["ExclusiveStartKey"] = start
     page = db.call("query", **kwargs)
     return [from_item(i) for i in page.get("Items", [])], page.get("LastEvaluatedKey")
+
+
+class SubscriberIndex:
+    """The index as the planner reads it: pages of one (channel, bucket, shard) partition."""
+
+    def __init__(self, db: Store) -> None:
+        self.db = db
+
+    def subscribers_page(self, channel: str, bucket: str, shard: int,
+                         start: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        return subscribers_page(self.db, channel, bucket, shard, start)

@@ -34,11 +34,11 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from status_fanout.delivery.events import EventSnapshot
 from status_fanout.incidents.lifecycle import STATUS_LABELS, UPDATE_LABEL
 from status_fanout.publishing import feeds
 from status_fanout.publishing.pages import COMPONENT_STATUS_LABELS, long_time
 from status_fanout.settings import Settings
-from status_fanout.webhooks.models import EventSnapshot
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from status_fanout.delivery.claims import ClaimRequest, claim_all, finish
+from status_fanout.delivery.claims import ClaimRequest, finish
 from status_fanout.delivery.subscriber_index import index_keys, index_writes
 from status_fanout.dynamo import Store, VersionConflict, decode_cursor, encode_cursor, from_item, to_item
 from status_fanout.errors import ConflictError
@@ -119,12 +119,10 @@ class SubscriberStore:
         found = (Subscriber.model_validate(from_item(item)) for item in items.values())
         return {subscriber.id: subscriber for subscriber in found}
 
-    def claim_mails(self, mail_ids: list[str], now: int, lease_until: int) -> dict[str, str]:
-        """Claim these mails (a delivery id, or `subscribe:{request}` for a
-        confirmation) before sending: mail id → CLAIMED, DONE (sent before) or BUSY."""
-        requests = [ClaimRequest(mail_id, {"pk": f"MAIL#{mail_id}", "sk": MAIL_CLAIM_SK},
-                                 {"type": "mail", "expires_at": now + MAIL_CLAIM_DAYS * 86400}) for mail_id in mail_ids]
-        return claim_all(self.db, requests, "sent", now, lease_until)
+    def mail_claim(self, mail_id: str, now: int) -> ClaimRequest:
+        """Where a mail's claim lives (a delivery id, or `subscribe:{request}` for a confirmation)."""
+        return ClaimRequest(mail_id, {"pk": f"MAIL#{mail_id}", "sk": MAIL_CLAIM_SK},
+                            {"type": "mail", "expires_at": now + MAIL_CLAIM_DAYS * 86400})
 
     def finish_mail(self, mail_id: str, status: str) -> None:
         """`sent` for good; `failed` lets the job's retry claim it again."""

@@ -21,6 +21,8 @@ from urllib.parse import parse_qs
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from status_fanout.api.openapi import _invalid
+from status_fanout.clients import aws_client
+from status_fanout.delivery.jobs import enqueue as enqueue_jobs
 from status_fanout.email.store import STATES, Subscriber, SubscriberStore
 from status_fanout.email.tokens import BadTokenError, Purpose, address_key, make_token, read_token, secret_key
 from status_fanout.errors import (
@@ -117,12 +119,14 @@ def parse_form(model: type[BaseModel], fields: Mapping[str, list[str]], lists: I
 
 
 class SubscriptionService:
+    sqs = aws_client("sqs")
+
     def __init__(self, store: IncidentStore, settings: Settings, enqueue: Enqueue | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.settings = settings
         self.subscribers = SubscriberStore(store, settings.fanout_shards)
-        self.enqueue = enqueue
+        self.enqueue = enqueue or (lambda queue_url, bodies: enqueue_jobs(self.sqs, queue_url, bodies))
         self.clock = clock
 
     @property
@@ -151,7 +155,7 @@ class SubscriptionService:
         if wait:
             raise TooManyRequestsError("too many subscription requests from this client; try again later", wait)
         self._check_components(request.components)
-        if self.enqueue is None or not s.email_queue_url:
+        if not s.email_queue_url:
             raise RuntimeError("no email queue configured")
         self.enqueue(s.email_queue_url, [{"kind": "subscribe", "request_id": uuid.uuid4().hex,
                                           "email": request.email, "components": request.components}])

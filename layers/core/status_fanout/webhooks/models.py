@@ -11,11 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from status_fanout.delivery.events import EVENT_TYPES, EventSnapshot, EventType
 from status_fanout.incidents.models import ComponentId
 
-EventType = Literal["incident.created", "incident.updated", "incident.postmortem", "component.updated", "webhook.test"]
 BodyFormat = Literal["standard", "statuspage"]
-EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 SECRET_BYTES = 32  # docs/contract.md §7.2: at least 24 random bytes
 STATUSPAGE_DOCS = "https://github.com/status-fanout/status-fanout/blob/main/docs/webhooks.md"
@@ -96,37 +95,10 @@ class ReplayRequest(BaseModel):
     since: AwareDatetime
 
 
-class EventSnapshot(BaseModel):
-    """What happened, frozen when it happened: every retry and every
-    subscriber of one event gets the same data."""
-
-    model_config = ConfigDict(defer_build=True)
-    id: str
-    type: EventType
-    occurred_at: str
-    incident_id: str | None = None
-    component_ids: list[str] = Field(default_factory=list)
-    page: dict[str, Any]
-    status: dict[str, str]
-    incident: dict[str, Any] | None = None
-    update: dict[str, Any] | None = None
-    component: dict[str, Any] | None = None
-    component_update: dict[str, Any] | None = None
-    sequence: int | None = None
-    message: str | None = None
-
-
 # --- secrets and signatures -----------------------------------------------------
 
 def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
-
-
-def delivery_id(event_id: str, subscriber_id: str) -> str:
-    """The one id of an (event, subscriber) pair: the `webhook-id` header,
-    stable across retries and replays, and the key that drops repeats."""
-    digest = hashlib.sha256(f"{event_id}\x00{subscriber_id}".encode()).digest()
-    return "msg_" + base64.b32encode(digest).decode().rstrip("=").lower()[:26]
 
 
 def sign(signing_secrets: list[str], msg_id: str, timestamp: int, body: bytes) -> str:

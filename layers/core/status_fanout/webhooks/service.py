@@ -6,7 +6,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from status_fanout.delivery.planner import Planner, test_event
+from status_fanout.delivery.events import EventSnapshot, delivery_id
+from status_fanout.delivery.planner import Planner
+from status_fanout.delivery.subscriber_index import SubscriberIndex
 from status_fanout.errors import InvalidFieldError
 from status_fanout.incidents.lifecycle import new_id
 from status_fanout.incidents.store import IncidentStore
@@ -20,7 +22,6 @@ from status_fanout.webhooks.models import (
     WebhookEndpoint,
     WebhookPatch,
     WebhookSecret,
-    delivery_id,
     new_secret,
 )
 from status_fanout.webhooks.store import WebhookStore
@@ -36,7 +37,7 @@ class WebhookService:
         self.store = store
         self.webhooks = WebhookStore(store, settings.fanout_shards)
         self.settings = settings
-        self.planner = planner or Planner(store, self.webhooks, settings)
+        self.planner = planner or Planner(store, SubscriberIndex(store), settings)
         self.resolve = resolve
         self.clock = clock
 
@@ -106,7 +107,7 @@ class WebhookService:
         endpoint = self.webhooks.get(webhook_id)
         components = self.store.list_components()
         status = public_json.status_object(components, self.store.list_unresolved())
-        event = self.webhooks.put_event(test_event(self.settings, endpoint.id, status),
+        event = self.planner.events.put(test_event(self.settings, endpoint.id, status),
                                         int(self.clock().timestamp()) + 86400)
         job = self._job(event.id, event.type, event.occurred_at, endpoint.id)
         self.planner.send(self.settings.webhook_queue_url, [job])
@@ -137,3 +138,13 @@ class WebhookService:
     def _job(event_id: str, event_type: str, occurred_at: str, webhook_id: str) -> dict[str, Any]:
         return {"delivery_id": delivery_id(event_id, webhook_id), "event_id": event_id, "event_type": event_type,
                 "occurred_at": occurred_at, "subscriber_id": webhook_id}
+
+
+def test_event(settings: Settings, endpoint_id: str, status: dict[str, str]) -> EventSnapshot:
+    """The snapshot of a `webhook.test` ping for one endpoint."""
+    now = format_ts(utcnow())
+    return EventSnapshot(
+        id=f"test:{endpoint_id}:{new_id()}", type="webhook.test", occurred_at=now,
+        page=public_json.page_object(settings, now), status=status,
+        message="This is a test event from status-fanout. Verify its signature with your endpoint's secret.",
+    )

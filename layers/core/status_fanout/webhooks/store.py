@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from status_fanout.delivery.claims import ClaimRequest, claim_all, finish
+from status_fanout.delivery.claims import ClaimRequest
 from status_fanout.delivery.subscriber_index import (
     ALL,
     buckets_of,
@@ -16,17 +16,15 @@ from status_fanout.delivery.subscriber_index import (
     index_pk,
     index_writes,
     shard_of,
-    subscribers_page,
 )
 from status_fanout.dynamo import Store, VersionConflict, decode_cursor, encode_cursor, from_item, to_item
 from status_fanout.errors import ConflictError, NotFoundError
-from status_fanout.webhooks.models import EventSnapshot, WebhookEndpoint
+from status_fanout.webhooks.models import WebhookEndpoint
 
 __all__ = ["ALL", "WebhookStore", "buckets_of", "index_pk", "shard_of", "webhook_pk"]
 
 WEBHOOKS_GSI1PK = "WEBHOOKS"
 META_SK = "#META"
-EVENT_SK = "#EVENT"
 DELIVERY_LOG_DAYS = 30
 ATTEMPTS_KEPT = 10
 
@@ -128,55 +126,18 @@ class WebhookStore:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
 
-    # --- the subscriber index -------------------------------------------------
-
-    def subscribers_page(self, channel: str, bucket: str, shard: int,
-                         start: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of one index partition (any channel's: see subscriber_index)."""
-        return subscribers_page(self.db, channel, bucket, shard, start)
-
-    # --- event snapshots ------------------------------------------------------
-
-    def put_event(self, event: EventSnapshot, expires_at: int) -> EventSnapshot:
-        """Store the snapshot once; a repeat (duplicate stream record) returns the first one."""
-        try:
-            self.db.call("put_item", Item=to_item({
-                "pk": f"EVT#{event.id}", "sk": EVENT_SK, "type": "event", "payload": event.model_dump_json(),
-                "expires_at": expires_at}), ConditionExpression="attribute_not_exists(pk)")
-            return event
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            stored = self.get_event(event.id)
-            if stored is None:
-                raise
-            return stored
-
-    def get_event(self, event_id: str) -> EventSnapshot | None:
-        item = self.db.call("get_item", Key=to_item({"pk": f"EVT#{event_id}", "sk": EVENT_SK}),
-                            ConsistentRead=True).get("Item")
-        if not item:
-            return None
-        return EventSnapshot.model_validate_json(item["payload"]["S"])
-
     # --- the delivery log -----------------------------------------------------
 
     @staticmethod
     def _delivery_key(webhook_id: str, delivery: Mapping[str, Any]) -> dict[str, str]:
         return {"pk": webhook_pk(webhook_id), "sk": f"DLV#{delivery['occurred_at']}#{delivery['delivery_id']}"}
 
-    def claim_deliveries(self, deliveries: list[Mapping[str, Any]], now: int, lease_until: int) -> dict[str, str]:
-        """Claim these delivery jobs on their log items (delivery_claims):
-        delivery id → CLAIMED, DONE (delivered before) or BUSY."""
-        requests = [ClaimRequest(job["delivery_id"], self._delivery_key(job["subscriber_id"], job), {
+    def delivery_claim(self, job: Mapping[str, Any], now: int) -> ClaimRequest:
+        """Where a delivery's claim lives: its own log item, written whole with the claim."""
+        return ClaimRequest(job["delivery_id"], self._delivery_key(job["subscriber_id"], job), {
             "type": "delivery", "delivery_id": job["delivery_id"], "event_id": job["event_id"],
             "event_type": job.get("event_type", ""), "occurred_at": job["occurred_at"],
-            "expires_at": now + DELIVERY_LOG_DAYS * 86400}) for job in deliveries]
-        return claim_all(self.db, requests, "delivered", now, lease_until)
-
-    def release_delivery(self, delivery: Mapping[str, Any]) -> None:
-        """An attempt broke off without an outcome: let the next attempt claim it."""
-        finish(self.db, self._delivery_key(delivery["subscriber_id"], delivery), "failed")
+            "expires_at": now + DELIVERY_LOG_DAYS * 86400})
 
     def record_attempt(self, webhook_id: str, delivery: Mapping[str, Any], attempt: dict[str, Any], status: str,
                        next_retry_at: str | None, now_epoch: int) -> None:

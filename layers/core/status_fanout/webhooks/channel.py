@@ -1,0 +1,143 @@
+"""Webhooks as a channel of the delivery engine: signed HTTP POSTs to partners.
+
+Per delivery: check the URL against the SSRF guard and dial the checked
+address (pinned, so a name that changes meanwhile cannot redirect it); sign
+with every live secret; the answer decides: 2xx delivered, 410 gone (the
+endpoint is disabled), anything else a retry on the endpoint's schedule,
+never sooner than its Retry-After. The delivery-log entry of each attempt
+ends its claim. An endpoint failing for `webhook_disable_after_seconds` is
+disabled and staff are told.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from status_fanout.delivery.claims import ClaimRequest
+from status_fanout.delivery.engine import DELIVERED, FAILED, GONE, Answer, Delivery
+from status_fanout.delivery.events import EventSnapshot
+from status_fanout.delivery.jobs import DELIVERY_JOB_FIELDS, BatchMemo
+from status_fanout.delivery.retry import scheduled_delay
+from status_fanout.errors import ConflictError, InvalidFieldError, NotFoundError
+from status_fanout.observability import logger
+from status_fanout.settings import Settings
+from status_fanout.timefmt import format_ts, parse_ts, utcnow
+from status_fanout.webhooks import ssrf
+from status_fanout.webhooks.models import WebhookEndpoint, sign, signing_secrets, standard_body, statuspage_body
+from status_fanout.webhooks.store import WebhookStore
+from status_fanout.webhooks.transport import Dialer, Outcome
+
+MAX_IN_FLIGHT = 32
+
+
+class WebhookChannel:
+    name = "Webhooks"
+    done_status = "delivered"
+
+    def __init__(self, webhooks: WebhookStore, settings: Settings, dialer: Dialer | None = None,
+                 resolve: ssrf.Resolver = ssrf.system_resolver, notify_staff: Callable[[str], None] | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.webhooks = webhooks
+        self.settings = settings
+        self.max_in_flight = MAX_IN_FLIGHT
+        self.dlq_url = settings.webhook_dlq_url
+        self.max_receives = settings.webhook_max_receives
+        self.retry_base = settings.webhook_retry_schedule[0]
+        # As many pooled connections per address as deliveries in flight: a
+        # batch for one partner host reuses them instead of dialling anew.
+        self.dialer = dialer or Dialer(settings.webhook_timeout_seconds, max_per_host=MAX_IN_FLIGHT)
+        self.resolve = resolve
+        self.notify_staff = notify_staff or (lambda message: logger.warning(message))
+        self.clock = clock
+
+    # --- what the engine asks of a channel ------------------------------------------
+
+    def job_fields(self, job: Mapping[str, Any]) -> Iterable[str]:
+        return (*DELIVERY_JOB_FIELDS, "occurred_at")  # the delivery log's sort key
+
+    def claim_request(self, job: Mapping[str, Any]) -> ClaimRequest:
+        return self.webhooks.delivery_claim(job, int(self.clock().timestamp()))
+
+    def recipients(self, ids: list[str]) -> Mapping[str, WebhookEndpoint]:
+        return self.webhooks.get_many(ids)
+
+    def wants(self, recipient: WebhookEndpoint, event: EventSnapshot) -> bool:
+        return recipient.status == "active" and (event.type == "webhook.test"
+                                                 or recipient.wants(event.type, event.component_ids))
+
+    def retry_delay(self, attempt: int, retry_after: int | None, rng: random.Random) -> int | None:
+        return scheduled_delay(self.settings.webhook_retry_schedule, attempt, retry_after, rng)
+
+    def prepare(self) -> None:
+        pass
+
+    def send(self, delivery: Delivery, memo: BatchMemo) -> Answer:
+        """One signed POST. `memo` shares each URL's checked address within the batch."""
+        endpoint, event, now = delivery.recipient, delivery.event, self.clock()
+        assert event is not None
+        try:
+            target = memo.get(endpoint.url, lambda: ssrf.check(
+                endpoint.url, allow_http=self.settings.webhook_allow_http,
+                allow_loopback=self.settings.webhook_allow_loopback, resolve=self.resolve))
+            outcome = self._post(target, delivery.job, endpoint, event, now)
+        except InvalidFieldError as refused:
+            outcome = Outcome(None, 0, error=f"refused: {refused.message}")
+        entry = {"at": format_ts(now), "attempt": delivery.attempt, "status_code": outcome.status,
+                 "error": outcome.error, "latency_ms": outcome.latency_ms, "response": outcome.excerpt[:200] or None}
+        if outcome.delivered:
+            return Answer(DELIVERED, entry)
+        return Answer(GONE if outcome.gone else FAILED, entry, outcome.retry_after)
+
+    def record(self, delivery: Delivery, status: str, answer: Answer, next_retry_at: str | None) -> None:
+        """The attempt's delivery-log entry (it ends the claim), and what it says of the endpoint."""
+        endpoint: WebhookEndpoint = delivery.recipient
+        now = self.clock()
+        self.webhooks.record_attempt(endpoint.id, delivery.job, answer.detail, status, next_retry_at,
+                                     int(now.timestamp()))
+        if status == self.done_status:
+            if endpoint.failing_since:
+                self.webhooks.clear_failing(endpoint.id)
+        elif status == GONE:
+            self.disable(endpoint.id, "the endpoint answered 410 Gone")
+        else:
+            failing_since = self.webhooks.mark_failing(endpoint.id, format_ts(now))
+            if parse_ts(failing_since) <= now - timedelta(seconds=self.settings.webhook_disable_after_seconds):
+                self.disable(endpoint.id, f"every delivery failed since {failing_since}")
+
+    # --- one POST -------------------------------------------------------------------
+
+    def _post(self, target: ssrf.Target, job: Mapping[str, Any], endpoint: WebhookEndpoint, event: EventSnapshot,
+              now: datetime) -> Outcome:
+        if endpoint.format == "statuspage":
+            document = statuspage_body(event, endpoint.id, format_ts(now))
+        else:
+            document = standard_body(event)
+        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+        timestamp = int(now.timestamp())
+        headers = {
+            "webhook-id": job["delivery_id"],
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(signing_secrets(endpoint, format_ts(now)), job["delivery_id"], timestamp, body),
+        }
+        return self.dialer.post(target, headers, body)
+
+    def disable(self, webhook_id: str, reason: str) -> None:
+        for _ in range(5):
+            try:
+                endpoint = self.webhooks.get(webhook_id)
+                if endpoint.status == "disabled":
+                    return
+                now = format_ts(self.clock())
+                self.webhooks.save(endpoint.model_copy(update={
+                    "status": "disabled", "disabled_reason": reason, "disabled_at": now, "updated_at": now}), endpoint)
+                self.notify_staff(f"Webhook {webhook_id} ({endpoint.url}) was disabled: {reason}")
+                return
+            except ConflictError:
+                time.sleep(0.05)
+            except NotFoundError:
+                return
