@@ -7,16 +7,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from status_fanout.clients import aws_client
-from status_fanout.errors import DomainError, StoreUnavailableError
+from status_fanout.errors import ConflictError, DomainError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -26,12 +27,35 @@ else:
 THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
              "InternalServerError", "ServiceUnavailable"}
 
+T = TypeVar("T")
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
 class VersionConflict(Exception):
     """Someone else wrote first; re-read and try again."""
+
+
+# A contended read-modify-write keeps trying this long (inside API Gateway's
+# 29 s), with full-jitter backoff capped at a quarter second.
+CONFLICT_RETRY_SECONDS = 20.0
+MAX_CONFLICT_BACKOFF = 0.25
+
+
+def retry_conflicts(write: Callable[[], T], what: str, seconds: float = CONFLICT_RETRY_SECONDS) -> T:
+    """Run a read-modify-write until it lands: concurrent writers of one item
+    serialise on its version (a conditional write) instead of overwriting each
+    other. After `seconds` of conflicts, ConflictError naming `what`."""
+    deadline = time.monotonic() + seconds
+    attempt = 0
+    while True:
+        try:
+            return write()
+        except (VersionConflict, ConflictError):
+            if time.monotonic() >= deadline:
+                raise ConflictError(f"{what} changed concurrently too many times; retry the request") from None
+            time.sleep(random.uniform(0, min(MAX_CONFLICT_BACKOFF, 0.01 * 2**attempt)))
+            attempt += 1
 
 
 class BadCursorError(DomainError):

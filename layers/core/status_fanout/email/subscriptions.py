@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from status_fanout.api.openapi import _invalid
 from status_fanout.clients import aws_client
 from status_fanout.delivery.jobs import enqueue as enqueue_jobs
+from status_fanout.dynamo import retry_conflicts
 from status_fanout.email.store import STATES, Subscriber, SubscriberStore
 from status_fanout.email.tokens import BadTokenError, Purpose, address_key, make_token, read_token, secret_key
 from status_fanout.errors import (
@@ -164,31 +165,28 @@ class SubscriptionService:
         """Apply a subscribe request; the subscriber to send a confirmation to, or None."""
         email, components = str(job["email"]).strip(), list(job.get("components") or [])
         key = address_key(self.secret, email)
-        for _ in range(8):
+        def apply() -> Subscriber | None:
             current = self.subscribers.find(key)
             now = format_ts(self.clock())
-            try:
-                if current is None:
-                    subscriber = self.subscribers.save(Subscriber(
-                        id=new_id(), email=email, address_key=key, components=components, state="pending",
-                        created_at=now, updated_at=now), None)
-                elif current.state == "confirmed":
-                    # A re-subscribe of a confirmed address changes its components, nothing else.
-                    if current.components != components:
-                        self.subscribers.save(current.model_copy(update={"components": components,
-                                                                         "updated_at": now}), current)
-                    return None
-                elif current.state == "suppressed":
-                    return None  # bounced or complained: never mailed again unless staff delete it
-                else:
-                    subscriber = self.subscribers.save(current.model_copy(update={
-                        "state": "pending", "components": components, "email": email, "updated_at": now,
-                        "unsubscribed_at": None}), current)
-                break
-            except ConflictError:
-                continue
-        else:
-            raise ConflictError("the subscriber kept changing")
+            if current is None:
+                return self.subscribers.save(Subscriber(
+                    id=new_id(), email=email, address_key=key, components=components, state="pending",
+                    created_at=now, updated_at=now), None)
+            if current.state == "confirmed":
+                # A re-subscribe of a confirmed address changes its components, nothing else.
+                if current.components != components:
+                    self.subscribers.save(current.model_copy(update={"components": components,
+                                                                     "updated_at": now}), current)
+                return None
+            if current.state == "suppressed":
+                return None  # bounced or complained: never mailed again unless staff delete it
+            return self.subscribers.save(current.model_copy(update={
+                "state": "pending", "components": components, "email": email, "updated_at": now,
+                "unsubscribed_at": None}), current)
+
+        subscriber = retry_conflicts(apply, "the subscriber")
+        if subscriber is None:
+            return None
         s = self.settings
         if self.subscribers.take("address", key, s.confirm_mails_per_address, s.confirm_window_seconds,
                                  time.time()):
@@ -253,16 +251,14 @@ class SubscriptionService:
     # --- feedback ------------------------------------------------------------------
 
     def suppress(self, address: str, reason: str) -> Subscriber | None:
-        for _ in range(8):
+        def apply() -> Subscriber | None:
             subscriber = self.subscribers.find(address_key(self.secret, address))
             if subscriber is None or subscriber.state == "suppressed":
                 return subscriber
-            try:
-                now = format_ts(self.clock())
-                return self._change(subscriber, state="suppressed", suppressed_at=now, suppressed_reason=reason)
-            except ConflictError:
-                continue
-        raise ConflictError("the subscriber kept changing")
+            return self._change(subscriber, state="suppressed", suppressed_at=format_ts(self.clock()),
+                                suppressed_reason=reason)
+
+        return retry_conflicts(apply, "the subscriber")
 
     def soft_bounce(self, address: str) -> Subscriber | None:
         subscriber = self.subscribers.find(address_key(self.secret, address))

@@ -3,14 +3,12 @@ conditionally, and retry when a concurrent writer got there first."""
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
-from status_fanout.dynamo import VersionConflict
-from status_fanout.errors import ConflictError, NotFoundError
+from status_fanout.dynamo import retry_conflicts
+from status_fanout.errors import NotFoundError
 from status_fanout.incidents import lifecycle
 from status_fanout.incidents.models import (
     Component,
@@ -33,24 +31,9 @@ IncidentWithUpdates = tuple[Incident, list[IncidentUpdate]]
 # limit and the function's 30 s timeout. Backoff is full jitter, capped so a
 # loser retries promptly. (12 writers at once on a loaded CI machine needed
 # more than 10 s.)
-RETRY_SECONDS = 20.0
-MAX_BACKOFF_SECONDS = 0.25
-
-
 def _with_retries(write: Callable[[], T]) -> T:
-    """Run read-modify-write until it lands; concurrent posts to one incident
-    serialise on the head item's version instead of overwriting each other."""
-    deadline = time.monotonic() + RETRY_SECONDS
-    attempt = 0
-    while True:
-        try:
-            return write()
-        except VersionConflict:
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.01 * 2**attempt)))
-            attempt += 1
-    raise ConflictError("the incident changed concurrently too many times; retry the request")
+    """Concurrent posts to one incident serialise on the head item's version."""
+    return retry_conflicts(write, "the incident")
 
 
 class StatusService:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +22,8 @@ from status_fanout.delivery.engine import DELIVERED, FAILED, GONE, Answer, Deliv
 from status_fanout.delivery.events import EventSnapshot
 from status_fanout.delivery.jobs import DELIVERY_JOB_FIELDS, BatchMemo
 from status_fanout.delivery.retry import scheduled_delay
-from status_fanout.errors import ConflictError, InvalidFieldError, NotFoundError
+from status_fanout.dynamo import retry_conflicts
+from status_fanout.errors import InvalidFieldError, NotFoundError
 from status_fanout.observability import logger
 from status_fanout.settings import Settings
 from status_fanout.timefmt import format_ts, parse_ts, utcnow
@@ -127,17 +127,16 @@ class WebhookChannel:
         return self.dialer.post(target, headers, body)
 
     def disable(self, webhook_id: str, reason: str) -> None:
-        for _ in range(5):
-            try:
-                endpoint = self.webhooks.get(webhook_id)
-                if endpoint.status == "disabled":
-                    return
-                now = format_ts(self.clock())
-                self.webhooks.save(endpoint.model_copy(update={
-                    "status": "disabled", "disabled_reason": reason, "disabled_at": now, "updated_at": now}), endpoint)
-                self.notify_staff(f"Webhook {webhook_id} ({endpoint.url}) was disabled: {reason}")
+        def apply() -> None:
+            endpoint = self.webhooks.get(webhook_id)
+            if endpoint.status == "disabled":
                 return
-            except ConflictError:
-                time.sleep(0.05)
-            except NotFoundError:
-                return
+            now = format_ts(self.clock())
+            self.webhooks.save(endpoint.model_copy(update={
+                "status": "disabled", "disabled_reason": reason, "disabled_at": now, "updated_at": now}), endpoint)
+            self.notify_staff(f"Webhook {webhook_id} ({endpoint.url}) was disabled: {reason}")
+
+        try:
+            retry_conflicts(apply, "the endpoint")
+        except NotFoundError:  # deleted meanwhile: nothing to disable
+            return
