@@ -190,6 +190,19 @@ SPLIT_WORDS = """() => {
   }
   return split;
 }"""
+# The space between the header's bottom rule and the first thing in <main>,
+# and between the last thing in <main> and the footer's top rule.
+GAPS = """() => {
+  const main = document.querySelector('main');
+  const header = document.querySelector('header.site').getBoundingClientRect();
+  const footer = document.querySelector('footer.site').getBoundingClientRect();
+  return {
+    heading: main.querySelector('h1').getBoundingClientRect().top - header.bottom,
+    first: main.firstElementChild.getBoundingClientRect().top - header.bottom,
+    last: footer.top - main.lastElementChild.getBoundingClientRect().bottom,
+  };
+}"""
+MIN_GAP = 12
 
 
 def sized_page(browser: Any, viewport: dict[str, int]) -> Any:
@@ -216,3 +229,38 @@ def test_component_names_wrap_only_between_words_at_phone_width(
             box = status.bounding_box()
             assert box is not None and box["height"] < 2 * 16 * 1.5 - 1, status.inner_text()
         page.context.close()
+
+
+def api_pages() -> dict[str, str]:
+    """The pages the subscription API serves (their links need tokens): rendered
+    by the same functions, shown in the same browser."""
+    from status_fanout import pages
+    from tests.unit.test_feeds import SETTINGS, seed_components
+
+    components = list(seed_components().values())
+    return {
+        "confirm": pages.confirm_page(SETTINGS, "tok", email="reader@example.com"),
+        "manage": pages.manage_page(SETTINGS, "tok", components, ["smtp-email"], email="reader@example.com"),
+        "unsubscribe": pages.unsubscribe_page(SETTINGS, "tok", email="reader@example.com"),
+        "check inbox": pages.check_inbox_page(SETTINGS),
+        "expired": pages.expired_page(SETTINGS),
+    }
+
+
+def test_headings_and_last_lines_keep_clear_of_the_header_and_footer_rules(
+        stack: Any, site: dict[str, str], browser: Any) -> None:
+    for viewport in (PHONE, DESKTOP):
+        page = sized_page(browser, viewport)
+        found: dict[str, dict[str, float]] = {}
+        # WHEN a reader opens each page
+        for path in ("/", f"/incidents/{site['seed']}", "/subscribe"):
+            page.goto(stack.api_url + path)
+            found[path] = page.evaluate(GAPS)
+        for name, source in api_pages().items():
+            page.set_content(source)
+            found[name] = page.evaluate(GAPS)
+        page.context.close()
+        # THEN the first heading and the first content sit clear of the header's rule,
+        # and the last content clear of the footer's
+        crowded = {name: gaps for name, gaps in found.items() if min(gaps.values()) < MIN_GAP}
+        assert crowded == {}, (viewport, crowded)
