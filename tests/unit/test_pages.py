@@ -226,3 +226,15 @@ def test_recent_history_names_the_day_once_when_an_incident_ends_the_day_it_bega
     still_open = incident.model_copy(update={"status": "identified", "resolved_at": None})
     assert history_line(still_open) == "Identified · Aug 30, 2018 - 18:18 EDT"
 
+
+def test_home_page_feed_links_are_a_list() -> None:
+    """HTML_CodeSniffer H48: links that belong together are marked up as a list."""
+    incident, _ = seed_incident()
+    main = parsed(pages.index_page(SETTINGS, components(), [], [incident])).xpath("//main")[0]
+    links = main.xpath(".//a[contains(@href, '/history.')]")
+    assert [a.get("href") for a in links] == ["/history.rss", "/history.atom"]
+    items = [a.getparent() for a in links]
+    assert [item.tag for item in items] == ["li", "li"]
+    assert all(len(item.xpath(".//a")) == 1 for item in items)  # one link per item
+    assert {item.getparent().tag for item in items} == {"ul"} and items[0].getparent() is items[1].getparent()
+    assert "RSS" in links[0].text_content() and "Atom" in links[1].text_content()
