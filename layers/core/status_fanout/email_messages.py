@@ -39,9 +39,14 @@ from .pages import COMPONENT_STATUS_LABELS, TEMPLATES, long_time
 from .settings import Settings
 from .webhooks import EventSnapshot
 
-# SMTP line endings; long header lines (one-click URLs) are not folded into
-# encoded words: RFC 5322 allows 998 characters.
-POLICY = email.policy.SMTP.clone(max_line_length=998)
+# Two policies, both with SMTP line endings. A message is built under
+# BODY_POLICY: the content manager quoted-printable-encodes each body when it
+# is set, wrapping at the policy's max_line_length, and RFC 2045 §6.7 caps an
+# encoded line at 76 characters. It is serialised under WIRE_POLICY, which
+# folds headers at RFC 5322's 998, so a long one-click URL stays one header
+# line instead of being folded into encoded words.
+BODY_POLICY = email.policy.SMTP.clone(max_line_length=76)
+WIRE_POLICY = email.policy.SMTP.clone(max_line_length=998)
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 SUBJECT_MAX = 200
 
@@ -78,7 +83,7 @@ def root_message_id(incident_id: str, sender: str) -> str:
 
 
 def _envelope(settings: Settings, to: str, subject: str, message_id: str, now: datetime) -> EmailMessage:
-    message = EmailMessage(policy=POLICY)
+    message = EmailMessage(policy=BODY_POLICY)
     message["From"] = Address(display_name=header_text(f"{settings.page_name} Status", 100),
                               addr_spec=settings.sender_address)
     message["To"] = Address(addr_spec=to)
@@ -92,7 +97,7 @@ def _envelope(settings: Settings, to: str, subject: str, message_id: str, now: d
 def _alternative(message: EmailMessage, text: str, html: str) -> bytes:
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return message.as_bytes(policy=POLICY)
+    return message.as_bytes(policy=WIRE_POLICY)
 
 
 @dataclass(frozen=True)
