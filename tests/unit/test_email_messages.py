@@ -78,7 +78,8 @@ def component_event() -> EventSnapshot:
 
 def update_mail(event: EventSnapshot, subscriber: str = "sub_01") -> bytes:
     return email_messages.update_message(
-        SETTINGS, event, to="reader@example.com", message_id=f"<msg_{event.id.replace(':', '.')}@bottlenose.example>",
+        SETTINGS, event, to="reader@example.com", subscriber_id=subscriber,
+        message_id=f"<msg_{event.id.replace(':', '.')}.{subscriber}@bottlenose.example>",
         unsubscribe_url=f"{LINKS}/unsubscribe?token={TOKEN}", manage_url=f"{LINKS}/manage?token={TOKEN}",
         subscribed_to=["SMTP Email", "Transactional Emails", "Email Marketing", "POP3/IMAP Email"], now=NOW)
 
@@ -143,3 +144,56 @@ def test_every_line_of_every_mail_fits_the_mime_limits_and_decodes_to_what_was_r
         assert part.get_content().replace("\r\n", "\n") == body
     # AND the long links survive whole, in the decoded text
     assert f"{LINKS}/" in text and TOKEN in text
+
+
+# --- threading --------------------------------------------------------------------
+
+def threading_of(raw: bytes) -> tuple[str, str | None, str | None]:
+    message = parse(raw)
+    return message["Message-ID"], message["In-Reply-To"], message["References"]
+
+
+def test_the_first_mail_of_an_incident_roots_the_thread_every_later_mail_names() -> None:
+    events = seed_events()
+    # WHEN one subscriber gets every mail of the live seed (six updates, the postmortem)
+    mails = [threading_of(update_mail(e)) for e in events]
+    # THEN the first mail is the root: it replies to nothing
+    (root, replies_to, references), *later = mails
+    assert replies_to is None and references is None
+    # AND every later mail names the root, a message this reader has
+    assert [(r, refs) for _, r, refs in later] == [(root, root)] * 6
+    # AND every mail has its own Message-ID, the same when built again (a retry)
+    assert len({mid for mid, _, _ in mails}) == 7
+    assert [threading_of(update_mail(e)) for e in events] == mails
+    # AND another subscriber's mails are other messages, threaded the same way
+    theirs = [threading_of(update_mail(e, "sub_02")) for e in events]
+    assert not {mid for mid, _, _ in theirs} & {mid for mid, _, _ in mails}
+    assert all(r == refs == theirs[0][0] for _, r, refs in theirs[1:])
+
+
+def test_a_subscriber_who_joins_mid_incident_threads_on_the_root_they_never_got() -> None:
+    events = seed_events()
+    root = threading_of(update_mail(events[0], "sub_late"))[0]
+    # A subscriber confirmed after the first two updates gets updates 3 onwards:
+    # they name the root the first mail would have had, deterministically, so
+    # their mails still thread with each other (docs/email.md)
+    assert {threading_of(update_mail(e, "sub_late"))[1:] for e in events[2:]} == {(root, root)}
+
+
+def test_backfilled_updates_never_root_the_thread_and_component_mails_do_not_thread() -> None:
+    incident, updates = live_seed()
+    # GIVEN the first two updates were backfilled (they notified nobody)
+    updates = [u.model_copy(update={"deliver_notifications": False, "backfilled": True}) if u.seq <= 2 else u
+               for u in updates]
+    components = seed_components()
+    planner = Planner(None, None, SETTINGS)  # type: ignore[arg-type]
+    status = public_json.status_object(components.values(), [])
+    events = [planner._incident_event(EventRef("update", incident.id, update_seq=seq), incident, updates, components,
+                                      status) for seq in (3, 4, 6)]
+    mails = [threading_of(update_mail(e)) for e in events if e is not None]
+    # THEN the first notifying update's mail is the root
+    assert mails[0][1:] == (None, None)
+    assert [m[1:] for m in mails[1:]] == [(mails[0][0], mails[0][0])] * 2
+    # AND a component change is not part of any thread
+    assert threading_of(update_mail(component_event()))[1:] == (None, None)
+

@@ -254,7 +254,7 @@ class EmailSender:
         service = self.subscriptions
         sender = self.settings.sender_address
         raw = email_messages.update_message(
-            self.settings, event, to=subscriber.email,
+            self.settings, event, to=subscriber.email, subscriber_id=subscriber.id,
             message_id=f"<{job['delivery_id']}@{email_messages.domain_of(sender)}>",
             unsubscribe_url=service.link("unsubscribe", service.token("unsubscribe", subscriber)),
             manage_url=service.link("manage", service.token("manage", subscriber)),
