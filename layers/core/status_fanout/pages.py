@@ -51,11 +51,12 @@ def long_time(ts: str, tz: tzinfo) -> str:
 
 
 def time_range(start: str, end: str | None, tz: tzinfo) -> list[tuple[str, str]]:
-    """A period's ends as (timestamp, text): ``Aug 30, 2018 - 18:18 – 22:29 EDT``.
+    """A period's ends as (timestamp, text), which the page joins with an en dash:
+    ``Aug 30, 2018 - 18:18`` and ``22:29 EDT``.
 
     The date is shown once when both ends fall on the same local day (the
     zone's day, not UTC's), and the zone once unless it changed in between
-    (``Nov 4, 2018 - 01:30 EDT – 01:10 EST``); no end, the start alone."""
+    (``Nov 4, 2018 - 01:30 EDT`` and ``01:10 EST``); no end, the start alone."""
     if not end:
         return [(start, long_time(start, tz))]
     first, last = feeds.local_time(start, tz), feeds.local_time(end, tz)
