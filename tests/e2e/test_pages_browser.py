@@ -166,3 +166,101 @@ def test_pages_answer_conditional_gets(stack: Any, site: dict[str, str]) -> None
         assert first.status == 200, path
         assert first.headers["ETag"] and first.headers["Last-Modified"]
         assert http(stack.api_url + path, headers={"If-None-Match": first.headers["ETag"]}).status == 304
+
+
+# --- layout, as a reader at phone width sees it --------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1000, "height": 900}
+# Every word (a run of non-space characters) of every component name whose
+# text lands on more than one line: one Range per word, one line box per rect.
+SPLIT_WORDS = """() => {
+  const split = [];
+  for (const name of document.querySelectorAll('.components .name')) {
+    const walker = document.createTreeWalker(name, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const word of node.data.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, word.index);
+        range.setEnd(node, word.index + word[0].length);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (lines.size > 1) split.push([name.textContent, word[0]]);
+      }
+    }
+  }
+  return split;
+}"""
+# The space between the header's bottom rule and the first thing in <main>,
+# and between the last thing in <main> and the footer's top rule.
+GAPS = """() => {
+  const main = document.querySelector('main');
+  const header = document.querySelector('header.site').getBoundingClientRect();
+  const footer = document.querySelector('footer.site').getBoundingClientRect();
+  return {
+    heading: main.querySelector('h1').getBoundingClientRect().top - header.bottom,
+    first: main.firstElementChild.getBoundingClientRect().top - header.bottom,
+    last: footer.top - main.lastElementChild.getBoundingClientRect().bottom,
+  };
+}"""
+MIN_GAP = 12
+
+
+def sized_page(browser: Any, viewport: dict[str, int]) -> Any:
+    return browser.new_context(java_script_enabled=False, viewport=viewport).new_page()
+
+
+def test_component_names_wrap_only_between_words_at_phone_width(
+        stack: Any, api: Api, site: dict[str, str], browser: Any) -> None:
+    # GIVEN the longest status label beside every member of the Email group
+    # (after the tests above, which read the statuses the site fixture set)
+    for component in ("smtp-email", "transactional-emails", "email-marketing", "pop3-imap-email"):
+        assert api("PATCH", f"/v1/components/{component}", {"status": "degraded_performance"}).status == 200
+    stack.wait_idle(timeout=120)
+    for viewport in (PHONE, DESKTOP):
+        page = sized_page(browser, viewport)
+        # WHEN a reader opens the status page on a phone (and on a desktop)
+        page.goto(stack.api_url + "/")
+        names = page.locator(".components .name").all_inner_texts()
+        assert {"Email Marketing", "POP3/IMAP Email", "Transactional Emails"} <= set(names), names
+        # THEN no word of a component name is split across two lines
+        assert page.evaluate(SPLIT_WORDS) == [], viewport
+        # AND each status is still on one line, whole
+        for status in page.locator(".components .status").all():
+            box = status.bounding_box()
+            assert box is not None and box["height"] < 2 * 16 * 1.5 - 1, status.inner_text()
+        page.context.close()
+
+
+def api_pages() -> dict[str, str]:
+    """The pages the subscription API serves (their links need tokens): rendered
+    by the same functions, shown in the same browser."""
+    from status_fanout.publishing import pages
+    from tests.unit.test_feeds import SETTINGS, seed_components
+
+    components = list(seed_components().values())
+    return {
+        "confirm": pages.confirm_page(SETTINGS, "tok", email="reader@example.com"),
+        "manage": pages.manage_page(SETTINGS, "tok", components, ["smtp-email"], email="reader@example.com"),
+        "unsubscribe": pages.unsubscribe_page(SETTINGS, "tok", email="reader@example.com"),
+        "check inbox": pages.check_inbox_page(SETTINGS),
+        "expired": pages.expired_page(SETTINGS),
+    }
+
+
+def test_headings_and_last_lines_keep_clear_of_the_header_and_footer_rules(
+        stack: Any, site: dict[str, str], browser: Any) -> None:
+    for viewport in (PHONE, DESKTOP):
+        page = sized_page(browser, viewport)
+        found: dict[str, dict[str, float]] = {}
+        # WHEN a reader opens each page
+        for path in ("/", f"/incidents/{site['seed']}", "/subscribe"):
+            page.goto(stack.api_url + path)
+            found[path] = page.evaluate(GAPS)
+        for name, source in api_pages().items():
+            page.set_content(source)
+            found[name] = page.evaluate(GAPS)
+        page.context.close()
+        # THEN the first heading and the first content sit clear of the header's rule,
+        # and the last content clear of the footer's
+        crowded = {name: gaps for name, gaps in found.items() if min(gaps.values()) < MIN_GAP}
+        assert crowded == {}, (viewport, crowded)

@@ -8,6 +8,7 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
+import lxml.html
 import pytest
 
 from status_fanout.incidents.models import Component
@@ -192,3 +193,48 @@ def test_subscribe_form_posts_email_and_components_to_the_api() -> None:
     assert [a["value"] for a in page.all("input", type="checkbox", name="components")] == [
         "smtp-email", "transactional-emails", "email-marketing", "pop3-imap-email"]
     assert page.all("a", href="/components/smtp-email/history.atom")
+
+
+# --- what third-party checkers and readers found (issue 16) -----------------------
+
+def parsed(source: str) -> Any:
+    return lxml.html.fromstring(source)
+
+
+def history_line(incident: Any) -> str:
+    """The status and times under an incident in "Recent history", as read."""
+    [small] = parsed(pages.index_page(SETTINGS, components(), [], [incident])).xpath(
+        "//ul[@class='history']/li/small")
+    return " ".join(small.text_content().split())
+
+
+def test_recent_history_names_the_day_once_when_an_incident_ends_the_day_it_began() -> None:
+    incident, _ = seed_incident()  # 18:18 EDT to 22:29 EDT: one day in New York, two in UTC
+    assert history_line(incident) == "Resolved · Aug 30, 2018 - 18:18 – 22:29 EDT"
+    # both ends stay machine-readable
+    times = parsed(pages.index_page(SETTINGS, components(), [], [incident])).xpath("//ul[@class='history']//time")
+    assert [t.get("datetime") for t in times] == [incident.started_at, incident.resolved_at]
+    # across local midnight (though the same day in UTC): both dates
+    late = incident.model_copy(update={"started_at": "2018-08-31T03:50:00.000Z",
+                                       "resolved_at": "2018-08-31T04:20:00.000Z"})
+    assert history_line(late) == "Resolved · Aug 30, 2018 - 23:50 EDT – Aug 31, 2018 - 00:20 EDT"
+    # the night the clocks go back: one date, both zones
+    fall_back = incident.model_copy(update={"started_at": "2018-11-04T05:30:00.000Z",
+                                            "resolved_at": "2018-11-04T06:10:00.000Z"})
+    assert history_line(fall_back) == "Resolved · Nov 4, 2018 - 01:30 EDT – 01:10 EST"
+    # still open: the start alone
+    still_open = incident.model_copy(update={"status": "identified", "resolved_at": None})
+    assert history_line(still_open) == "Identified · Aug 30, 2018 - 18:18 EDT"
+
+
+def test_home_page_feed_links_are_a_list() -> None:
+    """HTML_CodeSniffer H48: links that belong together are marked up as a list."""
+    incident, _ = seed_incident()
+    main = parsed(pages.index_page(SETTINGS, components(), [], [incident])).xpath("//main")[0]
+    links = main.xpath(".//a[contains(@href, '/history.')]")
+    assert [a.get("href") for a in links] == ["/history.rss", "/history.atom"]
+    items = [a.getparent() for a in links]
+    assert [item.tag for item in items] == ["li", "li"]
+    assert all(len(item.xpath(".//a")) == 1 for item in items)  # one link per item
+    assert {item.getparent().tag for item in items} == {"ul"} and items[0].getparent() is items[1].getparent()
+    assert "RSS" in links[0].text_content() and "Atom" in links[1].text_content()

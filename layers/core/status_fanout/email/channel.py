@@ -154,7 +154,7 @@ class EmailChannel:
         subscriber, event, job = delivery.recipient, delivery.event, delivery.job
         service = self.subscriptions
         raw = email_messages.update_message(
-            self.settings, event, to=subscriber.email,
+            self.settings, event, to=subscriber.email, subscriber_id=subscriber.id,
             message_id=f"<{job['delivery_id']}@{email_messages.domain_of(self.settings.sender_address)}>",
             unsubscribe_url=service.link("unsubscribe", service.token("unsubscribe", subscriber)),
             manage_url=service.link("manage", service.token("manage", subscriber)),

@@ -8,18 +8,22 @@
   character become a space) and then through the `email` package's header
   machinery, which encodes non-ASCII text (RFC 2047) and refuses a value
   that still holds a line break.
-- Threading: every update of an incident has `In-Reply-To` and `References`
-  pointing at one deterministic root id per incident (`<incident.{id}@domain>`),
-  so a mail client shows the incident as one conversation. Each message's own
-  `Message-ID` is derived from its delivery id: unique per (update, subscriber)
-  and the same on a retry.
+- Threading: the mail of an incident's first notifying update is the thread's
+  root. Its `Message-ID` is derived from (incident, that update, subscriber),
+  so every later mail of the incident to that subscriber names it in
+  `In-Reply-To` and `References` without anything being stored, and a mail
+  client shows the incident as one conversation. Every other mail's
+  `Message-ID` is derived from its delivery id. Both are unique per (update,
+  subscriber) and the same on a retry.
 - RFC 8058 one-click unsubscribe: `List-Unsubscribe` carries the per-recipient
   one-click URL (https in AWS), with `List-Unsubscribe-Post`.
 """
 
 from __future__ import annotations
 
+import base64
 import email.policy
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,9 +46,14 @@ from status_fanout.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-# SMTP line endings; long header lines (one-click URLs) are not folded into
-# encoded words: RFC 5322 allows 998 characters.
-POLICY = email.policy.SMTP.clone(max_line_length=998)
+# Two policies, both with SMTP line endings. A message is built under
+# BODY_POLICY: the content manager quoted-printable-encodes each body when it
+# is set, wrapping at the policy's max_line_length, and RFC 2045 §6.7 caps an
+# encoded line at 76 characters. It is serialised under WIRE_POLICY, which
+# folds headers at RFC 5322's 998, so a long one-click URL stays one header
+# line instead of being folded into encoded words.
+BODY_POLICY = email.policy.SMTP.clone(max_line_length=76)
+WIRE_POLICY = email.policy.SMTP.clone(max_line_length=998)
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 SUBJECT_MAX = 200
 
@@ -76,12 +85,40 @@ def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower() or "localhost"
 
 
-def root_message_id(incident_id: str, sender: str) -> str:
-    return f"<incident.{re.sub(r'[^A-Za-z0-9]', '', incident_id)}@{domain_of(sender)}>"
+def thread_root_update(incident: Mapping[str, Any]) -> str | None:
+    """The id of the incident's first notifying update, whose mail roots the
+    incident's thread; None if no update has notified (a postmortem mail is
+    then the first). First by creation time, so a correction of an update's
+    display time never moves the root; display order breaks a tie."""
+    oldest_first = list(reversed(incident.get("incident_updates") or []))  # public JSON: newest first
+    notifying = [u for u in oldest_first if u.get("deliver_notifications")]
+    if not notifying:
+        return None
+    return str(min(notifying, key=lambda u: str(u.get("created_at") or ""))["id"])
+
+
+def thread_root_id(incident_id: str, root_update_id: str | None, subscriber_id: str, sender: str) -> str:
+    """The Message-ID of the incident's first mail to one subscriber: derived, not
+    stored, so each later mail can name it."""
+    key = f"thread\x00{incident_id}\x00{root_update_id or 'postmortem'}\x00{subscriber_id}"
+    digest = base64.b32encode(hashlib.sha256(key.encode()).digest()).decode().rstrip("=").lower()
+    return f"<thread.{digest[:26]}@{domain_of(sender)}>"
+
+
+def threading(event: EventSnapshot, message_id: str, subscriber_id: str, sender: str) -> tuple[str, str | None]:
+    """This mail's Message-ID and the root it replies to (None: it is the root,
+    or not part of an incident)."""
+    if not event.incident_id:
+        return message_id, None
+    first = thread_root_update(event.incident or {})
+    root = thread_root_id(event.incident_id, first, subscriber_id, sender)
+    if first is None or (event.update or {}).get("id") == first:
+        return root, None
+    return message_id, root
 
 
 def _envelope(settings: Settings, to: str, subject: str, message_id: str, now: datetime) -> EmailMessage:
-    message = EmailMessage(policy=POLICY)
+    message = EmailMessage(policy=BODY_POLICY)
     message["From"] = Address(display_name=header_text(f"{settings.page_name} Status", 100),
                               addr_spec=settings.sender_address)
     message["To"] = Address(addr_spec=to)
@@ -95,7 +132,7 @@ def _envelope(settings: Settings, to: str, subject: str, message_id: str, now: d
 def _alternative(message: EmailMessage, text: str, html: str) -> bytes:
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return message.as_bytes(policy=POLICY)
+    return message.as_bytes(policy=WIRE_POLICY)
 
 
 @dataclass(frozen=True)
@@ -125,9 +162,12 @@ def subject_of(settings: Settings, event: EventSnapshot, component_names: Mappin
     return f"[{settings.page_name}] {component.get('name', '')} — {COMPONENT_STATUS_LABELS.get(new, new)}"
 
 
-def update_message(settings: Settings, event: EventSnapshot, *, to: str, message_id: str, unsubscribe_url: str,
-                   manage_url: str, subscribed_to: Sequence[str], now: datetime) -> bytes:
-    """One incident update (or postmortem, or component change) for one subscriber."""
+def update_message(settings: Settings, event: EventSnapshot, *, to: str, subscriber_id: str, message_id: str,
+                   unsubscribe_url: str, manage_url: str, subscribed_to: Sequence[str], now: datetime) -> bytes:
+    """One incident update (or postmortem, or component change) for one subscriber.
+
+    `message_id` is this mail's own id unless it is the first of its incident,
+    which gets the thread's root id instead (`threading`)."""
     tz = feeds.zone(settings.page_time_zone)
     subject = header_text(subject_of(settings, event, {}))
     context: dict[str, Any] = {
@@ -158,9 +198,9 @@ def update_message(settings: Settings, event: EventSnapshot, *, to: str, message
             new_status=COMPONENT_STATUS_LABELS.get(change.get("new_status", ""), change.get("new_status", "")),
             at=long_time(event.occurred_at, tz),
         )
-    message = _envelope(settings, to, subject, message_id, now)
-    if event.incident_id:
-        root = root_message_id(event.incident_id, settings.sender_address)
+    own_id, root = threading(event, message_id, subscriber_id, settings.sender_address)
+    message = _envelope(settings, to, subject, own_id, now)
+    if root is not None:
         message["In-Reply-To"] = root
         message["References"] = root
     message["List-Id"] = f"{header_text(settings.page_name, 100)} status <{settings.effective_page_id}.status." \

@@ -50,6 +50,22 @@ def long_time(ts: str, tz: tzinfo) -> str:
     return f"{when:%b} {when.day}, {when.year} - {when:%H:%M} {when:%Z}"
 
 
+def time_range(start: str, end: str | None, tz: tzinfo) -> list[tuple[str, str]]:
+    """A period's ends as (timestamp, text), which the page joins with an en dash:
+    ``Aug 30, 2018 - 18:18`` and ``22:29 EDT``.
+
+    The date is shown once when both ends fall on the same local day (the
+    zone's day, not UTC's), and the zone once unless it changed in between
+    (``Nov 4, 2018 - 01:30 EDT`` and ``01:10 EST``); no end, the start alone."""
+    if not end:
+        return [(start, long_time(start, tz))]
+    first, last = feeds.local_time(start, tz), feeds.local_time(end, tz)
+    if first.date() != last.date():
+        return [(start, long_time(start, tz)), (end, long_time(end, tz))]
+    zone = "" if f"{first:%Z}" == f"{last:%Z}" else f" {first:%Z}"
+    return [(start, f"{first:%b} {first.day}, {first.year} - {first:%H:%M}{zone}"), (end, f"{last:%H:%M} {last:%Z}")]
+
+
 def _text_html(text: str) -> Markup:
     return Markup(feeds.text_html(text))  # noqa: S704 - text_html escapes everything it is given
 
@@ -66,6 +82,7 @@ def _environment() -> Environment:
     )
     env.filters.update(
         long_time=long_time,
+        time_range=time_range,
         text_html=_text_html,
         status_label=lambda s: COMPONENT_STATUS_LABELS.get(s, s),
         impact_label=lambda s: IMPACT_LABELS.get(s, s),
