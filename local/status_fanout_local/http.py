@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -64,14 +65,7 @@ class _Greedy(BaseConverter):
 
 def werkzeug_rule(resource: str) -> str:
     """/v1/incidents/{incident_id} → /v1/incidents/<incident_id>; {proxy+} → <greedy:proxy>."""
-    segments = []
-    for segment in resource.split("/"):
-        if segment.startswith("{") and segment.endswith("+}"):
-            segment = f"<greedy:{segment[1:-2]}>"
-        elif segment.startswith("{") and segment.endswith("}"):
-            segment = f"<{segment[1:-1]}>"
-        segments.append(segment)
-    return "/".join(segments) or "/"
+    return re.sub(r"\{(\w+)\}", r"<\1>", re.sub(r"\{(\w+)\+\}", r"<greedy:\1>", resource))
 
 
 class Routes:
