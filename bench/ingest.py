@@ -50,7 +50,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from status_fanout.api.auth import hash_token
-from status_fanout_local.http import Route, match_route, routes_for
+from status_fanout_local.http import Route, routes_for
 from status_fanout_local.replay import IncidentPlan, Send, read_plans, replay
 from status_fanout_local.stack import LocalStack
 
@@ -178,7 +178,7 @@ def invoke_sender(stack: LocalStack, progress: Progress | None = None,
             # replay()'s pool would otherwise run every queued incident before Ctrl-C lands.
             raise Interrupted
         split = urlsplit(path)
-        route, params, _ = match_route(routes, split.path, method)
+        route, params, _ = routes.match(split.path, method)
         if route is None or route.function != FUNCTION:
             raise RuntimeError(f"no {FUNCTION} route for {method} {split.path}")
         query = dict(parse_qsl(split.query, keep_blank_values=True)) or None

@@ -1,33 +1,49 @@
 """The local front door: API Gateway (REST, payload v1) in front of the handlers,
-and the public bucket for every other GET, as CloudFront serves it in AWS."""
+and the public bucket for every other GET, as CloudFront serves it in AWS.
+
+werkzeug does the HTTP: its threaded server, request and response wrappers,
+chunked bodies, path matching and conditional GET. What is ours: the proxy
+event made of a request, the Lambda's answer made a response, the public
+bucket at its public paths, the body limit, and the contract's error shape
+(docs/contract.md §5.5) on the front door's own errors.
+"""
 
 from __future__ import annotations
 
 import base64
-import email.utils
 import json
 import logging
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from botocore.exceptions import ClientError
+from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
+from werkzeug.routing import BaseConverter, Map, RequestRedirect, Rule
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
 
 from .template import ACCOUNT_ID, FunctionSpec
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 logger = logging.getLogger("status_fanout_local.http")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-DISCARD_LIMIT = 8 * MAX_BODY_BYTES  # past this, cut the connection instead of reading on
 STAGE = "prod"
 API_ID = "local"
+# The request's header lines as the client sent them: WSGI folds repeated
+# headers into one and loses the names' case; the proxy event keeps both.
+RAW_HEADERS = "status_fanout_local.raw_headers"
+# API Gateway computes these itself; a Lambda's values are not passed on.
+_HOP_BY_HOP = ("Content-Length", "Transfer-Encoding", "Connection")
 
 
 # ------------------------------------------------------------------------ routes
@@ -36,63 +52,236 @@ API_ID = "local"
 @dataclass(frozen=True)
 class Route:
     resource: str  # the template's path, e.g. /v1/incidents/{incident_id}
-    method: str
+    method: str  # upper case; "ANY" takes every method
     function: str
-    pattern: re.Pattern[str]
-    rank: tuple[int, ...]  # lower is more specific, as API Gateway picks resources
 
 
-def compile_route(resource: str, method: str, function: str) -> Route:
-    parts: list[str] = []
-    rank: list[int] = []
-    for segment in resource.strip("/").split("/") if resource.strip("/") else []:
-        greedy = re.fullmatch(r"\{(\w+)\+\}", segment)
-        variable = re.fullmatch(r"\{(\w+)\}", segment)
-        if greedy:
-            parts.append(f"(?P<{greedy.group(1)}>.+)")
-            rank.append(2)
-        elif variable:
-            parts.append(f"(?P<{variable.group(1)}>[^/]+)")
-            rank.append(1)
-        else:
-            parts.append(re.escape(segment))
-            rank.append(0)
-    return Route(resource, method, function, re.compile("/" + "/".join(parts)), tuple(rank))
+class _Greedy(BaseConverter):
+    """{name+}: one or more whole segments, slashes included."""
+
+    regex = ".+"
+    part_isolating = False
 
 
-def routes_for(functions: Iterable[FunctionSpec]) -> list[Route]:
-    routes = [
-        compile_route(event.path, event.method, spec.logical_id)
-        for spec in functions
-        for event in spec.api_events
-    ]
-    return sorted(routes, key=lambda route: route.rank)
+def werkzeug_rule(resource: str) -> str:
+    """/v1/incidents/{incident_id} → /v1/incidents/<incident_id>; {proxy+} → <greedy:proxy>."""
+    return re.sub(r"\{(\w+)\}", r"<\1>", re.sub(r"\{(\w+)\+\}", r"<greedy:\1>", resource))
 
 
-def match_route(routes: list[Route], path: str, method: str) -> tuple[Route | None, dict[str, str], bool]:
-    """(route, path parameters, path known) for a raw request path.
+class Routes:
+    """The template's Api events, matched as API Gateway matches them.
 
-    Like API Gateway, the most specific resource wins first and only then is
-    the method looked at, so a known path with another method is a 405.
+    The most specific resource wins (a literal segment before {name}, {name}
+    before {name+}), and only then is the method looked at: a known path
+    with another method is a 405, even where a less specific resource takes
+    that method. Paths match still percent-encoded, so %2F stays inside its
+    path parameter, which is then decoded.
     """
-    for route in routes:
-        found = route.pattern.fullmatch(path)
-        if not found:
-            continue
-        same_resource = [r for r in routes if r.resource == route.resource]
-        for candidate in same_resource:
-            if candidate.method in (method, "ANY"):
-                params = {k: unquote(v) for k, v in found.groupdict().items()}
-                return candidate, params, True
-        return None, {}, True
-    return None, {}, False
+
+    def __init__(self, routes: Iterable[Route] = ()) -> None:
+        self.methods: dict[str, dict[str, Route]] = {}
+        for route in routes:
+            self.methods.setdefault(route.resource, {})[route.method] = route
+        rules = [Rule(werkzeug_rule(resource), endpoint=resource) for resource in self.methods]
+        # Strict and unmerged slashes: /v1/incidents/ and /v1//incidents are
+        # not /v1/incidents (they fall through to the bucket or a 404).
+        urls = Map(rules, converters={"greedy": _Greedy}, strict_slashes=True, merge_slashes=False,
+                   redirect_defaults=False)
+        self._adapter = urls.bind("local")
+
+    def match(self, path: str, method: str) -> tuple[Route | None, dict[str, str], bool]:
+        """(route, path parameters, path known) for a request path, still percent-encoded."""
+        try:
+            resource, values = self._adapter.match(path)
+        except (NotFound, RequestRedirect):
+            return None, {}, False
+        methods = self.methods[resource]
+        route = methods.get(method) or methods.get("ANY")
+        if route is None:
+            return None, {}, True
+        return route, {name: unquote(value) for name, value in values.items()}, True
+
+
+def routes_for(functions: Iterable[FunctionSpec]) -> Routes:
+    return Routes(Route(event.path, event.method, spec.logical_id) for spec in functions for event in spec.api_events)
+
+
+# ------------------------------------------------------- request ↔ proxy event
+
+
+class _Request(Request):
+    # A larger declared body is refused before it is read (werkzeug raises
+    # RequestEntityTooLarge). A chunked one werkzeug only cuts off at the
+    # limit, without an error: reading one byte past it shows there was more.
+    max_content_length = MAX_BODY_BYTES + 1
+
+
+def read_body(request: Request) -> bytes:
+    """The request body, at most MAX_BODY_BYTES; RequestEntityTooLarge past that."""
+    body = request.get_data()
+    if len(body) > MAX_BODY_BYTES:
+        raise RequestEntityTooLarge()
+    return body
+
+
+class _Response(Response):
+    # No text/plain for an answer without a Content-Type: the client gets
+    # the Lambda's headers, no more.
+    default_mimetype = None
+
+
+def request_path(environ: Mapping[str, Any]) -> str:
+    """The path of the request target as the client sent it, still percent-encoded.
+
+    RAW_URI is that target as a WSGI (latin-1) string; werkzeug's server and
+    its EnvironBuilder both set it.
+    """
+    target = str(environ.get("RAW_URI") or "/").encode("latin-1").decode("utf-8", "replace")
+    if not target.startswith("/"):
+        target = urlsplit(target).path or "/"  # absolute form: http://host/path
+    return target.split("?", 1)[0]
+
+
+def proxy_event(request: Request, route: Route, params: Mapping[str, str]) -> dict[str, Any]:
+    """The API Gateway REST proxy event (payload v1) for `request` on `route`; reads the body."""
+    body = read_body(request)
+    now = time.time()
+    environ = request.environ
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in environ.get(RAW_HEADERS) or request.headers.items():
+        multi_headers.setdefault(name, []).append(value)
+    client_ip = request.remote_addr or ""
+    for name, value in (
+        ("X-Forwarded-For", client_ip),
+        ("X-Forwarded-Port", str(environ.get("SERVER_PORT", ""))),
+        ("X-Forwarded-Proto", request.scheme),
+    ):
+        multi_headers.setdefault(name, [value])
+    multi_query = request.args.to_dict(flat=False)
+    text: str | None
+    encoded = False
+    try:
+        text = body.decode("utf-8") if body else None
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode("ascii"), True
+    path = unquote(request_path(environ))
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": route.resource,
+        "path": path,
+        "httpMethod": request.method,
+        "headers": {k: v[-1] for k, v in multi_headers.items()},
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": dict(params) or None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": API_ID,
+            "resourceId": "local",
+            "resourcePath": route.resource,
+            "httpMethod": request.method,
+            "path": f"/{STAGE}{path}",
+            "stage": STAGE,
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "protocol": environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            "domainName": request.headers.get("Host", ""),
+            "requestTime": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now * 1000),
+            "identity": {
+                "sourceIp": client_ip,
+                "userAgent": request.headers.get("User-Agent"),
+                "accessKey": None,
+                "accountId": None,
+                "caller": None,
+                "user": None,
+                "userArn": None,
+                "cognitoIdentityId": None,
+                "cognitoIdentityPoolId": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+            },
+        },
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
+def proxy_response(answer: Any) -> Response:
+    """The Lambda's proxy answer as API Gateway sends it on; ValueError if it is not one."""
+    if not isinstance(answer, dict) or "statusCode" not in answer:
+        raise ValueError(f"not a proxy response: {answer!r}")
+    body = answer.get("body") or ""
+    payload = base64.b64decode(body) if answer.get("isBase64Encoded") else str(body).encode("utf-8")
+    response = _Response(payload, status=int(answer["statusCode"]))
+    multi = answer.get("multiValueHeaders") or {}
+    for name, values in multi.items():
+        for value in values:
+            response.headers.add(name, str(value))
+    multi_names = {name.lower() for name in multi}
+    for name, value in (answer.get("headers") or {}).items():
+        if name.lower() not in multi_names:
+            response.headers.add(name, str(value))
+    for name in _HOP_BY_HOP:
+        response.headers.remove(name)
+    return response
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    """The front door's own errors, in the shape of docs/contract.md §5.5."""
+    return _json(status, {"error": {"code": code, "message": message, "details": []}})
+
+
+def _json(status: int, document: Mapping[str, Any]) -> Response:
+    return _Response(json.dumps(document), status=status, content_type="application/json")
+
+
+_TOO_LARGE = ("payload_too_large", "the request body exceeds API Gateway's 10 MiB limit")
 
 
 # ----------------------------------------------------------------------- server
 
 
+class _RequestHandler(WSGIRequestHandler):
+    server_version = "status-fanout-local"  # werkzeug's own is a property
+    protocol_version = "HTTP/1.1"
+
+    def make_environ(self) -> WSGIEnvironment:
+        environ = super().make_environ()
+        environ[RAW_HEADERS] = list(self.headers.items())
+        return environ
+
+    def handle_expect_100(self) -> bool:
+        # Refuse a body over the limit before the client sends it. Otherwise
+        # werkzeug's run_wsgi sends the 100 Continue (http.server would send
+        # a second one).
+        try:
+            declared = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            declared = 0
+        if declared <= MAX_BODY_BYTES:
+            return True
+        payload = error_response(413, *_TOO_LARGE).get_data()
+        self.send_response(413)
+        for name, value in (("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
+                            ("Connection", "close")):
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+        self.close_connection = True
+        return False
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logger.info('%s "%s" %s %s', self.address_string(), self.requestline, code, size)
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        logger.log(logging.ERROR if type == "error" else logging.INFO, "%s " + message, self.address_string(), *args)
+
+
 class FrontDoor:
-    """A ThreadingHTTPServer bound at construction so that its port is known early."""
+    """A threaded werkzeug server, bound at construction so that its port is known early."""
 
     def __init__(
         self,
@@ -101,21 +290,21 @@ class FrontDoor:
         s3_client: Callable[[], Any],
         host: str = "127.0.0.1",
     ) -> None:
-        self.routes: list[Route] = []
+        self.routes = Routes()
         self.public_bucket: str | None = None
         self._invoke = invoke
         self._s3_client = s3_client
         self._s3: Any = None
         self._s3_lock = threading.Lock()
-        handler = _make_handler(self)
-        self.server = ThreadingHTTPServer((host, port), handler)
-        self.server.daemon_threads = True
+        try:
+            self.server = make_server(host, port, self.wsgi_app, threaded=True, request_handler=_RequestHandler)
+        except SystemExit as exc:  # werkzeug has printed why it cannot listen
+            raise OSError(f"cannot listen on {host}:{port}") from exc
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://{self.server.host}:{self.server.port}"
 
     def s3(self) -> Any:
         # One shared client: boto3 clients are thread-safe, and creating one
@@ -136,285 +325,77 @@ class FrontDoor:
             self._thread = None
         self.server.server_close()
 
-    def invoke(self, function: str, event: dict[str, Any]) -> Any:
-        return self._invoke(function, event)
+    # -- the WSGI application
 
-
-def _make_handler(door: FrontDoor) -> type[BaseHTTPRequestHandler]:
-    class Handler(_RequestHandler):
-        front_door = door
-
-    return Handler
-
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    front_door: FrontDoor
-    protocol_version = "HTTP/1.1"
-    server_version = "status-fanout-local"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.info("%s %s", self.client_address[0], format % args)
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
-
-    def __getattr__(self, name: str) -> Any:
-        # Any other method (TRACE, QUERY, ...) is routed like these: a 405 on a
-        # known path, a 404 elsewhere; never http.server's 501 for bad input.
-        if name.startswith("do_"):
-            return self._dispatch
-        raise AttributeError(name)
-
-    # -- dispatch
-
-    def _dispatch(self) -> None:
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = _Request(environ)
         try:
-            split = urlsplit(self.path)
-            route, params, known = match_route(self.front_door.routes, split.path, self.command)
-            if route is not None:
-                self._api(route, params, split.path, split.query)
-            elif known:
-                self._drain_body()
-                self._json(405, _error("method_not_allowed", f"{self.command} is not allowed on {split.path}"))
-            elif self.command in ("GET", "HEAD"):
-                self._bucket(split.path)
-            else:
-                self._drain_body()
-                self._json(404, _error("not_found", f"no route for {self.command} {split.path}"))
-        except _TooLarge:
-            self.close_connection = True
-            self._json(413, _error("payload_too_large", "the request body exceeds API Gateway's 10 MiB limit"))
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+            response = self._answer(request)
+        except Exception:
+            logger.exception("the front door failed on %s %s", request.method, request.path)
+            response = error_response(500, "internal_error", "the local front door failed; see its log")
+        return response(environ, start_response)
+
+    def _answer(self, request: Request) -> Response:
+        # Any method is routed alike (TRACE, QUERY, ...): a 405 on a known
+        # path, a 404 elsewhere, never the server's own HTML error.
+        path = request_path(request.environ)
+        route, params, known = self.routes.match(path, request.method)
+        if route is not None:
+            return self._api(request, route, params)
+        if known:
+            return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {path}")
+        if request.method in ("GET", "HEAD"):
+            return self._bucket(request, path)
+        return error_response(404, "not_found", f"no route for {request.method} {path}")
 
     # -- API Gateway proxy
 
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._discard(length)
-            raise _TooLarge
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _discard(self, length: int) -> None:
-        # Read what a client is still sending (within reason) so that it gets
-        # the 413 instead of a connection reset.
-        remaining = length if length <= DISCARD_LIMIT else 0
-        while remaining > 0:
-            chunk = self.rfile.read(min(remaining, 1 << 20))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-
-    def handle_expect_100(self) -> bool:
-        if int(self.headers.get("Content-Length") or 0) > MAX_BODY_BYTES:
-            self.close_connection = True
-            self._json(413, _error("payload_too_large", "the request body exceeds API Gateway's 10 MiB limit"))
-            return False
-        return super().handle_expect_100()
-
-    def _read_chunked(self) -> bytes:
-        body = bytearray()
-        while True:
-            size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return bytes(body)
-            if len(body) + size > MAX_BODY_BYTES:
-                raise _TooLarge
-            body += self.rfile.read(size)
-            self.rfile.readline()
-
-    def _drain_body(self) -> None:
-        # Keep-alive needs the body consumed before the next request is read.
+    def _api(self, request: Request, route: Route, params: dict[str, str]) -> Response:
         try:
-            self._read_body()
-        except _TooLarge:
-            self.close_connection = True
-
-    def _api(self, route: Route, params: dict[str, str], path: str, query: str) -> None:
-        body = self._read_body()
-        event = self._event(route, params, unquote(path), query, body)
+            event = proxy_event(request, route, params)
+        except RequestEntityTooLarge:
+            return error_response(413, *_TOO_LARGE)
+        except (BadRequest, OSError):  # a body cut short, or bad chunked framing
+            return error_response(400, "malformed_request", "the request body could not be read")
         try:
-            response = self.front_door.invoke(route.function, event)
+            answer = self._invoke(route.function, event)
         except Exception:
-            logger.exception("%s raised while handling %s %s", route.function, self.command, path)
-            self._json(502, {"message": "Internal server error"})
-            return
-        if not isinstance(response, dict) or "statusCode" not in response:
-            logger.error("%s returned a malformed proxy response: %r", route.function, response)
-            self._json(502, {"message": "Internal server error"})
-            return
-        self._proxy_response(response)
-
-    def _event(self, route: Route, params: dict[str, str], path: str, query: str, body: bytes) -> dict[str, Any]:
-        now = time.time()
-        multi_headers: dict[str, list[str]] = {}
-        for name, value in self.headers.items():
-            multi_headers.setdefault(name, []).append(value)
-        client_ip = self.client_address[0]
-        for name, value in (
-            ("X-Forwarded-For", client_ip),
-            ("X-Forwarded-Port", self.front_door.url.rsplit(":", 1)[1]),
-            ("X-Forwarded-Proto", "http"),
-        ):
-            multi_headers.setdefault(name, [value])
-        multi_query: dict[str, list[str]] = {}
-        for name, value in parse_qsl(query, keep_blank_values=True):
-            multi_query.setdefault(name, []).append(value)
-        text: str | None
-        encoded = False
+            logger.exception("%s raised while handling %s %s", route.function, request.method, request.path)
+            return _json(502, {"message": "Internal server error"})
         try:
-            text = body.decode("utf-8") if body else None
-        except UnicodeDecodeError:
-            text, encoded = base64.b64encode(body).decode("ascii"), True
-        request_id = str(uuid.uuid4())
-        return {
-            "resource": route.resource,
-            "path": path,
-            "httpMethod": self.command,
-            "headers": {k: v[-1] for k, v in multi_headers.items()},
-            "multiValueHeaders": multi_headers,
-            "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
-            "multiValueQueryStringParameters": multi_query or None,
-            "pathParameters": params or None,
-            "stageVariables": None,
-            "requestContext": {
-                "accountId": ACCOUNT_ID,
-                "apiId": API_ID,
-                "resourceId": "local",
-                "resourcePath": route.resource,
-                "httpMethod": self.command,
-                "path": f"/{STAGE}{path}",
-                "stage": STAGE,
-                "requestId": request_id,
-                "extendedRequestId": request_id,
-                "protocol": self.request_version,
-                "domainName": self.headers.get("Host", ""),
-                "requestTime": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
-                "requestTimeEpoch": int(now * 1000),
-                "identity": {
-                    "sourceIp": client_ip,
-                    "userAgent": self.headers.get("User-Agent"),
-                    "accessKey": None,
-                    "accountId": None,
-                    "caller": None,
-                    "user": None,
-                    "userArn": None,
-                    "cognitoIdentityId": None,
-                    "cognitoIdentityPoolId": None,
-                    "cognitoAuthenticationType": None,
-                    "cognitoAuthenticationProvider": None,
-                },
-            },
-            "body": text,
-            "isBase64Encoded": encoded,
-        }
-
-    def _proxy_response(self, response: dict[str, Any]) -> None:
-        body = response.get("body") or ""
-        payload = base64.b64decode(body) if response.get("isBase64Encoded") else str(body).encode("utf-8")
-        headers: list[tuple[str, str]] = []
-        multi = response.get("multiValueHeaders") or {}
-        multi_names = {name.lower() for name in multi}
-        for name, values in multi.items():
-            headers.extend((name, str(value)) for value in values)
-        headers.extend(
-            (name, str(value))
-            for name, value in (response.get("headers") or {}).items()
-            if name.lower() not in multi_names
-        )
-        self._send(int(response["statusCode"]), headers, payload)
+            return proxy_response(answer)
+        except (ValueError, TypeError):
+            logger.exception("%s returned a malformed proxy response", route.function)
+            return _json(502, {"message": "Internal server error"})
 
     # -- public bucket
 
-    def _bucket(self, path: str) -> None:
-        bucket = self.front_door.public_bucket
+    def _bucket(self, request: Request, path: str) -> Response:
+        if not self.public_bucket:
+            return error_response(404, "not_found", "no public bucket (PUBLIC_BUCKET is not set)")
         key = unquote(path).lstrip("/")
         if key == "" or key.endswith("/"):
             key += "index.html"
-        if not bucket:
-            self._json(404, _error("not_found", "no public bucket (PUBLIC_BUCKET is not set)"))
-            return
-        s3 = self.front_door.s3()
+        s3 = self.s3()
+        head = request.method == "HEAD"
         try:
-            head = s3.head_object(Bucket=bucket, Key=key)
+            obj = (s3.head_object if head else s3.get_object)(Bucket=self.public_bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                self._json(404, _error("not_found", f"{path} not found"))
-                return
+                return error_response(404, "not_found", f"{path} not found")
             raise
-        validators = [("ETag", head["ETag"]), ("Last-Modified", _http_date(head["LastModified"]))]
-        if "CacheControl" in head:
-            validators.append(("Cache-Control", head["CacheControl"]))
-        if _not_modified(self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since"), head):
-            self._send(304, validators, b"", content_length=False)
-            return
-        headers = [("Content-Type", head.get("ContentType", "binary/octet-stream")), *validators]
-        if head.get("ContentEncoding"):
-            headers.append(("Content-Encoding", head["ContentEncoding"]))
-        if self.command == "HEAD":
-            self._send(200, headers, b"", length=int(head["ContentLength"]))
-            return
-        obj = s3.get_object(Bucket=bucket, Key=key)
-        self._send(200, headers, obj["Body"].read())
-
-    # -- writing
-
-    def _json(self, status: int, document: dict[str, Any]) -> None:
-        self._send(status, [("Content-Type", "application/json")], json.dumps(document).encode())
-
-    def _send(
-        self,
-        status: int,
-        headers: list[tuple[str, str]],
-        payload: bytes,
-        *,
-        length: int | None = None,
-        content_length: bool = True,
-    ) -> None:
-        self.send_response(status)
-        for name, value in headers:
-            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
-                self.send_header(name, value)
-        if content_length:
-            self.send_header("Content-Length", str(len(payload) if length is None else length))
-        self.end_headers()
-        if self.command != "HEAD" and status not in (204, 304):
-            self.wfile.write(payload)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _error(code: str, message: str) -> dict[str, Any]:
-    # The shape of docs/contract.md §5.5, as the API's own errors have it.
-    return {"error": {"code": code, "message": message, "details": []}}
-
-
-def _http_date(value: datetime) -> str:
-    return email.utils.format_datetime(value.astimezone(UTC), usegmt=True)
-
-
-def _not_modified(if_none_match: str | None, if_modified_since: str | None, head: dict[str, Any]) -> bool:
-    """RFC 9110 §13.2.2 as S3 applies it: If-None-Match wins over If-Modified-Since."""
-    if if_none_match is not None:
-        etag = head["ETag"].removeprefix("W/")
-        candidates = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-        return "*" in candidates or etag in candidates
-    if if_modified_since is not None:
-        try:
-            since = email.utils.parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError):
-            return False  # an unparseable date is ignored, as the RFC says
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        modified = head["LastModified"].replace(microsecond=0)
-        return bool(modified <= since)
-    return False
+        response = _Response(b"" if head else obj["Body"].read(),
+                             content_type=obj.get("ContentType", "binary/octet-stream"))
+        response.headers["ETag"] = obj["ETag"]  # as S3 quotes it
+        response.last_modified = obj["LastModified"]
+        if "CacheControl" in obj:
+            response.headers["Cache-Control"] = obj["CacheControl"]
+        if obj.get("ContentEncoding"):
+            response.headers["Content-Encoding"] = obj["ContentEncoding"]
+        response.content_length = int(obj["ContentLength"])  # a HEAD's too
+        # If-None-Match (weak comparison), else If-Modified-Since → 304. If-Match
+        # is left out, as before: werkzeug would answer `If-Match: *` with 412.
+        response.make_conditional({k: v for k, v in request.environ.items() if k != "HTTP_IF_MATCH"})
+        response.headers.remove("Date")  # make_conditional adds one; the server sends its own
+        return response

@@ -1,6 +1,7 @@
-"""template.yaml as data: read with CloudFormation's short-form tags, and
-expanded offline by the SAM translator (aws-sam-translator) into the plain
-CloudFormation that `sam deploy` would create: no AWS account, no network."""
+"""template.yaml as data: read with CloudFormation's short-form tags by the
+local stack's loader (status_fanout_local.template), and expanded offline by
+the SAM translator (aws-sam-translator) into the plain CloudFormation that
+`sam deploy` would create: no AWS account, no network."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
+from status_fanout_local import template as _template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -18,30 +19,9 @@ PARAMETERS = {"StaffTokenSha256": "0" * 64, "SenderAddress": "status@example.com
 REGION = "us-east-1"
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads `!Ref x` as {"Ref": "x"}, `!Sub s` as {"Fn::Sub": s}, and so on."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_Loader.add_multi_constructor("!", _tag)
-
-
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    return dict(yaml.load(path.read_text(), Loader=_Loader))  # noqa: S506 - a SafeLoader subclass
+    """`!Ref x` as {"Ref": "x"}, `!Sub s` as {"Fn::Sub": s}, and so on."""
+    return _template.load_template(path)
 
 
 def sam_translate(template: dict[str, Any]) -> dict[str, Any]:
