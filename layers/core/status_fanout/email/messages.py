@@ -39,7 +39,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from status_fanout.delivery.events import EventSnapshot
-from status_fanout.incidents.lifecycle import STATUS_LABELS, UPDATE_LABEL
+from status_fanout.incidents.lifecycle import status_labels
 from status_fanout.publishing import feeds
 from status_fanout.publishing.pages import COMPONENT_STATUS_LABELS, long_time
 from status_fanout.settings import Settings
@@ -142,18 +142,6 @@ class Line:
     body: str
 
 
-def _labelled(updates: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Statuspage's labels for update dicts ("Update" when the status did not change)."""
-    ordered = sorted(updates, key=lambda u: (u.get("display_at") or u.get("created_at") or ""))
-    labels: dict[str, str] = {}
-    previous = None
-    for update in ordered:
-        status = str(update.get("status", ""))
-        labels[str(update.get("id"))] = UPDATE_LABEL if status == previous else STATUS_LABELS.get(status, status)
-        previous = status
-    return labels
-
-
 def subject_of(settings: Settings, event: EventSnapshot, component_names: Mapping[str, str]) -> str:
     if event.incident is not None and event.update is not None:
         return f"[{settings.page_name}] {event.incident.get('name', '')} — {event.update.get('label', '')}"
@@ -178,7 +166,8 @@ def update_message(settings: Settings, event: EventSnapshot, *, to: str, subscri
     if event.incident is not None and event.update is not None:
         incident, update = event.incident, event.update
         updates = list(incident.get("incident_updates") or [])
-        labels = _labelled(updates)
+        labels = status_labels((str(u.get("id")), str(u.get("status", ""))) for u in sorted(
+            updates, key=lambda u: u.get("display_at") or u.get("created_at") or ""))
         current_id = update.get("id")
         when = update.get("display_at") or update.get("created_at") or event.occurred_at
         context.update(

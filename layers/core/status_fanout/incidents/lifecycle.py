@@ -59,11 +59,17 @@ def display_order(updates: Iterable[IncidentUpdate]) -> list[IncidentUpdate]:
 
 def labels(updates: Iterable[IncidentUpdate]) -> dict[str, str]:
     """Statuspage's label per update: "Update" when the status did not change."""
+    return status_labels((update.id, update.status) for update in display_order(updates))
+
+
+def status_labels(in_display_order: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The label of each (update id, status), oldest first; the one rule for
+    models here and for the update objects of an event snapshot (email)."""
     result: dict[str, str] = {}
     previous: str | None = None
-    for update in display_order(updates):
-        result[update.id] = UPDATE_LABEL if update.status == previous else STATUS_LABELS[update.status]
-        previous = update.status
+    for update_id, status in in_display_order:
+        result[update_id] = UPDATE_LABEL if status == previous else STATUS_LABELS.get(status, status)
+        previous = status
     return result
 
 

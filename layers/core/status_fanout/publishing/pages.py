@@ -25,7 +25,8 @@ from markupsafe import Markup
 from status_fanout.incidents.lifecycle import STATUS_LABELS
 from status_fanout.incidents.models import Component, Incident, IncidentUpdate
 from status_fanout.publishing import feeds
-from status_fanout.publishing.public_json import STATUS_SEVERITY, status_object
+from status_fanout.publishing.presentation import grouped
+from status_fanout.publishing.public_json import status_object
 from status_fanout.settings import Settings
 
 HTML_TYPE = "text/html; charset=utf-8"
@@ -120,34 +121,6 @@ def _render(template: str, settings: Settings, *, base: str = "", api_base: str 
 
 
 # --- view models -----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Group:
-    name: str | None  # None: components outside any group
-    status: str
-    members: list[Component]
-
-
-def grouped(components: Iterable[Component]) -> list[Group]:
-    """Page order (position, name, id); a group sits where its first member does."""
-    ordered = sorted(components, key=lambda c: (c.position, c.name, c.id))
-    result: list[Group] = []
-    index: dict[str, Group] = {}
-    for component in ordered:
-        if component.group is None:
-            if result and result[-1].name is None:
-                result[-1].members.append(component)
-            else:
-                result.append(Group(None, "operational", [component]))
-        elif component.group in index:
-            index[component.group].members.append(component)
-        else:
-            index[component.group] = Group(component.group, "operational", [component])
-            result.append(index[component.group])
-    return [
-        Group(g.name, max((m.status for m in g.members), key=STATUS_SEVERITY.index), g.members) for g in result
-    ]
-
 
 @dataclass(frozen=True)
 class OpenIncident:

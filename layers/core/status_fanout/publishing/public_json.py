@@ -10,9 +10,9 @@ from typing import Any
 
 from status_fanout.incidents.lifecycle import IMPACT_ORDER, display_order
 from status_fanout.incidents.models import Component, Incident, IncidentUpdate
+from status_fanout.publishing.presentation import grouped
 from status_fanout.settings import Settings
 
-STATUS_SEVERITY = ["operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"]
 COMPONENT_INDICATOR = {"degraded_performance": "minor", "partial_outage": "major", "major_outage": "critical"}
 INDICATOR_DESCRIPTION = {
     "none": "All Systems Operational",
@@ -67,24 +67,16 @@ def component_object(component: Component, page_id: str) -> dict[str, Any]:
 def component_objects(components: Iterable[Component], page_id: str) -> list[dict[str, Any]]:
     """Components in page order, each group synthesised as a Statuspage group
     component (status = its worst member) placed before its members."""
-    ordered = sorted(components, key=lambda c: (c.position, c.name, c.id))
-    groups: dict[str, list[Component]] = {}
-    for component in ordered:
-        if component.group:
-            groups.setdefault(component.group, []).append(component)
     result: list[dict[str, Any]] = []
-    emitted: set[str] = set()
-    for component in ordered:
-        if component.group and component.group not in emitted:
-            emitted.add(component.group)
-            members = groups[component.group]
+    for group in grouped(components):
+        if group.name is not None:
             result.append({
-                "id": group_id(component.group),
-                "name": component.group,
-                "status": max((m.status for m in members), key=STATUS_SEVERITY.index),
-                "created_at": min(m.created_at for m in members),
-                "updated_at": max(m.updated_at for m in members),
-                "position": members[0].position,
+                "id": group_id(group.name),
+                "name": group.name,
+                "status": group.status,
+                "created_at": min(m.created_at for m in group.members),
+                "updated_at": max(m.updated_at for m in group.members),
+                "position": group.members[0].position,
                 "description": None,
                 "showcase": False,
                 "start_date": None,
@@ -92,9 +84,9 @@ def component_objects(components: Iterable[Component], page_id: str) -> list[dic
                 "page_id": page_id,
                 "group": True,
                 "only_show_if_degraded": False,
-                "components": [m.id for m in members],
+                "components": [m.id for m in group.members],
             })
-        result.append(component_object(component, page_id))
+        result.extend(component_object(member, page_id) for member in group.members)
     return result
 
 

@@ -1,0 +1,43 @@
+"""What the public renderings share: how components are grouped on a page.
+
+The status page, the v2 JSON, the feeds and the mails show the same page,
+so they read its order and its groups from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from status_fanout.incidents.models import Component
+
+# Least to most severe: a group shows its worst member's status.
+STATUS_SEVERITY = ["operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"]
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str | None  # None: components outside any group
+    status: str
+    members: list[Component]
+
+
+def grouped(components: Iterable[Component]) -> list[Group]:
+    """Page order (position, name, id); a group sits where its first member does."""
+    ordered = sorted(components, key=lambda c: (c.position, c.name, c.id))
+    result: list[Group] = []
+    index: dict[str, Group] = {}
+    for component in ordered:
+        if component.group is None:
+            if result and result[-1].name is None:
+                result[-1].members.append(component)
+            else:
+                result.append(Group(None, "operational", [component]))
+        elif component.group in index:
+            index[component.group].members.append(component)
+        else:
+            index[component.group] = Group(component.group, "operational", [component])
+            result.append(index[component.group])
+    return [
+        Group(g.name, max((m.status for m in g.members), key=STATUS_SEVERITY.index), g.members) for g in result
+    ]
