@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+
+# No garbage collection during the imports, which build nothing but long-lived
+# module state; the end of this module freezes it (docs/architecture.md).
+gc.disable()
+
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -29,3 +35,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             metrics.add_metric(name=metric, unit=MetricUnit.Count, value=counts[outcome])
     logger.info("feedback applied", extra={"outcomes": counts})
     return {"outcomes": counts}
+
+
+gc.freeze()
+gc.enable()

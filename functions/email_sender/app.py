@@ -10,6 +10,12 @@ rather than with Powertools Idempotency's two writes per mail (docs/email.md).
 
 from __future__ import annotations
 
+import gc
+
+# No garbage collection during the imports, which build nothing but long-lived
+# module state; the end of this module freezes it (docs/architecture.md).
+gc.disable()
+
 import math
 from typing import Any
 
@@ -38,3 +44,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="EmailJobsHandled", unit=MetricUnit.Count, value=len(records) - failed)
     metrics.add_metric(name="EmailJobsRetried", unit=MetricUnit.Count, value=failed)
     return result
+
+
+gc.freeze()
+gc.enable()

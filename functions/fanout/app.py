@@ -9,6 +9,12 @@ rest of its batch.
 
 from __future__ import annotations
 
+import gc
+
+# No garbage collection during the imports, which build nothing but long-lived
+# module state; the end of this module freezes it (docs/architecture.md).
+gc.disable()
+
 import random
 from typing import Any
 
@@ -73,3 +79,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                                              context=context))
     return dict(process_partial_response(event=event, record_handler=plan_record, processor=stream_processor,
                                          context=context))
+
+
+gc.freeze()
+gc.enable()

@@ -8,6 +8,12 @@ bisect-and-retry, then the on-failure destination, take over.
 
 from __future__ import annotations
 
+import gc
+
+# No garbage collection during the imports, which build nothing but long-lived
+# module state; the end of this module freezes it (docs/architecture.md).
+gc.disable()
+
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -31,3 +37,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="ArtifactsWritten", unit=MetricUnit.Count, value=len(changed))
     logger.info("published", extra={"incidents": sorted(plan.incident_ids), "written": changed})
     return {"batchItemFailures": []}
+
+
+gc.freeze()
+gc.enable()

@@ -11,6 +11,12 @@ two writes per delivery (docs/webhooks.md, "Exactly once").
 
 from __future__ import annotations
 
+import gc
+
+# No garbage collection during the imports, which build nothing but long-lived
+# module state; the end of this module freezes it (docs/architecture.md).
+gc.disable()
+
 import math
 from typing import Any
 
@@ -57,3 +63,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="WebhookJobsHandled", unit=MetricUnit.Count, value=len(records) - failed)
     metrics.add_metric(name="WebhookJobsRetried", unit=MetricUnit.Count, value=failed)
     return result
+
+
+gc.freeze()
+gc.enable()
