@@ -4,14 +4,25 @@ the table built from template.yaml: what a sender finds when it claims."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from status_fanout.delivery.claims import BUSY, CLAIMED, DONE, TRANSACTION_ITEMS, ClaimRequest, claim_all, finish
-from status_fanout.dynamo import Store
+from status_fanout.delivery.claims import (
+    BUSY,
+    CLAIMED,
+    DONE,
+    TRANSACTION_ITEMS,
+    ClaimRequest,
+    claim_all,
+    finish,
+    outcome_item,
+)
+from status_fanout.delivery.commits import GroupCommit
+from status_fanout.dynamo import Store, to_item
 
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000
@@ -74,3 +85,32 @@ def test_one_transaction_cannot_claim_a_delivery_twice(db: Store) -> None:
     # THEN DynamoDB (and the emulator) refuse the whole request
     with pytest.raises(ClientError):
         claim_all(db, [once, once], "sent", NOW, NOW + 60)
+
+
+def test_a_retry_claims_its_item_back_with_what_earlier_attempts_wrote(db: Store) -> None:
+    # GIVEN a delivery whose first attempt failed and wrote its history
+    new, retried = requests(2)
+    claim_all(db, [retried], "sent", NOW, NOW + 60)
+    db.call("put_item", Item=to_item({**retried.key, "type": "mail", "status": "failed", "attempts": [{"n": 1}]}))
+    # WHEN it is claimed again in a batch with a fresh delivery (the transaction fails on the retried one only)
+    found = claim_all(db, [new, retried], "sent", NOW + 5, NOW + 65)
+    # THEN both are claimed, and the retry's claim hands back its item with the earlier attempt
+    assert found == {new.delivery_id: CLAIMED, retried.delivery_id: CLAIMED}
+    assert found.held[retried.delivery_id]["attempts"] == [{"n": 1}]
+    assert found.held[new.delivery_id]["status"] == "sending" and "attempts" not in found.held[new.delivery_id]
+
+
+def test_outcomes_committed_together_are_all_durable(db: Store) -> None:
+    # GIVEN 60 claimed deliveries whose workers finish at about the same time
+    batch = requests(60)
+    claimed = claim_all(db, batch, "sent", NOW, NOW + 60)
+    with GroupCommit(db) as commits, ThreadPoolExecutor(max_workers=16) as pool:
+        def finish_one(request: ClaimRequest) -> None:
+            with commits.working():
+                commits.write(outcome_item(claimed.held[request.delivery_id], "sent"))
+        # WHEN each hands its outcome to the group commit and waits for it
+        list(pool.map(finish_one, batch))
+    # THEN every outcome is stored, the lease gone, and none can be claimed again
+    stored = db.get_many([(r.key["pk"], r.key["sk"]) for r in batch])
+    assert len(stored) == 60 and all(i["status"]["S"] == "sent" and "lease_until" not in i for i in stored.values())
+    assert set(claim_all(db, batch, "sent", NOW + 1, NOW + 61).values()) == {DONE}

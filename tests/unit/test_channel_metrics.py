@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from status_fanout.delivery.claims import BUSY, CLAIMED, ClaimRequest
+from status_fanout.delivery.claims import BUSY, CLAIMED, Claimed, ClaimRequest
 from status_fanout.delivery.engine import DeliveryEngine
 from status_fanout.delivery.events import EventSnapshot
 from status_fanout.delivery.retry import RetryLater
@@ -24,6 +24,7 @@ from status_fanout.observability import metrics
 from status_fanout.settings import Settings
 from status_fanout.webhooks.channel import WebhookChannel
 from status_fanout.webhooks.models import WebhookEndpoint, WebhookSecret, new_secret
+from status_fanout.webhooks.store import WebhookStore
 from status_fanout.webhooks.transport import Outcome
 from tests.support.cfn_template import load_template
 
@@ -69,15 +70,31 @@ class StubClaims:
     def __init__(self) -> None:
         self.released: list[str] = []
 
-    def claim_all(self, requests: list[ClaimRequest], done: str, now: int, lease_until: int) -> dict[str, str]:
+    def claim_all(self, requests: list[ClaimRequest], done: str, now: int, lease_until: int) -> Claimed:
         ids = [request.delivery_id for request in requests]
         if len(set(ids)) != len(ids):
             raise ClientError({"Error": {"Code": "ValidationException", "Message": "one item twice"}},
                               "TransactWriteItems")
-        return dict.fromkeys(ids, self.claim)
+        claimed = Claimed()
+        for request in requests:
+            claimed[request.delivery_id] = self.claim
+            claimed.held[request.delivery_id] = {"pk": f"P#{request.delivery_id}", "sk": "S", "status": "sending",
+                                                 "lease_until": lease_until}
+        return claimed
 
     def release(self, request: ClaimRequest) -> None:
         self.released.append(request.delivery_id)
+
+
+class StubTable:
+    """The outcomes' BatchWriteItem, in memory."""
+
+    def __init__(self) -> None:
+        self.written: list[dict[str, Any]] = []
+
+    def put_all(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self.written.extend(items)
+        return []
 
 
 class StubEvents:
@@ -108,8 +125,7 @@ class StubWebhooks:
     def delivery_claim(self, job: Any, now: int) -> ClaimRequest:
         return ClaimRequest(job["delivery_id"], {})
 
-    def record_attempt(self, webhook_id: str, job: Any, entry: Any, status: str, next_at: Any, now: int) -> None:
-        self.attempts.append(status)
+    attempt_outcome = staticmethod(WebhookStore.attempt_outcome)
 
     def mark_failing(self, webhook_id: str, now: str) -> str:
         return now
@@ -132,9 +148,10 @@ def webhook_sender(status: int | None, sqs: StubSqs) -> DeliveryEngine:
     event = EventSnapshot(id="upd:inc1:1", type="incident.created", occurred_at=NOW, page={"id": "p"}, status={},
                           incident={"id": "inc1"}, update={"id": "u1"}, sequence=1)
     settings = Settings(table_name="t", webhook_retry_schedule=(1, 1), webhook_dlq_url="https://sqs/dlq")
-    channel = WebhookChannel(StubWebhooks(endpoint, event), settings,  # type: ignore[arg-type]
+    channel = WebhookChannel(StubWebhooks(endpoint, event), settings,
                              dialer=StubDialer(status), resolve=lambda host, port: ["93.184.216.34"])
-    return DeliveryEngine(channel, None, sqs=sqs, events=StubEvents(event), claims=StubClaims())  # type: ignore[arg-type]
+    return DeliveryEngine(channel, StubTable(), sqs=sqs, events=StubEvents(event),
+                          claims=StubClaims())
 
 
 def delivery(n: int = 1, subscriber_id: str = "hook1") -> dict[str, Any]:
@@ -206,8 +223,8 @@ def test_a_delivery_another_attempt_holds_comes_back_soon_and_never_later_than_i
     # GIVEN a delivery whose claim another attempt holds (a duplicate job), the lease being 30 s
     sqs = StubSqs()
     sender = webhook_sender(204, sqs)
-    sender.claims.claim = BUSY  # type: ignore[attr-defined]
-    sender.rng.uniform = lambda _a, _b: 0.0  # type: ignore[method-assign]  # no jitter
+    sender.claims.claim = BUSY
+    sender.rng.uniform = lambda _a, _b: 0.0  # no jitter
     # WHEN it arrives for the nth time
     result = sender.handle_batch([record(delivery(), receive_count=receive_count)], "https://sqs/webhooks",
                                  lease_seconds=30)
@@ -249,7 +266,7 @@ def email_sender(ses: StubSes, sqs: StubSqs | None = None, subscribers: Any = No
     channel = EmailChannel(IncidentStore("t"), settings, ses=ses)
     if subscribers is not None:
         channel.subscriptions.subscribers = subscribers
-    return DeliveryEngine(channel, None, sqs=sqs or StubSqs(), events=StubEvents(EVENT),  # type: ignore[arg-type]
+    return DeliveryEngine(channel, StubTable(), sqs=sqs or StubSqs(), events=StubEvents(EVENT),
                           claims=StubClaims())
 
 
@@ -265,7 +282,7 @@ def test_an_email_ses_accepts_counts_as_sent() -> None:
     # THEN it is counted as sent, and its claim ends sent
     assert result == {"batchItemFailures": []}
     assert counted() == {"EmailsSent": 1}
-    assert sender.channel.subscriptions.subscribers.finished == [("d1", "sent")]  # type: ignore[attr-defined]
+    assert [(i["pk"]["S"], i["status"]["S"]) for i in sender.db.written] == [("P#d1", "sent")]
 
 
 def test_a_throttled_email_counts_as_throttled_not_failed() -> None:
@@ -277,7 +294,7 @@ def test_a_throttled_email_counts_as_throttled_not_failed() -> None:
     assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]} and len(sqs.held) == 1
     assert counted() == {"EmailsThrottled": 1}
     with pytest.raises(RetryLater):  # what the channel tells the engine
-        sender.channel._send(subscriber("confirmed"), b"raw", 1, kind="update")  # type: ignore[attr-defined]
+        sender.channel._send(subscriber("confirmed"), b"raw", 1, kind="update")
 
 
 class StubSubscribers:
@@ -295,8 +312,6 @@ class StubSubscribers:
     def mail_claim(self, mail_id: str, now: int) -> ClaimRequest:
         return ClaimRequest(mail_id, {})
 
-    def finish_mail(self, mail_id: str, status: str) -> None:
-        self.finished.append((mail_id, status))
 
 
 def email_job(n: int = 1) -> dict[str, Any]:
@@ -313,7 +328,7 @@ def test_a_job_for_a_suppressed_subscriber_counts_as_suppressed(monkeypatch: pyt
     # WHEN the job is handled
     result = sender.handle_batch([record(email_job())], "https://sqs/email")
     # THEN nothing is sent or claimed, and only a suppressed (bounced or complained) address is counted as suppressed
-    assert result == {"batchItemFailures": []} and not subscribers.finished
+    assert result == {"batchItemFailures": []} and not sender.db.written
     assert counted() == expected
 
 

@@ -33,7 +33,13 @@ _deserializer = TypeDeserializer()
 
 
 class VersionConflict(Exception):
-    """Someone else wrote first; re-read and try again."""
+    """Someone else wrote first; re-read and try again. `reasons` has one code
+    per item of a cancelled transaction ("ConditionalCheckFailed", None, ...)
+    when DynamoDB said which failed."""
+
+    def __init__(self, reasons: list[str | None] | None = None) -> None:
+        super().__init__("conditional write failed")
+        self.reasons = reasons or []
 
 
 # A contended read-modify-write keeps trying this long (inside API Gateway's
@@ -167,7 +173,24 @@ class Store:
                 "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons
                 or "ConditionalCheckFailed" in error.get("Message", "")
             ):
-                raise VersionConflict() from exc
+                raise VersionConflict([r if r != "None" else None for r in reasons]) from exc
             if code in THROTTLED or code == "TransactionInProgressException":
                 raise StoreUnavailableError("the database is busy; retry shortly") from exc
             raise
+
+    def put_all(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Put up to 25 items in one BatchWriteItem, re-sending what DynamoDB left
+        unprocessed with backoff; returns the items still unwritten after that."""
+        requests = [{"PutRequest": {"Item": item}} for item in items]
+        for attempt in range(6):
+            try:
+                reply = self.client.batch_write_item(RequestItems={self.table_name: requests})
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code", "") not in THROTTLED:
+                    raise
+                reply = {"UnprocessedItems": {self.table_name: requests}}
+            requests = (reply.get("UnprocessedItems") or {}).get(self.table_name) or []
+            if not requests:
+                return []
+            time.sleep(min(1.0, 0.05 * 2**attempt))  # DynamoDB is shedding load
+        return [r["PutRequest"]["Item"] for r in requests]

@@ -3,14 +3,21 @@
 A claim is the `status` of the delivery's own item: `sending` with a lease
 while an attempt runs, then the attempt's outcome. A delivery can be claimed
 unless it is done (webhooks `delivered`, email `sent`) or another attempt's
-lease is still running. The sender claims every delivery of its SQS batch
-in one TransactWriteItems (≤ 100 items each) instead of a conditional write
-per delivery, then completes each delivery with one write as soon as its
-attempt ends, so a crash mid-batch loses at most the attempts in flight.
+lease is still running.
+
+Most deliveries are new, so a batch is claimed with conditional Puts of the
+whole item (`attribute_not_exists`) in one TransactWriteItems (≤ 100 items),
+the cheapest conditional write there is. Where the item exists (a retry, a
+replay, a redrive, a duplicate message), the transaction says which items
+failed their condition; those are claimed one by one with a conditional
+Update that also returns the item, and the rest go in another transaction.
+Every claim hands back the item as the claim left it, so the attempt's
+outcome is one plain Put of the whole item (`delivery.commits`), group-
+committed with the batch's other outcomes.
 
 A claim left `sending` by a crashed invocation is taken over once its lease
 (the invocation's remaining time) has passed. A crash after the send and
-before the completion write therefore sends again: at least once in that
+before the outcome's commit therefore sends again: at least once in that
 window, as with any claim-then-act scheme; webhook receivers dedupe on
 `webhook-id`, mail on `Message-ID`.
 """
@@ -31,6 +38,7 @@ TRANSACTION_ITEMS = 100  # DynamoDB's ceiling per TransactWriteItems
 # What a claim found: ours to attempt, made already, or in another attempt's hands.
 CLAIMED, DONE, BUSY = "claimed", "done", "busy"
 
+CHECK_FAILED = "ConditionalCheckFailed"
 CONDITION = "attribute_not_exists(#s) OR (#s <> :done AND (#s <> :sending OR lease_until < :now))"
 
 
@@ -42,27 +50,52 @@ class ClaimRequest:
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
+class Claimed(dict[str, str]):
+    """Delivery id → CLAIMED, DONE or BUSY; `held` has the item of each delivery
+    claimed, as the claim left it (plain values)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: dict[str, dict[str, Any]] = {}
+
+
 def claim_all(db: Store, requests: Sequence[ClaimRequest], done_status: str, now: int,
-              lease_until: int) -> dict[str, str]:
-    """Claim each delivery; returns delivery id → CLAIMED, DONE or BUSY."""
-    outcome: dict[str, str] = {}
-    for start in range(0, len(requests), TRANSACTION_ITEMS):
-        chunk = requests[start:start + TRANSACTION_ITEMS]
-        updates = [_claim_update(db.table_name, r, done_status, now, lease_until) for r in chunk]
+              lease_until: int) -> Claimed:
+    """Claim each delivery."""
+    claimed = Claimed()
+    pending = list(requests)
+    while pending:
+        chunk, pending = pending[:TRANSACTION_ITEMS], pending[TRANSACTION_ITEMS:]
+        items = [_claim_item(request, lease_until) for request in chunk]
         try:
-            db.transact([{"Update": update} for update in updates])
-        except VersionConflict:
-            # Some delivery of the chunk is done or busy (a duplicate message,
-            # a replay racing a retry): rare, so sort them out one by one.
-            for request, update in zip(chunk, updates, strict=True):
-                outcome[request.delivery_id] = _claim_one(db, update, done_status)
+            db.transact([{"Put": {"TableName": db.table_name, "Item": to_item(item),
+                                  "ConditionExpression": "attribute_not_exists(pk)"}} for item in items])
+        except VersionConflict as conflict:
+            # Without a reason per item, every item is looked at one by one.
+            reasons = conflict.reasons if len(conflict.reasons) == len(chunk) else [CHECK_FAILED] * len(chunk)
+            retry = []
+            for request, reason in zip(chunk, reasons, strict=True):
+                if reason == CHECK_FAILED:  # it exists: see whether it can be claimed
+                    state, item = _claim_existing(db, request, done_status, now, lease_until)
+                    claimed[request.delivery_id] = state
+                    if item is not None:
+                        claimed.held[request.delivery_id] = item
+                else:  # cancelled only because another item failed
+                    retry.append(request)
+            pending = retry + pending
             continue
-        outcome.update(dict.fromkeys((r.delivery_id for r in chunk), CLAIMED))
-    return outcome
+        for request, item in zip(chunk, items, strict=True):
+            claimed[request.delivery_id] = CLAIMED
+            claimed.held[request.delivery_id] = item
+    return claimed
 
 
-def _claim_update(table: str, request: ClaimRequest, done_status: str, now: int,
-                  lease_until: int) -> dict[str, Any]:
+def _claim_item(request: ClaimRequest, lease_until: int) -> dict[str, Any]:
+    return {**request.key, **request.attributes, "status": SENDING, "lease_until": lease_until}
+
+
+def _claim_existing(db: Store, request: ClaimRequest, done_status: str, now: int,
+                    lease_until: int) -> tuple[str, dict[str, Any] | None]:
     names = {"#s": "status"}
     sets = ["#s = :sending", "lease_until = :lease"]
     values = to_item({":sending": SENDING, ":done": done_status, ":now": now, ":lease": lease_until})
@@ -70,21 +103,18 @@ def _claim_update(table: str, request: ClaimRequest, done_status: str, now: int,
         names[f"#a{n}"] = name
         sets.append(f"#a{n} = :a{n}")
         values |= to_item({f":a{n}": value})
-    return {"TableName": table, "Key": to_item(dict(request.key)), "UpdateExpression": "SET " + ", ".join(sets),
-            "ConditionExpression": CONDITION, "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values}
-
-
-def _claim_one(db: Store, update: Mapping[str, Any], done_status: str) -> str:
+    key = to_item(dict(request.key))
     try:
-        db.call("update_item", **{k: v for k, v in update.items() if k != "TableName"})
+        reply = db.call("update_item", Key=key, UpdateExpression="SET " + ", ".join(sets),
+                        ConditionExpression=CONDITION, ExpressionAttributeNames=names,
+                        ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
-        item = db.call("get_item", Key=update["Key"], ConsistentRead=True).get("Item")
+        item = db.call("get_item", Key=key, ConsistentRead=True).get("Item")
         status = from_item(item).get("status") if item else None
-        return DONE if status == done_status else BUSY
-    return CLAIMED
+        return (DONE if status == done_status else BUSY), None
+    return CLAIMED, from_item(reply["Attributes"])
 
 
 def finish(db: Store, key: Mapping[str, str], status: str) -> None:
@@ -94,6 +124,13 @@ def finish(db: Store, key: Mapping[str, str], status: str) -> None:
             ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=to_item({":s": status}))
 
 
+def outcome_item(held: Mapping[str, Any], status: str, **changes: Any) -> dict[str, Any]:
+    """The delivery's item once its attempt ended: the claim's item, its lease
+    gone, with the outcome and the channel's `changes`."""
+    item = {k: v for k, v in held.items() if k != "lease_until"}
+    return {**item, "status": status, **changes}
+
+
 class Claims:
     """The claims of one table, as the delivery engine uses them."""
 
@@ -101,7 +138,7 @@ class Claims:
         self.db = db
 
     def claim_all(self, requests: Sequence[ClaimRequest], done_status: str, now: int,
-                  lease_until: int) -> dict[str, str]:
+                  lease_until: int) -> Claimed:
         return claim_all(self.db, requests, done_status, now, lease_until)
 
     def release(self, request: ClaimRequest) -> None:

@@ -10,10 +10,12 @@ BatchGetItem, the channel's) and events (immutable snapshots, cached per
 container), drop the deliveries nobody wants any more, and claim the rest in
 one transaction (delivery.claims: a delivery made is never made again).
 
-Per delivery: the channel sends and answers with an `Answer`; the engine has
-the channel record the outcome (the write that ends the claim), and sets the
-message's visibility to the retry delay, so SQS itself holds the retry and no
-Lambda sleeps. After a channel's last retry the job goes to its dead-letter
+Per delivery: the channel sends and answers with an `Answer`; the channel
+turns the outcome into the delivery's item, which the batch's group commit
+stores with other workers' outcomes (delivery.commits: BatchWriteItem, the
+worker waiting until its outcome is durable before its next job); that write
+ends the claim. A failed retry sets the message's visibility to the retry
+delay, so SQS itself holds the retry and no Lambda sleeps. After a channel's last retry the job goes to its dead-letter
 queue, where replay and redrive find it. A job whose delivery another attempt
 holds comes back soon; one that raised comes back after the channel's first
 retry delay with its claim released.
@@ -25,12 +27,13 @@ import json
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from status_fanout.clients import aws_client
 from status_fanout.delivery.claims import BUSY, CLAIMED, ClaimRequest, Claims
+from status_fanout.delivery.commits import GroupCommit
 from status_fanout.delivery.events import EventSnapshot, EventStore
 from status_fanout.delivery.jobs import (
     BatchMemo,
@@ -62,6 +65,8 @@ class Delivery:
     claim: ClaimRequest
     recipient: Any = None
     event: EventSnapshot | None = None
+    # The delivery's item as its claim left it: the outcome's Put starts from it.
+    held: dict[str, Any] = field(default_factory=dict)
 
     @property
     def attempt(self) -> int:
@@ -93,7 +98,8 @@ class Channel(Protocol):
     def retry_delay(self, attempt: int, retry_after: int | None, rng: random.Random) -> int | None: ...
     def prepare(self) -> None: ...
     def send(self, delivery: Delivery, memo: BatchMemo) -> Answer: ...
-    def record(self, delivery: Delivery, status: str, answer: Answer, next_retry_at: str | None) -> None: ...
+    def record(self, delivery: Delivery, status: str, answer: Answer,
+               next_retry_at: str | None) -> dict[str, Any]: ...
 
 
 class DeliveryEngine:
@@ -102,6 +108,7 @@ class DeliveryEngine:
     def __init__(self, channel: Channel, db: Store, *, sqs: Any = None, events: EventStore | None = None,
                  claims: Claims | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.channel = channel
+        self.db = db
         self.events = events or EventStore(db)
         self.claims = claims or Claims(db)
         self._sqs = sqs
@@ -138,12 +145,15 @@ class DeliveryEngine:
             if claim == BUSY:  # another attempt holds it: see how that one ended, soon
                 failed(delivery.record, busy_delay(channel.retry_base, delivery.attempt, lease_seconds, self.rng))
             elif claim == CLAIMED:
-                delay = self._attempt(delivery, memo)
+                delivery.held = claims.held[delivery.claim.delivery_id]
+                with commits.working():
+                    delay = self._attempt(delivery, memo, commits)
                 if delay is not None:
                     failed(delivery.record, delay)
 
         channel.prepare()
-        with ThreadPoolExecutor(max_workers=max(1, min(channel.max_in_flight, len(due)))) as pool:
+        with GroupCommit(self.db) as commits, \
+                ThreadPoolExecutor(max_workers=max(1, min(channel.max_in_flight, len(due)))) as pool:
             list(pool.map(one, due))
         return {"batchItemFailures": failures}
 
@@ -186,12 +196,13 @@ class DeliveryEngine:
             due.append(delivery)
         return due
 
-    def _attempt(self, delivery: Delivery, memo: BatchMemo) -> int | None:
-        """One claimed attempt; returns the delay before the job comes back, or None when it is done."""
+    def _attempt(self, delivery: Delivery, memo: BatchMemo, commits: GroupCommit) -> int | None:
+        """One claimed attempt; returns the delay before the job comes back, or None when it is done.
+        Its outcome is durable before it returns; if it could not be stored, the job comes back."""
         name = self.channel.name
         try:
             answer = self.channel.send(delivery, memo)
-            return self._settle(delivery, answer)
+            return self._settle(delivery, answer, commits)
         except RetryLater as later:  # not sent (the provider throttled): the claim is let go
             self._release(delivery)
             return later.delay
@@ -202,25 +213,31 @@ class DeliveryEngine:
             # Back soon, not after the queue's long visibility timeout.
             return backoff(self.channel.retry_base, 1, self.rng)
 
-    def _settle(self, delivery: Delivery, answer: Answer) -> int | None:
+    def _settle(self, delivery: Delivery, answer: Answer, commits: GroupCommit) -> int | None:
         channel, name = self.channel, self.channel.name
+
+        def record(status: str, next_retry_at: str | None = None) -> None:
+            commits.write(channel.record(delivery, status, answer, next_retry_at))
+
         if answer.outcome in (DELIVERED, NOTHING):
-            channel.record(delivery, channel.done_status, answer, None)
+            record(channel.done_status)
             if answer.outcome == DELIVERED:
                 count(f"{name}Sent")
             return None
-        count(f"{name}Failed")
         if answer.outcome == GONE:
-            channel.record(delivery, GONE, answer, None)
+            record(GONE)
+            count(f"{name}Failed")
             return None
         delay = channel.retry_delay(delivery.attempt, answer.retry_after, self.rng)
         if delay is None:  # the last scheduled attempt: park it where replay and redrive find it
-            channel.record(delivery, "dead", answer, None)
+            record("dead")
             if channel.dlq_url:
                 self.sqs.send_message(QueueUrl=channel.dlq_url, MessageBody=json.dumps(delivery.job))
+            count(f"{name}Failed")
             count(f"{name}DeadLettered")
             return None
-        channel.record(delivery, FAILED, answer, format_ts(self.clock() + timedelta(seconds=delay)))
+        record(FAILED, format_ts(self.clock() + timedelta(seconds=delay)))
+        count(f"{name}Failed")
         return delay
 
     def _release(self, delivery: Delivery) -> None:

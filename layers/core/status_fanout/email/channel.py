@@ -32,7 +32,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from status_fanout.clients import aws_client
-from status_fanout.delivery.claims import ClaimRequest
+from status_fanout.delivery.claims import ClaimRequest, outcome_item
 from status_fanout.delivery.engine import DELIVERED, NOTHING, Answer, Delivery
 from status_fanout.delivery.events import EventSnapshot
 from status_fanout.delivery.jobs import DELIVERY_JOB_FIELDS, SUBSCRIBE_JOB_FIELDS, BatchMemo
@@ -162,8 +162,8 @@ class EmailChannel:
         self._send(subscriber, raw, delivery.attempt, kind="update")
         return Answer(DELIVERED)
 
-    def record(self, delivery: Delivery, status: str, answer: Answer, next_retry_at: str | None) -> None:
-        self.subscriptions.subscribers.finish_mail(delivery.claim.delivery_id, status)
+    def record(self, delivery: Delivery, status: str, answer: Answer, next_retry_at: str | None) -> dict[str, Any]:
+        return outcome_item(delivery.held, status)
 
     # --- the mails --------------------------------------------------------------------
 

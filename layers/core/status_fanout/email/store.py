@@ -16,7 +16,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from status_fanout.delivery.claims import ClaimRequest, finish
+from status_fanout.delivery.claims import ClaimRequest
 from status_fanout.delivery.subscriber_index import index_keys, index_writes
 from status_fanout.dynamo import Store, VersionConflict, decode_cursor, encode_cursor, from_item, to_item
 from status_fanout.errors import ConflictError
@@ -123,10 +123,6 @@ class SubscriberStore:
         """Where a mail's claim lives (a delivery id, or `subscribe:{request}` for a confirmation)."""
         return ClaimRequest(mail_id, {"pk": f"MAIL#{mail_id}", "sk": MAIL_CLAIM_SK},
                             {"type": "mail", "expires_at": now + MAIL_CLAIM_DAYS * 86400})
-
-    def finish_mail(self, mail_id: str, status: str) -> None:
-        """`sent` for good; `failed` lets the job's retry claim it again."""
-        finish(self.db, {"pk": f"MAIL#{mail_id}", "sk": MAIL_CLAIM_SK}, status)
 
     def find(self, key: str) -> Subscriber | None:
         """The subscriber of an address key, by one read of the key and one of the subscriber."""

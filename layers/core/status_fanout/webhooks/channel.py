@@ -93,12 +93,11 @@ class WebhookChannel:
             return Answer(DELIVERED, entry)
         return Answer(GONE if outcome.gone else FAILED, entry, outcome.retry_after)
 
-    def record(self, delivery: Delivery, status: str, answer: Answer, next_retry_at: str | None) -> None:
-        """The attempt's delivery-log entry (it ends the claim), and what it says of the endpoint."""
+    def record(self, delivery: Delivery, status: str, answer: Answer, next_retry_at: str | None) -> dict[str, Any]:
+        """The attempt's delivery-log item (its commit ends the claim), after what
+        the attempt says of the endpoint is written."""
         endpoint: WebhookEndpoint = delivery.recipient
         now = self.clock()
-        self.webhooks.record_attempt(endpoint.id, delivery.job, answer.detail, status, next_retry_at,
-                                     int(now.timestamp()))
         if status == self.done_status:
             if endpoint.failing_since:
                 self.webhooks.clear_failing(endpoint.id)
@@ -108,6 +107,8 @@ class WebhookChannel:
             failing_since = self.webhooks.mark_failing(endpoint.id, format_ts(now))
             if parse_ts(failing_since) <= now - timedelta(seconds=self.settings.webhook_disable_after_seconds):
                 self.disable(endpoint.id, f"every delivery failed since {failing_since}")
+        return self.webhooks.attempt_outcome(delivery.held, answer.detail, status, next_retry_at,
+                                             int(now.timestamp()))
 
     # --- one POST -------------------------------------------------------------------
 

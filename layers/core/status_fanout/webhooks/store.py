@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from status_fanout.delivery.claims import ClaimRequest
+from status_fanout.delivery.claims import ClaimRequest, outcome_item
 from status_fanout.delivery.subscriber_index import (
     ALL,
     buckets_of,
@@ -139,26 +139,14 @@ class WebhookStore:
             "event_type": job.get("event_type", ""), "occurred_at": job["occurred_at"],
             "expires_at": now + DELIVERY_LOG_DAYS * 86400})
 
-    def record_attempt(self, webhook_id: str, delivery: Mapping[str, Any], attempt: dict[str, Any], status: str,
-                       next_retry_at: str | None, now_epoch: int) -> None:
-        """Upsert the delivery's log entry with this attempt appended; its status
-        ends the attempt's claim (`delivered` for good, any other lets a retry claim it)."""
-        self.db.call(
-            "update_item",
-            Key=to_item(self._delivery_key(webhook_id, delivery)),
-            UpdateExpression=(
-                "SET #t = :type, delivery_id = :id, event_id = :event, event_type = :etype, #s = :status, "
-                "next_retry_at = :next, expires_at = :exp, occurred_at = :occ, "
-                "attempts = list_append(if_not_exists(attempts, :empty), :attempt) REMOVE lease_until"
-            ),
-            ExpressionAttributeNames={"#t": "type", "#s": "status"},
-            ExpressionAttributeValues=to_item({
-                ":type": "delivery", ":id": delivery["delivery_id"], ":event": delivery["event_id"],
-                ":etype": delivery.get("event_type", ""), ":status": status,
-                ":exp": now_epoch + DELIVERY_LOG_DAYS * 86400,
-                ":occ": delivery["occurred_at"], ":empty": [], ":attempt": [attempt],
-            }) | {":next": {"S": next_retry_at} if next_retry_at else {"NULL": True}},
-        )
+    @staticmethod
+    def attempt_outcome(held: Mapping[str, Any], attempt: dict[str, Any], status: str, next_retry_at: str | None,
+                        now_epoch: int) -> dict[str, Any]:
+        """The delivery's log item with this attempt appended; its status ends the
+        attempt's claim (`delivered` for good, any other lets a retry claim it)."""
+        attempts = [*held.get("attempts", []), attempt][-ATTEMPTS_KEPT:]
+        return outcome_item(held, status, attempts=attempts, next_retry_at=next_retry_at,
+                            expires_at=now_epoch + DELIVERY_LOG_DAYS * 86400)
 
     def deliveries(self, webhook_id: str, limit: int, cursor: str | None,
                    since: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
@@ -176,5 +164,6 @@ class WebhookStore:
         items = [from_item(i) for i in page.get("Items", [])]
         for item in items:
             item["attempts"] = item.get("attempts", [])[-ATTEMPTS_KEPT:]
+            item.setdefault("next_retry_at", None)
         return items, encode_cursor(page.get("LastEvaluatedKey"))
 
