@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
@@ -233,3 +234,30 @@ def test_a_renamed_component_renders_its_own_feeds() -> None:
     artifacts = render(plan, state_for(incident, updates), SETTINGS, json=False)
     assert {"components/smtp-email/history.rss", "components/smtp-email/history.atom"} <= set(artifacts)
     assert not any(key.startswith("components/pop3") for key in artifacts)
+
+
+def test_rss_plain_text_carries_ampersand_and_less_than_as_hexadecimal_references() -> None:
+    # The W3C feed validator (RSS Best Practices Profile) warns on &amp; and &lt;
+    # in RSS plain text; Atom's text constructs are fine as they are.
+    site = feeds.FeedSite("Fish & Chips <Ltd>", "https://status.example.com", SITE.tz)
+    incident, updates = seed_incident(1)
+    name = "AT&T <SMTP> > 3 & more"
+    incident = incident.model_copy(update={"name": name})
+    rss, atom = feeds.render(site, feeds.page_feed(site), [(incident, updates)])
+    text = rss.decode()
+    item_title = "AT&#x26;T &#x3C;SMTP&#x3E; &#x3E; 3 &#x26; more"
+    assert f"<item><title>{item_title}</title>" in text
+    assert "<title>Fish &#x26; Chips &#x3C;Ltd&#x3E; Status - Incident History</title>" in text
+    assert "<description>Incidents on the Fish &#x26; Chips &#x3C;Ltd&#x3E; status page</description>" in text
+    # No named references left in plain text: only the item's HTML description keeps them.
+    without_html = re.sub(r"<item>(.*?)<description>.*?</description>", r"<item>\1", text, flags=re.S)
+    assert "&amp;" not in without_html and "&lt;" not in without_html and "&gt;" not in without_html
+    assert "&lt;p&gt;&lt;small&gt;" in text
+    # AND a feed reader reads the same text as before
+    parsed = feedparser.parse(rss)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    assert parsed.feed.title == "Fish & Chips <Ltd> Status - Incident History"
+    assert parsed.entries[0].title == name
+    item = parse_xml(rss).find("channel/item")
+    assert item is not None and item.findtext("title") == name
+    assert feedparser.parse(atom).entries[0].title == name
