@@ -261,3 +261,24 @@ def test_rss_plain_text_carries_ampersand_and_less_than_as_hexadecimal_reference
     item = parse_xml(rss).find("channel/item")
     assert item is not None and item.findtext("title") == name
     assert feedparser.parse(atom).entries[0].title == name
+
+
+def test_atom_published_is_the_first_publication_while_updated_moves() -> None:
+    # RFC 4287 §4.2.9: atom:published is an instant early in the entry's life
+    # (its first availability); atom:updated is its latest significant change.
+    published, updated, pub_dates = [], [], []
+    for upto in (1, 3, 6, None):
+        incident, updates = seed_incident(upto)
+        rss, atom = feeds.render(SITE, feeds.page_feed(SITE), [(incident, updates)])
+        entry = parse_xml(atom).find(f"{ATOM}entry")
+        assert entry is not None
+        published.append(entry.findtext(f"{ATOM}published"))
+        updated.append(entry.findtext(f"{ATOM}updated") or "")
+        pub_dates.append(parse_xml(rss).findtext("channel/item/pubDate"))
+        assert feedparser.parse(atom).bozo == 0 and feedparser.parse(rss).bozo == 0
+    # the first update was shown at 18:18 EDT on Aug 30 (22:18 UTC)
+    assert published == ["2018-08-30T22:18:00+00:00"] * 4
+    assert updated == sorted(updated) and len(set(updated)) == 4
+    # RSS has no <updated>: its pubDate stays the latest line's time, as Statuspage's
+    assert pub_dates[0] == "Thu, 30 Aug 2018 22:18:00 +0000"
+    assert pub_dates[-1] == "Fri, 31 Aug 2018 02:44:00 +0000" and len(set(pub_dates)) == 4

@@ -143,20 +143,42 @@ def entry_updated(incident: Incident, updates: Iterable[IncidentUpdate]) -> str:
 def feed_entry(site: FeedSite, incident: Incident, updates: list[IncidentUpdate]) -> FeedEntry:
     """The incident as a feedgen entry (for RSS and Atom alike)."""
     lines = history(incident, updates)
-    # feedgen and lxml load only where feeds are built (the publisher), not in
-    # the API, which shares this module's time and text helpers via pages.
-    from feedgen.entry import FeedEntry
-
-    entry = FeedEntry()
+    entry = _entry_class()()
     entry.id(entry_id(site, incident))
     entry.guid(entry_id(site, incident), permalink=False)
     entry.title(incident.name)
     entry.link(href=site.incident_url(incident.id), rel="alternate", type="text/html")
     entry.content(content_html(lines, site.tz), type="html")
-    # Like Statuspage: published (RSS pubDate) is the time of the latest line.
-    entry.published(parse_ts(max(line.at for line in lines) if lines else incident.started_at))
+    # Atom's published is the entry's first publication (RFC 4287 §4.2.9):
+    # the incident's creation, its first update's time, which no later update,
+    # correction or postmortem moves. RSS has no <updated>, so its pubDate is,
+    # as on Statuspage, the time of the latest line: readers see it move.
+    entry.published(parse_ts(incident.created_at))
+    entry.rss_pub_date = parse_ts(max(line.at for line in lines) if lines else incident.started_at)
     entry.updated(parse_ts(entry_updated(incident, updates)))
     return entry
+
+
+@lru_cache(maxsize=1)
+def _entry_class() -> type[FeedEntry]:
+    """feedgen's entry with RSS pubDate apart from Atom published (feedgen
+    sets both from one value). Built on first use: feedgen and lxml load
+    only where feeds are built (the publisher), not in the API, which shares
+    this module's time and text helpers via pages."""
+    from feedgen.entry import FeedEntry
+    from feedgen.util import formatRFC2822
+
+    class StatusEntry(FeedEntry):
+        rss_pub_date: datetime | None = None
+
+        def rss_entry(self, extensions: bool = True) -> Any:
+            item = super().rss_entry(extensions)
+            pub_date = item.find("pubDate")
+            if self.rss_pub_date is not None and pub_date is not None:
+                pub_date.text = formatRFC2822(self.rss_pub_date)
+            return item
+
+    return StatusEntry
 
 
 @dataclass(frozen=True)
