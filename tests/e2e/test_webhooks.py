@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from status_fanout.api.auth import hash_token
 from status_fanout_local.replay import http_sender, read_plans, replay
 from status_fanout_local.stack import LocalStack
-from tests.conftest import DATA, ROOT, SEED, STAFF_TOKEN, Api
+from tests.conftest import DATA, ROOT, SEED, STAFF_TOKEN, Api, http
 from tests.support.receivers import always, fail_first, hang, receivers
 
 pytestmark = pytest.mark.e2e
@@ -223,6 +223,33 @@ def test_rotation_signs_with_both_secrets_and_test_ping(stack: LocalStack, api: 
         # Both the old and the new secret verify it during the grace period.
         assert verified(hook["secret"], ping)["type"] == "webhook.test"
         assert verified(rotated.json["secret"], ping)["type"] == "webhook.test"
+        api("DELETE", f"/v1/webhooks/{hook['id']}")
+
+
+def test_statuspage_meta_links_lead_to_our_webhook_documentation(stack: LocalStack, api: Api) -> None:
+    with receivers() as rx:
+        # GIVEN a Statuspage-format endpoint that has received an event
+        hook = register(api, f"{rx.url}/sp-meta", format="statuspage")
+        assert api("POST", f"/v1/webhooks/{hook['id']}/test").status == 202
+        rx.wait_for(lambda: rx.at("/sp-meta"))
+        meta = verified(hook["secret"], rx.at("/sp-meta")[0])["meta"]
+        assert meta["documentation"].startswith(stack.api_url), meta
+        assert meta["unsubscribe"].startswith(stack.api_url), meta
+        # WHEN its consumer follows meta.documentation
+        docs = http(meta["documentation"])
+        # THEN it is a page of ours that documents what the deliveries hold
+        assert docs.status == 200 and docs.headers["Content-Type"].startswith("text/html")
+        page = docs.raw.decode()
+        for term in ("webhook-signature", "webhook-id", "Standard Webhooks", "component_update",
+                     "incident_updates", "incident.updated", "postmortem_body_last_updated_at"):
+            assert term in page, term
+        # AND meta.unsubscribe leads to how this endpoint is removed, naming it
+        url, _, fragment = meta["unsubscribe"].partition("#")
+        unsubscribe = http(url)
+        assert unsubscribe.status == 200 and unsubscribe.headers["Content-Type"].startswith("text/html")
+        text = unsubscribe.raw.decode()
+        section = text[text.index(f'id="{fragment}"'):]
+        assert hook["id"] in section and "410" in section and f"DELETE /v1/webhooks/{hook['id']}" in section
         api("DELETE", f"/v1/webhooks/{hook['id']}")
 
 

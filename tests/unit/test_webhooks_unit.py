@@ -161,7 +161,7 @@ def _statuspage_incident(ref: EventRef, incident: Incident, updates: list[Incide
     planner = Planner(_SnapshotStore(incident, updates), None, settings, events=_Events())  # type: ignore[arg-type]
     event = planner.snapshot(ref)
     assert event is not None
-    return dict(statuspage_body(event, "hook1", "2026-11-28T13:00:00.000Z")["incident"])
+    return dict(statuspage_body(event, "hook1", "2026-11-28T13:00:00.000Z", settings.links_base)["incident"])
 
 
 def test_postmortem_body_last_updated_at_is_when_the_body_last_changed() -> None:
@@ -208,3 +208,14 @@ def test_a_backfilled_postmortem_was_last_updated_when_it_was_published() -> Non
                                              now=datetime(2026, 11, 28, 0, 5, tzinfo=UTC))
     v2 = public_json.incident_object(published, [update], {}, settings)
     assert v2["postmortem_published_at"] == v2["postmortem_body_last_updated_at"] == "2018-08-31T02:44:00.000Z"
+
+
+def test_the_webhook_page_names_only_a_real_looking_endpoint_id() -> None:
+    from status_fanout.webhooks import docs as webhook_docs
+
+    settings = Settings(table_name="t", page_name="Bottlenose")
+    assert "<code>abcdefabcdef</code>" in webhook_docs.page(settings, "abcdefabcdef")
+    hostile = webhook_docs.page(settings, "<script>alert(1)</script>")
+    assert "<script>" not in hostile and "alert(1)" not in hostile
+    assert webhook_docs.unsubscribe_url("https://api.example.com/prod", "abcdefabcdef") == (
+        "https://api.example.com/prod/docs/webhooks?endpoint=abcdefabcdef#unsubscribe")

@@ -114,7 +114,7 @@ class WebhookChannel:
     def _post(self, target: ssrf.Target, job: Mapping[str, Any], endpoint: WebhookEndpoint, event: EventSnapshot,
               now: datetime) -> Outcome:
         if endpoint.format == "statuspage":
-            document = statuspage_body(event, endpoint.id, format_ts(now))
+            document = statuspage_body(event, endpoint.id, format_ts(now), self.settings.links_base)
         else:
             document = standard_body(event)
         body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()

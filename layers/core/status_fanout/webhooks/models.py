@@ -13,11 +13,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from status_fanout.delivery.events import EVENT_TYPES, EventSnapshot, EventType
 from status_fanout.incidents.models import ComponentId
+from status_fanout.webhooks import docs as webhook_docs
 
 BodyFormat = Literal["standard", "statuspage"]
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 SECRET_BYTES = 32  # docs/contract.md §7.2: at least 24 random bytes
-STATUSPAGE_DOCS = "https://github.com/status-fanout/status-fanout/blob/main/docs/webhooks.md"
 
 _strict = ConfigDict(extra="forbid", defer_build=True)
 Url = Annotated[str, StringConstraints(min_length=8, max_length=2048)]
@@ -145,12 +145,18 @@ _STATUSPAGE_INCIDENT_DEFAULTS: dict[str, Any] = {
 }
 
 
-def statuspage_body(event: EventSnapshot, endpoint_id: str, generated_at: str) -> dict[str, Any]:
-    """Statuspage's webhook body, so existing Statuspage consumers work unchanged."""
+def statuspage_body(event: EventSnapshot, endpoint_id: str, generated_at: str, links_base: str) -> dict[str, Any]:
+    """Statuspage's webhook body, so existing Statuspage consumers work unchanged.
+
+    `meta` links to our page about these webhooks (`webhooks.docs`, served by
+    the API under `links_base`): `documentation` to the page, `unsubscribe` to
+    its section on removing an endpoint, naming this one. Statuspage's
+    unsubscribe link removes a subscription; an endpoint here is the staff's
+    to remove, so the link says how rather than pretending to do it."""
     body: dict[str, Any] = {
         "meta": {
-            "unsubscribe": f"{event.page['url']}/?unsubscribe={endpoint_id}",
-            "documentation": STATUSPAGE_DOCS,
+            "unsubscribe": webhook_docs.unsubscribe_url(links_base, endpoint_id),
+            "documentation": webhook_docs.documentation_url(links_base),
             "generated_at": generated_at,
         },
         "page": {
