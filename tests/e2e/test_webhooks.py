@@ -226,6 +226,32 @@ def test_rotation_signs_with_both_secrets_and_test_ping(stack: LocalStack, api: 
         api("DELETE", f"/v1/webhooks/{hook['id']}")
 
 
+def test_statuspage_test_ping_is_a_component_update_statuspage_consumers_accept(stack: LocalStack, api: Api) -> None:
+    with receivers() as rx:
+        # GIVEN a Statuspage-format endpoint
+        hook = register(api, f"{rx.url}/sp-ping", format="statuspage")
+        # WHEN staff send it a test ping
+        assert api("POST", f"/v1/webhooks/{hook['id']}/test").status == 202
+        rx.wait_for(lambda: rx.at("/sp-ping"))
+        ping = verified(hook["secret"], rx.at("/sp-ping")[0])
+        # THEN it has the shape of a real Statuspage component update, every key of one
+        # (a consumer dispatches on "incident" or "component_update" and drops anything else)
+        original = json.loads((SAMPLES / "zulip_statuspage_component_status_update.json").read_text())
+        assert "incident" not in ping
+        assert set(original) <= set(ping)
+        assert set(original["meta"]) <= set(ping["meta"])
+        assert set(original["page"]) <= set(ping["page"])
+        assert set(original["component"]) <= set(ping["component"])
+        assert set(original["component_update"]) <= set(ping["component_update"])
+        # AND it says it is a test, and changes nothing
+        assert ping["meta"]["test"] is True
+        assert "test" in ping["component"]["name"].lower()
+        assert ping["component_update"]["component_id"] == ping["component"]["id"]
+        assert ping["component_update"]["old_status"] == ping["component_update"]["new_status"] == "operational"
+        assert ping["page"]["status_description"]
+        api("DELETE", f"/v1/webhooks/{hook['id']}")
+
+
 def test_statuspage_meta_links_lead_to_our_webhook_documentation(stack: LocalStack, api: Api) -> None:
     with receivers() as rx:
         # GIVEN a Statuspage-format endpoint that has received an event

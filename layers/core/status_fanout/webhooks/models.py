@@ -175,6 +175,41 @@ def statuspage_body(event: EventSnapshot, endpoint_id: str, generated_at: str, l
             {**u, "wants_twitter_update": False, "twitter_updated_at": None} for u in incident["incident_updates"]
         ]
         body["incident"] = incident
-    else:
-        body["message"] = event.message
+    elif event.type == "webhook.test":
+        body["meta"]["test"] = True
+        body["component"], body["component_update"] = _test_component_update(event)
     return body
+
+
+TEST_COMPONENT_ID = "status-fanout-test"
+
+
+def _test_component_update(event: EventSnapshot) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A test ping in the shape Statuspage consumers accept: they dispatch on
+    `incident` or `component_update` and drop anything else, so the ping is a
+    component update, of a component that does not exist, that changes
+    nothing (operational to operational). `meta.test` says what it is."""
+    component = {
+        "status": "operational",
+        "name": "Test component (status-fanout test ping)",
+        "created_at": event.occurred_at,
+        "updated_at": event.occurred_at,
+        "position": 0,
+        "description": event.message,
+        "showcase": False,
+        "start_date": None,
+        "id": TEST_COMPONENT_ID,
+        "page_id": event.page["id"],
+        "group_id": None,
+        "group": False,
+        "only_show_if_degraded": False,
+    }
+    update = {
+        "old_status": "operational",
+        "new_status": "operational",
+        "created_at": event.occurred_at,
+        "component_type": "Component",
+        "id": "test-" + event.id.rsplit(":", 1)[-1],
+        "component_id": TEST_COMPONENT_ID,
+    }
+    return component, update
