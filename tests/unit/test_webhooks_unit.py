@@ -219,3 +219,17 @@ def test_the_webhook_page_names_only_a_real_looking_endpoint_id() -> None:
     assert "<script>" not in hostile and "alert(1)" not in hostile
     assert webhook_docs.unsubscribe_url("https://api.example.com/prod", "abcdefabcdef") == (
         "https://api.example.com/prod/docs/webhooks?endpoint=abcdefabcdef#unsubscribe")
+
+
+def test_webhook_retry_scale_scales_every_step_and_sqs_holds_whole_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TABLE_NAME", "t")
+    monkeypatch.setenv("WEBHOOK_RETRY_SCALE", "0.01")
+    settings = Settings.from_env()
+    assert settings.webhook_retry_delays[:3] == pytest.approx((0.05, 3.0, 18.0))
+    rng = random.Random(1)
+    # 0.05 s is no whole second: the job is visible again at once
+    assert next_delay(settings.webhook_retry_delays, 1, None, rng) == 0
+    assert 2 <= (next_delay(settings.webhook_retry_delays, 2, None, rng) or 0) <= 4
+    # Retry-After is the receiver's, never scaled
+    assert next_delay(settings.webhook_retry_delays, 1, 3, rng) == 3
+    assert Settings(table_name="t").webhook_retry_delays == Settings(table_name="t").webhook_retry_schedule

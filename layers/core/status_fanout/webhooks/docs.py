@@ -60,7 +60,7 @@ def page(settings: Settings, endpoint_id: str | None = None) -> str:
              if endpoint else "")
     delete = f"DELETE /v1/webhooks/{endpoint or '&lt;endpoint id&gt;'}"
     # The sender's own schedule (SQS holds each wait, at most 12 h).
-    delays = [min(MAX_VISIBILITY, d) for d in settings.webhook_retry_schedule]
+    delays = [min(MAX_VISIBILITY, d) for d in settings.webhook_retry_delays]
     retries = ", ".join(duration(d) for d in delays[:-1]) + (" and " if len(delays) > 1 else "") + (
         duration(delays[-1]) if delays else "")
     return f"""<!doctype html>
