@@ -99,6 +99,12 @@ def test_seed_posted_live_reaches_standard_and_statuspage_endpoints_once_each(st
         assert set(original["incident"]) <= set(resolved["incident"])
         assert set(original["incident"]["incident_updates"][0]) <= set(resolved["incident"]["incident_updates"][0])
         assert set(original["incident"]["components"][0]) <= set(resolved["incident"]["components"][0])
+        # AND the postmortem's body says when its text last changed: at its publication
+        postmortem = next(b for b in bodies if b["incident"]["postmortem_body"])
+        assert postmortem["incident"]["postmortem_published_at"]
+        assert postmortem["incident"]["postmortem_body_last_updated_at"] == (
+            postmortem["incident"]["postmortem_published_at"])
+        assert resolved["incident"]["postmortem_body_last_updated_at"] is None
 
         # AND the deliveries log shows them
         log = api("GET", f"/v1/webhooks/{standard['id']}/deliveries?limit=100").json["deliveries"]
