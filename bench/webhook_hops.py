@@ -229,14 +229,15 @@ SQS_CONCURRENCY = 0  # --sqs-concurrency: pollers per queue without MaximumConcu
 
 
 def started_stack(env: dict[str, str], clock: Clock) -> tuple[Any, Recorder]:
-    from status_fanout.auth import hash_token
+    from status_fanout.api.auth import hash_token
+    from status_fanout_local.pollers import DEFAULT_SQS_CONCURRENCY
     from status_fanout_local.runtime import Runtime
     from status_fanout_local.stack import LocalStack
 
     recorder = Recorder(clock)
-    Runtime.invoke = recorder.wrap(Runtime.invoke)
-    extra = {"sqs_concurrency": SQS_CONCURRENCY} if SQS_CONCURRENCY else {}
-    stack = LocalStack(ROOT, parameters={"StaffTokenSha256": hash_token(TOKEN)}, env=env, **extra)
+    setattr(Runtime, "invoke", recorder.wrap(Runtime.invoke))  # noqa: B010 - a bench-only patch
+    stack = LocalStack(ROOT, parameters={"StaffTokenSha256": hash_token(TOKEN)}, env=env,
+                       sqs_concurrency=SQS_CONCURRENCY or DEFAULT_SQS_CONCURRENCY)
     stack.start()
     METER.install()
     return stack, recorder
@@ -250,7 +251,7 @@ def _stop(stack: Any, original: Any) -> None:
 
     METER.uninstall()
     stack.stop()
-    Runtime.invoke = original
+    setattr(Runtime, "invoke", original)  # noqa: B010
 
 
 def wait(condition: Any, timeout: float) -> bool:
