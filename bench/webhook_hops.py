@@ -434,10 +434,10 @@ def retry(shards: int, scale: str, endpoints: int = 7) -> list[dict[str, Any]]:
         # batch), until the retry's invocation began (the message's hold plus
         # a poller's pickup and batching window), and until the retry arrived.
         hops = []
-        for times in by_path.values():
+        for path, times in by_path.items():
             if len(times) < 2:
                 continue
-            [delivery_id] = {a["id"] for a in receiver.arrivals if a["at"] in times}
+            [delivery_id] = {a["id"] for a in receiver.arrivals if a["path"] == path}
             runs = {r: i for i in sends for body, r in zip(i["bodies"], i["receives"], strict=True)
                     if body["delivery_id"] == delivery_id}
             if 1 in runs and 2 in runs:
