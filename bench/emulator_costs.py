@@ -44,7 +44,7 @@ def measure(label: str, per_call: int, calls: int, call: Callable[[int], Any]) -
 
 def _main(calls: int) -> list[dict[str, Any]]:
     from status_fanout.api.auth import hash_token
-    from status_fanout.delivery.claims import ClaimRequest, _claim_update
+    from status_fanout.delivery.claims import CONDITION
     from status_fanout_local.stack import LocalStack
 
     with LocalStack(ROOT, parameters={"StaffTokenSha256": hash_token("bench")}) as stack:
@@ -55,8 +55,12 @@ def _main(calls: int) -> list[dict[str, Any]]:
             return {"pk": {"S": pk}, "sk": {"S": "#CLAIM"}, "status": {"S": "sent"}, "type": {"S": "mail"}}
 
         def claim(pk: str) -> dict[str, Any]:
-            return _claim_update(table, ClaimRequest(pk, {"pk": pk, "sk": "#CLAIM"}, {"type": "mail"}), "sent",
-                                 1, 100)
+            """The Update that claims an existing delivery (delivery.claims)."""
+            return {"TableName": table, "Key": {"pk": {"S": pk}, "sk": {"S": "#CLAIM"}},
+                    "UpdateExpression": "SET #s = :sending, lease_until = :lease, #a0 = :a0",
+                    "ConditionExpression": CONDITION, "ExpressionAttributeNames": {"#s": "status", "#a0": "type"},
+                    "ExpressionAttributeValues": {":sending": {"S": "sending"}, ":done": {"S": "sent"},
+                                                  ":now": {"N": "1"}, ":lease": {"N": "100"}, ":a0": {"S": "mail"}}}
 
         return [
             measure("PutItem", 1, calls, lambda n: db.put_item(TableName=table, Item=item(f"A{n}"))),

@@ -435,6 +435,17 @@ def swagger_ui() -> Response[str]:
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=openapi.swagger_html(api))
 
 
+@app.get("/docs/webhooks", include_in_schema=False)
+def webhook_docs_page() -> Response[str]:
+    """What webhook receivers get and how an endpoint stops them; Statuspage-format
+    bodies link here (meta.documentation, meta.unsubscribe)."""
+    from status_fanout.webhooks import docs as webhook_docs
+
+    endpoint = (app.current_event.query_string_parameters or {}).get("endpoint")
+    return Response(status_code=200, content_type=webhook_docs.HTML_TYPE, body=webhook_docs.page(settings, endpoint),
+                    headers=dict(webhook_docs.HEADERS))
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

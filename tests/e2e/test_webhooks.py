@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from status_fanout.api.auth import hash_token
 from status_fanout_local.replay import http_sender, read_plans, replay
 from status_fanout_local.stack import LocalStack
-from tests.conftest import DATA, ROOT, SEED, STAFF_TOKEN, Api
+from tests.conftest import DATA, ROOT, SEED, STAFF_TOKEN, Api, http
 from tests.support.receivers import always, fail_first, hang, receivers
 
 pytestmark = pytest.mark.e2e
@@ -99,6 +99,12 @@ def test_seed_posted_live_reaches_standard_and_statuspage_endpoints_once_each(st
         assert set(original["incident"]) <= set(resolved["incident"])
         assert set(original["incident"]["incident_updates"][0]) <= set(resolved["incident"]["incident_updates"][0])
         assert set(original["incident"]["components"][0]) <= set(resolved["incident"]["components"][0])
+        # AND the postmortem's body says when its text last changed: at its publication
+        postmortem = next(b for b in bodies if b["incident"]["postmortem_body"])
+        assert postmortem["incident"]["postmortem_published_at"]
+        assert postmortem["incident"]["postmortem_body_last_updated_at"] == (
+            postmortem["incident"]["postmortem_published_at"])
+        assert resolved["incident"]["postmortem_body_last_updated_at"] is None
 
         # AND the deliveries log shows them
         log = api("GET", f"/v1/webhooks/{standard['id']}/deliveries?limit=100").json["deliveries"]
@@ -223,6 +229,59 @@ def test_rotation_signs_with_both_secrets_and_test_ping(stack: LocalStack, api: 
         # Both the old and the new secret verify it during the grace period.
         assert verified(hook["secret"], ping)["type"] == "webhook.test"
         assert verified(rotated.json["secret"], ping)["type"] == "webhook.test"
+        api("DELETE", f"/v1/webhooks/{hook['id']}")
+
+
+def test_statuspage_test_ping_is_a_component_update_statuspage_consumers_accept(stack: LocalStack, api: Api) -> None:
+    with receivers() as rx:
+        # GIVEN a Statuspage-format endpoint
+        hook = register(api, f"{rx.url}/sp-ping", format="statuspage")
+        # WHEN staff send it a test ping
+        assert api("POST", f"/v1/webhooks/{hook['id']}/test").status == 202
+        rx.wait_for(lambda: rx.at("/sp-ping"))
+        ping = verified(hook["secret"], rx.at("/sp-ping")[0])
+        # THEN it has the shape of a real Statuspage component update, every key of one
+        # (a consumer dispatches on "incident" or "component_update" and drops anything else)
+        original = json.loads((SAMPLES / "zulip_statuspage_component_status_update.json").read_text())
+        assert "incident" not in ping
+        assert set(original) <= set(ping)
+        assert set(original["meta"]) <= set(ping["meta"])
+        assert set(original["page"]) <= set(ping["page"])
+        assert set(original["component"]) <= set(ping["component"])
+        assert set(original["component_update"]) <= set(ping["component_update"])
+        # AND it says it is a test, and changes nothing
+        assert ping["meta"]["test"] is True
+        assert "test" in ping["component"]["name"].lower()
+        assert ping["component_update"]["component_id"] == ping["component"]["id"]
+        assert ping["component_update"]["old_status"] == ping["component_update"]["new_status"] == "operational"
+        assert ping["page"]["status_description"]
+        api("DELETE", f"/v1/webhooks/{hook['id']}")
+
+
+def test_statuspage_meta_links_lead_to_our_webhook_documentation(stack: LocalStack, api: Api) -> None:
+    with receivers() as rx:
+        # GIVEN a Statuspage-format endpoint that has received an event
+        hook = register(api, f"{rx.url}/sp-meta", format="statuspage")
+        assert api("POST", f"/v1/webhooks/{hook['id']}/test").status == 202
+        rx.wait_for(lambda: rx.at("/sp-meta"))
+        meta = verified(hook["secret"], rx.at("/sp-meta")[0])["meta"]
+        assert meta["documentation"].startswith(stack.api_url), meta
+        assert meta["unsubscribe"].startswith(stack.api_url), meta
+        # WHEN its consumer follows meta.documentation
+        docs = http(meta["documentation"])
+        # THEN it is a page of ours that documents what the deliveries hold
+        assert docs.status == 200 and docs.headers["Content-Type"].startswith("text/html")
+        page = docs.raw.decode()
+        for term in ("webhook-signature", "webhook-id", "Standard Webhooks", "component_update",
+                     "incident_updates", "incident.updated", "postmortem_body_last_updated_at"):
+            assert term in page, term
+        # AND meta.unsubscribe leads to how this endpoint is removed, naming it
+        url, _, fragment = meta["unsubscribe"].partition("#")
+        unsubscribe = http(url)
+        assert unsubscribe.status == 200 and unsubscribe.headers["Content-Type"].startswith("text/html")
+        text = unsubscribe.raw.decode()
+        section = text[text.index(f'id="{fragment}"'):]
+        assert hook["id"] in section and "410" in section and f"DELETE /v1/webhooks/{hook['id']}" in section
         api("DELETE", f"/v1/webhooks/{hook['id']}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
@@ -233,3 +234,51 @@ def test_a_renamed_component_renders_its_own_feeds() -> None:
     artifacts = render(plan, state_for(incident, updates), SETTINGS, json=False)
     assert {"components/smtp-email/history.rss", "components/smtp-email/history.atom"} <= set(artifacts)
     assert not any(key.startswith("components/pop3") for key in artifacts)
+
+
+def test_rss_plain_text_carries_ampersand_and_less_than_as_hexadecimal_references() -> None:
+    # The W3C feed validator (RSS Best Practices Profile) warns on &amp; and &lt;
+    # in RSS plain text; Atom's text constructs are fine as they are.
+    site = feeds.FeedSite("Fish & Chips <Ltd>", "https://status.example.com", SITE.tz)
+    incident, updates = seed_incident(1)
+    name = "AT&T <SMTP> > 3 & more"
+    incident = incident.model_copy(update={"name": name})
+    rss, atom = feeds.render(site, feeds.page_feed(site), [(incident, updates)])
+    text = rss.decode()
+    item_title = "AT&#x26;T &#x3C;SMTP&#x3E; &#x3E; 3 &#x26; more"
+    assert f"<item><title>{item_title}</title>" in text
+    assert "<title>Fish &#x26; Chips &#x3C;Ltd&#x3E; Status - Incident History</title>" in text
+    assert "<description>Incidents on the Fish &#x26; Chips &#x3C;Ltd&#x3E; status page</description>" in text
+    # No named references left in plain text: only the item's HTML description keeps them.
+    without_html = re.sub(r"<item>(.*?)<description>.*?</description>", r"<item>\1", text, flags=re.S)
+    assert "&amp;" not in without_html and "&lt;" not in without_html and "&gt;" not in without_html
+    assert "&lt;p&gt;&lt;small&gt;" in text
+    # AND a feed reader reads the same text as before
+    parsed = feedparser.parse(rss)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    assert parsed.feed.title == "Fish & Chips <Ltd> Status - Incident History"
+    assert parsed.entries[0].title == name
+    item = parse_xml(rss).find("channel/item")
+    assert item is not None and item.findtext("title") == name
+    assert feedparser.parse(atom).entries[0].title == name
+
+
+def test_atom_published_is_the_first_publication_while_updated_moves() -> None:
+    # RFC 4287 §4.2.9: atom:published is an instant early in the entry's life
+    # (its first availability); atom:updated is its latest significant change.
+    published, updated, pub_dates = [], [], []
+    for upto in (1, 3, 6, None):
+        incident, updates = seed_incident(upto)
+        rss, atom = feeds.render(SITE, feeds.page_feed(SITE), [(incident, updates)])
+        entry = parse_xml(atom).find(f"{ATOM}entry")
+        assert entry is not None
+        published.append(entry.findtext(f"{ATOM}published"))
+        updated.append(entry.findtext(f"{ATOM}updated") or "")
+        pub_dates.append(parse_xml(rss).findtext("channel/item/pubDate"))
+        assert feedparser.parse(atom).bozo == 0 and feedparser.parse(rss).bozo == 0
+    # the first update was shown at 18:18 EDT on Aug 30 (22:18 UTC)
+    assert published == ["2018-08-30T22:18:00+00:00"] * 4
+    assert updated == sorted(updated) and len(set(updated)) == 4
+    # RSS has no <updated>: its pubDate stays the latest line's time, as Statuspage's
+    assert pub_dates[0] == "Thu, 30 Aug 2018 22:18:00 +0000"
+    assert pub_dates[-1] == "Fri, 31 Aug 2018 02:44:00 +0000" and len(set(pub_dates)) == 4

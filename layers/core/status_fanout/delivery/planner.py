@@ -138,7 +138,8 @@ class Planner:
         # and a postmortem published since are not part of this event.
         as_of = lifecycle.derive(incident, upto).model_copy(update={"updated_at": current.created_at})
         if (incident.postmortem_published_at or "") > current.created_at:
-            as_of = as_of.model_copy(update={"postmortem_body": None, "postmortem_published_at": None})
+            as_of = as_of.model_copy(update={"postmortem_body": None, "postmortem_published_at": None,
+                                             "postmortem_updated_at": None})
         body = public_json.incident_object(as_of, upto, components, self.settings)
         update = {**public_json.update_object(current), "label": lifecycle.labels(upto)[current.id]}
         touched = list(dict.fromkeys([*as_of.component_ids, *(a.code for a in current.affected_components or [])]))

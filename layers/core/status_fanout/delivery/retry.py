@@ -34,10 +34,14 @@ def backoff(base: int, attempt: int, rng: random.Random) -> int:
     return _bounded(min(MAX_BACKOFF, base * 2 ** min(attempt - 1, 20)) * (1 + rng.uniform(-JITTER, JITTER)))
 
 
-def scheduled_delay(schedule: tuple[int, ...], attempt: int, retry_after: int | None,
+def scheduled_delay(schedule: tuple[float, ...], attempt: int, retry_after: int | None,
                     rng: random.Random) -> int | None:
     """Seconds until the next attempt after failed attempt `attempt` (1-based) of a
-    fixed schedule, never sooner than the receiver's Retry-After; None when exhausted."""
+    fixed schedule, never sooner than the receiver's Retry-After; None when exhausted.
+
+    Whole seconds, as SQS holds a message: a step under half a second (a
+    scaled schedule's first) is 0, visible again at once, and the retry then
+    comes as soon as a poller next receives it."""
     if attempt > len(schedule):
         return None
     delay = schedule[attempt - 1] * (1 + rng.uniform(-JITTER, JITTER))

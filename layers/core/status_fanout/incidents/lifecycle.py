@@ -235,11 +235,22 @@ def publish_postmortem(
 ) -> Incident:
     when, backfilled = effective_time(display_at, now)
     first = incident.postmortem_published_at is None
+    published_at = incident.postmortem_published_at or when
+    # When the body last changed (Statuspage's postmortem_body_last_updated_at):
+    # its first publication, then each re-PUT that changes the text. A re-PUT
+    # of the same text (a replay, a retried request) moves nothing. Never
+    # before the first publication, whatever a correction's display_at says.
+    if first:
+        body_updated_at = when
+    elif body != incident.postmortem_body:
+        body_updated_at = max(when, published_at)
+    else:
+        body_updated_at = incident.postmortem_updated_at or published_at
     return incident.model_copy(
         update={
             "postmortem_body": body,
-            "postmortem_published_at": when if first else incident.postmortem_published_at,
-            "postmortem_updated_at": format_ts(truncate_ms(now)),
+            "postmortem_published_at": published_at,
+            "postmortem_updated_at": body_updated_at,
             # A corrected postmortem never notifies again.
             "postmortem_notify": (notify and not backfilled) if first else incident.postmortem_notify,
             "updated_at": max(incident.updated_at, when),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -142,20 +143,42 @@ def entry_updated(incident: Incident, updates: Iterable[IncidentUpdate]) -> str:
 def feed_entry(site: FeedSite, incident: Incident, updates: list[IncidentUpdate]) -> FeedEntry:
     """The incident as a feedgen entry (for RSS and Atom alike)."""
     lines = history(incident, updates)
-    # feedgen and lxml load only where feeds are built (the publisher), not in
-    # the API, which shares this module's time and text helpers via pages.
-    from feedgen.entry import FeedEntry
-
-    entry = FeedEntry()
+    entry = _entry_class()()
     entry.id(entry_id(site, incident))
     entry.guid(entry_id(site, incident), permalink=False)
     entry.title(incident.name)
     entry.link(href=site.incident_url(incident.id), rel="alternate", type="text/html")
     entry.content(content_html(lines, site.tz), type="html")
-    # Like Statuspage: published (RSS pubDate) is the time of the latest line.
-    entry.published(parse_ts(max(line.at for line in lines) if lines else incident.started_at))
+    # Atom's published is the entry's first publication (RFC 4287 §4.2.9):
+    # the incident's creation, its first update's time, which no later update,
+    # correction or postmortem moves. RSS has no <updated>, so its pubDate is,
+    # as on Statuspage, the time of the latest line: readers see it move.
+    entry.published(parse_ts(incident.created_at))
+    entry.rss_pub_date = parse_ts(max(line.at for line in lines) if lines else incident.started_at)
     entry.updated(parse_ts(entry_updated(incident, updates)))
     return entry
+
+
+@lru_cache(maxsize=1)
+def _entry_class() -> type[FeedEntry]:
+    """feedgen's entry with RSS pubDate apart from Atom published (feedgen
+    sets both from one value). Built on first use: feedgen and lxml load
+    only where feeds are built (the publisher), not in the API, which shares
+    this module's time and text helpers via pages."""
+    from feedgen.entry import FeedEntry
+    from feedgen.util import formatRFC2822
+
+    class StatusEntry(FeedEntry):
+        rss_pub_date: datetime | None = None
+
+        def rss_entry(self, extensions: bool = True) -> Any:
+            item = super().rss_entry(extensions)
+            pub_date = item.find("pubDate")
+            if self.rss_pub_date is not None and pub_date is not None:
+                pub_date.text = formatRFC2822(self.rss_pub_date)
+            return item
+
+    return StatusEntry
 
 
 @dataclass(frozen=True)
@@ -187,7 +210,8 @@ def rendered_entry(site: FeedSite, incident: Incident, updates: list[IncidentUpd
         return cached
     entry = feed_entry(site, incident, updates)
     result = RenderedEntry(
-        rss=_etree().tostring(entry.rss_entry(), encoding="unicode"),
+        rss=_RSS_ITEM_TITLE.sub(lambda m: hex_references(m[0]),
+                                _etree().tostring(entry.rss_entry(), encoding="unicode"), count=1),
         atom=_etree().tostring(entry.atom_entry(), encoding="unicode"),
         updated=entry.updated(),
     )
@@ -253,8 +277,28 @@ def envelope(site: FeedSite, feed: Feed, updated: datetime) -> tuple[bytes, byte
     atom = generator.atom_str(pretty=False)
     generator.link(href=f"{site.page_url}/{feed.path}.rss", rel="self", type="application/rss+xml", replace=True)
     generator.link(href=site.page_url or "/", rel="alternate", type="text/html", replace=False)
-    rss = generator.rss_str(pretty=False)
+    # Every text in the RSS envelope is plain text (titles, the description,
+    # links): the RSS Profile's hexadecimal references throughout.
+    rss = hex_references(generator.rss_str(pretty=False).decode()).encode()
     return rss, atom
+
+
+# lxml writes &, < and > in text as &amp;, &lt; and &gt; (and only those
+# references), which the W3C feed validator flags in RSS plain text: the RSS
+# Best Practices Profile asks for &#x26;, &#x3C; and &#x3E;. Every "&" that
+# lxml writes begins one of its own references, so replacing them is exact:
+# a literal "&amp;" in a name was written "&amp;amp;" and becomes
+# "&#x26;amp;", which still reads back as "&amp;". An item's description is
+# HTML, escaped as markup, and keeps lxml's references (as Statuspage's do);
+# Atom's text constructs are left as lxml writes them.
+_HEX_REFERENCES = {"&amp;": "&#x26;", "&lt;": "&#x3C;", "&gt;": "&#x3E;"}
+_NAMED_REFERENCE = re.compile("&(?:amp|lt|gt);")
+_RSS_ITEM_TITLE = re.compile(r"<title>[^<]*</title>")
+
+
+def hex_references(xml: str) -> str:
+    """lxml's named references for &, < and > as hexadecimal character references."""
+    return _NAMED_REFERENCE.sub(lambda m: _HEX_REFERENCES[m[0]], xml)
 
 
 def _split(document: bytes, closing: bytes) -> tuple[bytes, bytes]:

@@ -130,6 +130,7 @@ def incident_object(
         "incident_updates": [update_object(u) for u in reversed(display_order(updates))],
         "components": [component_object(components[c], page_id) for c in incident.component_ids if c in components],
         "postmortem_body": incident.postmortem_body,
+        "postmortem_body_last_updated_at": incident.postmortem_updated_at,
         "postmortem_published_at": incident.postmortem_published_at,
     }
 

@@ -47,7 +47,9 @@ class WebhookChannel:
         self.max_in_flight = MAX_IN_FLIGHT
         self.dlq_url = settings.webhook_dlq_url
         self.max_receives = settings.webhook_max_receives
-        self.retry_base = settings.webhook_retry_schedule[0]
+        # A job that broke off before its attempt, or found its delivery held,
+        # comes back after the schedule's first (scaled) step, never under 1 s.
+        self.retry_base = max(1, round(settings.webhook_retry_delays[0]))
         # As many pooled connections per address as deliveries in flight: a
         # batch for one partner host reuses them instead of dialling anew.
         self.dialer = dialer or Dialer(settings.webhook_timeout_seconds, max_per_host=MAX_IN_FLIGHT)
@@ -71,7 +73,7 @@ class WebhookChannel:
                                                  or recipient.wants(event.type, event.component_ids))
 
     def retry_delay(self, attempt: int, retry_after: int | None, rng: random.Random) -> int | None:
-        return scheduled_delay(self.settings.webhook_retry_schedule, attempt, retry_after, rng)
+        return scheduled_delay(self.settings.webhook_retry_delays, attempt, retry_after, rng)
 
     def prepare(self) -> None:
         pass
@@ -115,7 +117,7 @@ class WebhookChannel:
     def _post(self, target: ssrf.Target, job: Mapping[str, Any], endpoint: WebhookEndpoint, event: EventSnapshot,
               now: datetime) -> Outcome:
         if endpoint.format == "statuspage":
-            document = statuspage_body(event, endpoint.id, format_ts(now))
+            document = statuspage_body(event, endpoint.id, format_ts(now), self.settings.links_base)
         else:
             document = standard_body(event)
         body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()

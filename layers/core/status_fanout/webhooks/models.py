@@ -13,11 +13,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from status_fanout.delivery.events import EVENT_TYPES, EventSnapshot, EventType
 from status_fanout.incidents.models import ComponentId
+from status_fanout.webhooks import docs as webhook_docs
 
 BodyFormat = Literal["standard", "statuspage"]
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 SECRET_BYTES = 32  # docs/contract.md §7.2: at least 24 random bytes
-STATUSPAGE_DOCS = "https://github.com/status-fanout/status-fanout/blob/main/docs/webhooks.md"
 
 _strict = ConfigDict(extra="forbid", defer_build=True)
 Url = Annotated[str, StringConstraints(min_length=8, max_length=2048)]
@@ -145,12 +145,18 @@ _STATUSPAGE_INCIDENT_DEFAULTS: dict[str, Any] = {
 }
 
 
-def statuspage_body(event: EventSnapshot, endpoint_id: str, generated_at: str) -> dict[str, Any]:
-    """Statuspage's webhook body, so existing Statuspage consumers work unchanged."""
+def statuspage_body(event: EventSnapshot, endpoint_id: str, generated_at: str, links_base: str) -> dict[str, Any]:
+    """Statuspage's webhook body, so existing Statuspage consumers work unchanged.
+
+    `meta` links to our page about these webhooks (`webhooks.docs`, served by
+    the API under `links_base`): `documentation` to the page, `unsubscribe` to
+    its section on removing an endpoint, naming this one. Statuspage's
+    unsubscribe link removes a subscription; an endpoint here is the staff's
+    to remove, so the link says how rather than pretending to do it."""
     body: dict[str, Any] = {
         "meta": {
-            "unsubscribe": f"{event.page['url']}/?unsubscribe={endpoint_id}",
-            "documentation": STATUSPAGE_DOCS,
+            "unsubscribe": webhook_docs.unsubscribe_url(links_base, endpoint_id),
+            "documentation": webhook_docs.documentation_url(links_base),
             "generated_at": generated_at,
         },
         "page": {
@@ -169,6 +175,41 @@ def statuspage_body(event: EventSnapshot, endpoint_id: str, generated_at: str) -
             {**u, "wants_twitter_update": False, "twitter_updated_at": None} for u in incident["incident_updates"]
         ]
         body["incident"] = incident
-    else:
-        body["message"] = event.message
+    elif event.type == "webhook.test":
+        body["meta"]["test"] = True
+        body["component"], body["component_update"] = _test_component_update(event)
     return body
+
+
+TEST_COMPONENT_ID = "status-fanout-test"
+
+
+def _test_component_update(event: EventSnapshot) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A test ping in the shape Statuspage consumers accept: they dispatch on
+    `incident` or `component_update` and drop anything else, so the ping is a
+    component update, of a component that does not exist, that changes
+    nothing (operational to operational). `meta.test` says what it is."""
+    component = {
+        "status": "operational",
+        "name": "Test component (status-fanout test ping)",
+        "created_at": event.occurred_at,
+        "updated_at": event.occurred_at,
+        "position": 0,
+        "description": event.message,
+        "showcase": False,
+        "start_date": None,
+        "id": TEST_COMPONENT_ID,
+        "page_id": event.page["id"],
+        "group_id": None,
+        "group": False,
+        "only_show_if_degraded": False,
+    }
+    update = {
+        "old_status": "operational",
+        "new_status": "operational",
+        "created_at": event.occurred_at,
+        "component_type": "Component",
+        "id": "test-" + event.id.rsplit(":", 1)[-1],
+        "component_id": TEST_COMPONENT_ID,
+    }
+    return component, update
