@@ -235,7 +235,7 @@ def api_pages() -> dict[str, str]:
     """The pages the subscription API serves (their links need tokens): rendered
     by the same functions, shown in the same browser."""
     from status_fanout.publishing import pages
-    from tests.unit.test_feeds import SETTINGS, seed_components
+    from tests.unit.publishing.test_feeds import SETTINGS, seed_components
 
     components = list(seed_components().values())
     return {

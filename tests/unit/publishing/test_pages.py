@@ -13,7 +13,7 @@ import pytest
 
 from status_fanout.incidents.models import Component
 from status_fanout.publishing import pages
-from tests.unit.test_feeds import SETTINGS, seed_components, seed_incident
+from tests.unit.publishing.test_feeds import SETTINGS, seed_components, seed_incident
 
 HOSTILE = "<script>alert(1)</script>\"'&<img src=x onerror=alert(2)>"
 

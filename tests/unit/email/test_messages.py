@@ -20,7 +20,7 @@ from status_fanout.incidents import lifecycle
 from status_fanout.incidents.models import Incident, IncidentUpdate
 from status_fanout.publishing import public_json
 from status_fanout.settings import Settings
-from tests.unit.test_feeds import SEED, seed_components
+from tests.unit.publishing.test_feeds import SEED, seed_components
 
 SETTINGS = Settings(table_name="t", page_name="Bottlenose", page_url="https://status.example.com",
                     page_time_zone="America/New_York", sender_address="status@bottlenose.example")

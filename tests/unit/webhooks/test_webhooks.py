@@ -26,7 +26,7 @@ from status_fanout.webhooks import ssrf
 from status_fanout.webhooks.models import new_secret, sign, statuspage_body
 from status_fanout.webhooks.transport import retry_after_seconds
 
-SAMPLES = Path(__file__).resolve().parents[2] / "data" / "statuspage-samples"
+SAMPLES = Path(__file__).resolve().parents[3] / "data" / "statuspage-samples"
 
 
 def test_signatures_verify_with_the_standard_webhooks_library() -> None:

@@ -17,7 +17,7 @@ from status_fanout.publishing import feeds
 from status_fanout.publishing.publisher import RenderPlan, SiteState, render
 from status_fanout.settings import Settings
 
-SEED = Path(__file__).resolve().parents[2] / "events" / "seed" / "mail-platform-outage.json"
+SEED = Path(__file__).resolve().parents[3] / "events" / "seed" / "mail-platform-outage.json"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ATOM = "{http://www.w3.org/2005/Atom}"
 SETTINGS = Settings(table_name="t", page_name="Bottlenose", page_url="https://status.example.com",
