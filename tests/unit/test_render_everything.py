@@ -130,7 +130,7 @@ def test_publish_all_renders_every_incident_of_a_long_history_and_then_writes_no
     many = [(incident.model_copy(update={"id": f"inc{n:03d}", "started_at": f"2019-01-01T00:{n // 60:02d}:"
                                         f"{n % 60:02d}.000Z"}), updates) for n in range(250)]
     store, bucket = FakeStore(many, seed_components()), FakeBucket()
-    publisher = Publisher(store, SETTINGS, s3=bucket)  # type: ignore[arg-type]
+    publisher = Publisher(store, SETTINGS, s3=bucket)
     # WHEN everything is published
     written = publisher.publish_all()
     # THEN every incident has its page and JSON, every component its feeds, and all was written
@@ -147,5 +147,5 @@ def test_publish_all_renders_every_incident_of_a_long_history_and_then_writes_no
 
 def test_publish_all_on_an_empty_table_writes_the_empty_page() -> None:
     bucket = FakeBucket()
-    written = Publisher(FakeStore([], {}), SETTINGS, s3=bucket).publish_all()  # type: ignore[arg-type]
+    written = Publisher(FakeStore([], {}), SETTINGS, s3=bucket).publish_all()
     assert set(written) == set(bucket.objects) >= EMPTY_PAGE
