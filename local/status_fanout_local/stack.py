@@ -218,8 +218,16 @@ class LocalStack:
     ) -> None:
         self.stop()
 
-    def run_forever(self) -> int:
-        """Serve until SIGINT or SIGTERM, then stop cleanly; the CLI's exit code."""
+    def banner(self) -> str:
+        """What the stack serves, the status page first."""
+        return (f"status-fanout local stack\n  Status page:          {self.api_url}/\n"
+                f"  API:                  {self.api_url}/v1/...\n"
+                f"  AWS emulator (moto):  {self.moto_url}\n  Email outbox (.eml):  {self.outbox_dir}\n"
+                "Ctrl-C to stop.")
+
+    def run_forever(self, banner: str | None = None) -> int:
+        """Serve until SIGINT or SIGTERM, then stop cleanly; the CLI's exit code.
+        Prints `banner` (default: `self.banner()`) once serving."""
         stopping = threading.Event()
 
         def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -230,9 +238,7 @@ class LocalStack:
         try:
             if not self._started:
                 self.start()
-            print(f"status-fanout local stack\n  API and public pages: {self.api_url}\n"
-                  f"  AWS emulator (moto):  {self.moto_url}\n  Email outbox (.eml):  {self.outbox_dir}\n"
-                  "Ctrl-C to stop.", flush=True)
+            print(banner or self.banner(), flush=True)
             # A timed wait keeps the main thread responsive to signals.
             while not stopping.wait(0.5):
                 pass
