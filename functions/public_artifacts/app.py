@@ -37,8 +37,8 @@ logger = logging.getLogger("status_fanout.public_artifacts")
 # the answer itself (two tries of RESPONSE_TIMEOUT_SECONDS at most).
 ANSWER_MARGIN_SECONDS = 12.0
 RESPONSE_TIMEOUT_SECONDS = 5.0
-# CloudFormation refuses a response body over 4 KiB; the reason is most of it.
-MAX_REASON = 2000
+# CloudFormation refuses a response body over 4,096 bytes: the reason is cut to fit.
+MAX_RESPONSE_BYTES = 4000
 # Resource property -> setting. template.yaml gives each property the value the
 # functions' environment has (tests/unit/test_public_artifacts.py).
 PROPERTY_SETTINGS = {
@@ -146,10 +146,10 @@ def answer(event: dict[str, Any], context: Any, status: str, reason: str, physic
            data: dict[str, int] | None = None) -> dict[str, Any]:
     """PUT the response CloudFormation waits for to the event's ResponseURL; returns it."""
     if status != "SUCCESS":
-        reason = f"{reason[:MAX_REASON]} (log stream {getattr(context, 'log_stream_name', '?')})"
+        reason = f"log stream {getattr(context, 'log_stream_name', '?')}: {reason}"
     body = {
         "Status": status,
-        "Reason": reason[:MAX_REASON + 200],
+        "Reason": reason,
         "PhysicalResourceId": physical_id,
         "StackId": event.get("StackId", ""),
         "RequestId": event.get("RequestId", ""),
@@ -158,9 +158,31 @@ def answer(event: dict[str, Any], context: Any, status: str, reason: str, physic
         "Data": data or {},
     }
     (logger.info if status == "SUCCESS" else logger.error)(
-        "%s %s: %s", event.get("RequestType"), status, body["Reason"])
+        "%s %s: %s", event.get("RequestType"), status, reason)
     send(event["ResponseURL"], body)
     return body
+
+
+def fitted(body: dict[str, Any]) -> bytes:
+    """The body as JSON, its Reason cut to the longest start that lets the
+    whole fit MAX_RESPONSE_BYTES (a character may take 1 to 12 bytes in JSON)."""
+    payload = json.dumps(body).encode()
+    if len(payload) <= MAX_RESPONSE_BYTES:
+        return payload
+    reason = body["Reason"]
+
+    def cut(length: int) -> bytes:
+        return json.dumps({**body, "Reason": reason[:length] + "…"}).encode()
+
+    shortest, longest = 0, min(len(reason), MAX_RESPONSE_BYTES)
+    while shortest < longest:
+        middle = (shortest + longest + 1) // 2
+        if len(cut(middle)) <= MAX_RESPONSE_BYTES:
+            shortest = middle
+        else:
+            longest = middle - 1
+    body["Reason"] = reason[:shortest] + "…"
+    return cut(shortest)
 
 
 def send(url: str, body: dict[str, Any]) -> None:
@@ -168,7 +190,7 @@ def send(url: str, body: dict[str, Any]) -> None:
     CloudFormation hands out is signed without one."""
     if urlsplit(url).scheme not in ("https", "http"):
         raise ValueError(f"not an HTTP(S) ResponseURL: {url[:80]!r}")
-    payload = json.dumps(body).encode()
+    payload = fitted(body)
     for attempt in (1, 2):
         request = urllib.request.Request(url, data=payload, method="PUT",  # noqa: S310 - scheme checked above
                                          headers={"Content-Type": "", "Content-Length": str(len(payload))})
