@@ -7,10 +7,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint build deploy bench clean
+.PHONY: help venv run demo test test-fast lint build deploy bench clean
 
 help:
-	@echo "make run      start the local stack (API on http://127.0.0.1:$${PORT:-3000})"
+	@echo "make run      start the local stack (status page on http://127.0.0.1:$${PORT:-3000}/)"
+	@echo "make demo     the local stack with the seed's Bottlenose page loaded"
 	@echo "make test     run the whole test suite offline"
 	@echo "make lint     ruff, mypy, cfn-lint and sam validate --lint"
 	@echo "make bench    run the benchmarks (one JSON line per figure)"
@@ -29,6 +30,11 @@ venv: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/status-fanout local
+
+# The local stack with the seed's Bottlenose page: its components and the
+# "Mail platform outage" incident, backfilled (events/seed/).
+demo: $(STAMP)
+	$(BIN)/status-fanout local --demo
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)

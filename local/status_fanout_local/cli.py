@@ -1,6 +1,7 @@
 """`status-fanout`: the local stack and the staff tools.
 
-    status-fanout local                      the whole system on this machine (docs/contract.md §4)
+    status-fanout local [--demo]             the whole system on this machine (docs/contract.md §4);
+                                             --demo loads the seed's Bottlenose page
     status-fanout replay FILE --api URL --token T [--live]
     status-fanout hash-token [TOKEN]         the SHA-256 to deploy as StaffTokenSha256
 """
@@ -8,10 +9,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,17 +29,71 @@ def _local(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Powertools warns on every invocation that adds no metric (a GET, a 401):
+    # noise in a terminal, and the tests ignore it too (pyproject.toml).
+    warnings.filterwarnings("ignore", "No application metrics to publish")
     token = os.environ.get("STAFF_TOKEN") or new_token()
     port = int(os.environ.get("PORT", args.port))
     stack = LocalStack(Path(args.root), port=port, parameters={"StaffTokenSha256": hash_token(token)})
     stack.start()
+    demo: list[dict[str, Any]] = []
+    if args.demo:
+        from . import demo as demo_page
+
+        try:
+            # The handlers' logs of loading it would come before the banner.
+            with _held_stdout():
+                demo = demo_page.load(stack, token, Path(args.root) / demo_page.SEED)
+        except BaseException:
+            stack.stop()
+            raise
     origin = "from STAFF_TOKEN" if os.environ.get("STAFF_TOKEN") else "generated; set STAFF_TOKEN to choose one"
-    print(f"Staff token ({origin}):\n  {token}\n"
-          f"Try:\n  curl -H 'Authorization: Bearer {token}' {stack.api_url}/v1/incidents\n"
-          f"  status-fanout replay events/seed/mail-platform-outage.json --api {stack.api_url} --token {token}\n"
-          f"OpenAPI: {stack.api_url}/openapi.json  Swagger UI: {stack.api_url}/docs\n"
-          f"Public JSON: {stack.api_url}/api/v2/summary.json", flush=True)
-    return stack.run_forever()
+    return stack.run_forever(banner(stack.api_url, token, origin, demo, stack.moto_url, stack.outbox_dir))
+
+
+@contextlib.contextmanager
+def _held_stdout() -> Iterator[None]:
+    """Hold back what anything in this process (every handler thread) writes to
+    stdout meanwhile; dropped on success, written to stderr on failure."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 1)
+        try:
+            yield
+        except BaseException:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            held.seek(0)
+            sys.stderr.buffer.write(held.read())
+            sys.stderr.flush()
+            raise
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def banner(url: str, token: str, origin: str, demo: list[dict[str, Any]], moto_url: str, outbox: Path) -> str:
+    """What `make run` prints first: the status page, then the APIs, the docs and the token."""
+    lines = ["status-fanout local stack", f"  Status page:  {url}/"]
+    lines += [f"  Demo:         {url}/incidents/{incident['id']}  {incident['name']} (the seed, backfilled)"
+              for incident in demo]
+    lines += [
+        f"  Subscribe:    {url}/subscribe",
+        f"  Public API:   {url}/api/v2/summary.json  (Statuspage v2; feeds {url}/history.rss, .atom)",
+        f"  Staff API:    {url}/v1/incidents",
+        f"  Docs:         {url}/docs  (Swagger UI; OpenAPI {url}/openapi.json)",
+        f"  Staff token ({origin}):",
+        f"    {token}",
+        f"  AWS emulator (moto): {moto_url}   Email outbox (.eml): {outbox}",
+        "Try:",
+        f"  curl -H 'Authorization: Bearer {token}' {url}/v1/incidents",
+    ]
+    if not demo:
+        lines.append(f"  status-fanout replay events/seed/mail-platform-outage.json --api {url} --token {token}")
+    lines.append("Ctrl-C to stop.")
+    return "\n".join(lines)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -75,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     local = commands.add_parser("local", help="run the whole system locally")
     local.add_argument("--port", type=int, default=3000, help="HTTP port (the PORT variable wins)")
     local.add_argument("--root", default=str(ROOT), help="folder holding template.yaml")
+    local.add_argument("--demo", action="store_true",
+                       help="load the seed's Bottlenose page (events/seed/): its components and the "
+                            "'Mail platform outage' incident, backfilled")
     local.add_argument("-v", "--verbose", action="store_true")
     local.set_defaults(run=_local)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from .template import ACCOUNT_ID, REGION, FunctionSpec
+from .template import FunctionSpec
 
 logger = logging.getLogger("status_fanout_local.runtime")
 
@@ -172,7 +172,7 @@ class Runtime:
             return self._activity
 
     def function_arn(self, logical_id: str) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.functions[logical_id].function_name}"
+        return self.functions[logical_id].arn
 
     def invoke(self, logical_id: str, event: Any) -> Any:
         """Run one invocation; the handler's exception propagates unchanged."""

@@ -13,12 +13,13 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, ClassVar
 
+from .custom_resources import create_all as create_custom_resources
 from .email_local import Outbox, create_secrets, verify_sender
 from .emulator import Emulator, ResourceFactory, apply_environment, forget_shard_iterator, restore_environment
 from .http import FrontDoor, routes_for
 from .pollers import DEFAULT_SQS_CONCURRENCY, SqsPoller, StreamPoller
 from .runtime import DEFAULT_MAX_CONTAINERS, Runtime, merged_environment
-from .template import FunctionSpec, PhysicalResource, Template
+from .template import CustomResourceSpec, FunctionSpec, PhysicalResource, Template
 
 logger = logging.getLogger("status_fanout_local")
 
@@ -68,6 +69,9 @@ class LocalStack:
         self.moto_url = ""
         self.resources: dict[str, PhysicalResource] = {}
         self.functions: list[FunctionSpec] = []
+        self.custom_resources: list[CustomResourceSpec] = []
+        # Logical id -> the custom resource's answer to its Create (Data, Reason ...).
+        self.created: dict[str, dict[str, Any]] = {}
         self._emulator = Emulator()
         self._front_door: FrontDoor | None = None
         self._runtime: Runtime | None = None
@@ -128,6 +132,11 @@ class LocalStack:
         get_settings.cache_clear()
 
         self._runtime = Runtime(self.functions, self.max_containers)
+        # As CloudFormation does once the resources exist: the custom resources'
+        # functions get their Create (PublicArtifacts renders every public
+        # artifact), before anything is served.
+        self.custom_resources = self.template.custom_resources(resolver, self.functions)
+        self.created = create_custom_resources(self.custom_resources, self._runtime.invoke)
         self._front_door.routes = routes_for(self.functions)
         self._front_door.public_bucket = handler_env.get("PUBLIC_BUCKET")
         for spec in self.functions:
@@ -209,8 +218,16 @@ class LocalStack:
     ) -> None:
         self.stop()
 
-    def run_forever(self) -> int:
-        """Serve until SIGINT or SIGTERM, then stop cleanly; the CLI's exit code."""
+    def banner(self) -> str:
+        """What the stack serves, the status page first."""
+        return (f"status-fanout local stack\n  Status page:          {self.api_url}/\n"
+                f"  API:                  {self.api_url}/v1/...\n"
+                f"  AWS emulator (moto):  {self.moto_url}\n  Email outbox (.eml):  {self.outbox_dir}\n"
+                "Ctrl-C to stop.")
+
+    def run_forever(self, banner: str | None = None) -> int:
+        """Serve until SIGINT or SIGTERM, then stop cleanly; the CLI's exit code.
+        Prints `banner` (default: `self.banner()`) once serving."""
         stopping = threading.Event()
 
         def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -221,9 +238,7 @@ class LocalStack:
         try:
             if not self._started:
                 self.start()
-            print(f"status-fanout local stack\n  API and public pages: {self.api_url}\n"
-                  f"  AWS emulator (moto):  {self.moto_url}\n  Email outbox (.eml):  {self.outbox_dir}\n"
-                  "Ctrl-C to stop.", flush=True)
+            print(banner or self.banner(), flush=True)
             # A timed wait keeps the main thread responsive to signals.
             while not stopping.wait(0.5):
                 pass

@@ -38,6 +38,9 @@ ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
 # Resource types the emulator creates; every other type gets placeholders.
 EMULATED_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue"})
 FUNCTION_TYPE = "AWS::Serverless::Function"
+# Custom resources backed by a function of the template are created by
+# invoking it as CloudFormation does (custom_resources.py).
+CUSTOM_RESOURCE_TYPE = "AWS::CloudFormation::CustomResource"
 
 # SAM's own defaults, used when neither Globals nor the function set a value.
 SAM_DEFAULT_TIMEOUT = 3
@@ -417,6 +420,10 @@ class FunctionSpec:
         return physical_name(self.logical_id, FUNCTION_TYPE)
 
     @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+
+    @property
     def handler_file(self) -> Path:
         """`app.lambda_handler` → <code_dir>/app.py; `pkg.mod.fn` → pkg/mod.py."""
         module, _, _ = self.handler.rpartition(".")
@@ -430,6 +437,37 @@ class FunctionSpec:
     def handler_module(self) -> str:
         """`app.lambda_handler` → `app`: the module name Lambda imports the handler as."""
         return self.handler.rpartition(".")[0]
+
+
+@dataclass(frozen=True)
+class CustomResourceSpec:
+    logical_id: str
+    resource_type: str
+    function: str  # logical id of the template function its ServiceToken names
+    properties: dict[str, Any]  # as CloudFormation sends them: every scalar a string
+
+
+def is_custom_resource(resource_type: str) -> bool:
+    return resource_type == CUSTOM_RESOURCE_TYPE or resource_type.startswith("Custom::")
+
+
+def _service_token_function(token: Any) -> str | None:
+    """The logical id in `!GetAtt Function.Arn`, the form a template's own function takes."""
+    if isinstance(token, dict) and "Fn::GetAtt" in token:
+        target = token["Fn::GetAtt"]
+        parts = target.split(".", 1) if isinstance(target, str) else list(target)
+        if len(parts) == 2 and parts[1] == "Arn" and isinstance(parts[0], str):
+            return parts[0]
+    return None
+
+
+def _cloudformation_strings(value: Any) -> Any:
+    """CloudFormation hands a custom resource every scalar property as a string."""
+    if isinstance(value, dict):
+        return {key: _cloudformation_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cloudformation_strings(item) for item in value]
+    return _stringify(value)
 
 
 class Template:
@@ -476,6 +514,32 @@ class Template:
             props: Mapping[str, Any] = spec.get("Properties") or {}
             specs.append(self._function(logical_id, props, globals_fn, resolver))
         return specs
+
+    def custom_resources(self, resolver: Resolver, functions: list[FunctionSpec]) -> list[CustomResourceSpec]:
+        """Every enabled custom resource whose ServiceToken is a function of this
+        template, properties resolved, in dependency order. Others (an SNS
+        topic, an imported ARN) cannot run here and are left out."""
+        by_id = {spec.logical_id: spec for spec in functions}
+        wanted: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        dependencies: dict[str, set[str]] = {}
+        for logical_id, spec in self.resources.items():
+            resource_type = str(spec.get("Type", ""))
+            if not is_custom_resource(resource_type) or not resolver.resource_enabled(logical_id):
+                continue
+            props: Mapping[str, Any] = spec.get("Properties") or {}
+            function = _service_token_function(props.get("ServiceToken"))
+            if function not in by_id:
+                logger.warning("custom resource %s is not created locally: its ServiceToken is not "
+                               "!GetAtt <a function of this template>.Arn", logical_id)
+                continue
+            resolved = resolver.resolve({k: v for k, v in props.items() if k != "ServiceToken"}) or {}
+            resolved = {"ServiceToken": by_id[function].arn, **resolved}
+            wanted[logical_id] = (resource_type, function, _cloudformation_strings(resolved))
+            depends_on = spec.get("DependsOn") or []
+            dependencies[logical_id] = _references(props) | set(
+                [depends_on] if isinstance(depends_on, str) else depends_on)
+        order = _dependency_order({lid: deps & set(wanted) for lid, deps in dependencies.items()})
+        return [CustomResourceSpec(lid, *wanted[lid]) for lid in order]
 
     def _function(
         self,

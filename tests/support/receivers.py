@@ -1,4 +1,5 @@
-"""Real HTTP webhook receivers on loopback, each with a scripted behaviour."""
+"""Real HTTP receivers on loopback, each path with a scripted behaviour: webhook
+endpoints (POST), and CloudFormation's ResponseURL for custom resources (PUT)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class Received:
     body: bytes
     at: float
     status: int
+    method: str = "POST"
 
     @property
     def json(self) -> Any:
@@ -88,7 +90,7 @@ def receivers(behaviours: dict[str, Behaviour] | None = None) -> Iterator[Receiv
             # the sender's attempt timeout.
             with state.lock:
                 state.received.append(Received(self.path, dict(self.headers), body, time.monotonic(),
-                                               0 if hang_seconds else status))
+                                               0 if hang_seconds else status, self.command))
             time.sleep(hang_seconds)
             try:
                 self.send_response(status)
@@ -99,6 +101,9 @@ def receivers(behaviours: dict[str, Behaviour] | None = None) -> Iterator[Receiv
                 self.wfile.write(reply)
             except OSError:
                 pass  # the sender gave up waiting
+
+        # A custom resource's answer to CloudFormation is a PUT to its ResponseURL.
+        do_PUT = do_POST
 
         def log_message(self, *_: Any) -> None:
             pass

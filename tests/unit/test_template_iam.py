@@ -227,3 +227,43 @@ def test_a_doc_row_the_template_no_longer_needs_fails(sam: dict[str, Any], doc: 
     found = problems(sam_translate(narrowed), doc)
     # THEN the doc's row for it is reported as stale
     assert found == ["stale doc row: statement ses:GetAccount on * not granted to ['EmailSenderFunction']"]
+
+
+def grants_of(cfn: dict[str, Any], function: str) -> tuple[set[tuple[str, str]], set[str]]:
+    """Every (action, resource) a function's role allows, and its managed policies."""
+    resources: dict[str, Any] = cfn["Resources"]
+    role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    documents = list(_policy_documents(resources[role]["Properties"]))
+    for resource in resources.values():
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and \
+                {"Ref": role} in resource["Properties"].get("Roles", []):
+            documents += list(_policy_documents(resource["Properties"]))
+    granted: set[tuple[str, str]] = set()
+    for document in documents:
+        for statement in _statements(document):
+            assert statement["Effect"] == "Allow" and "NotAction" not in statement, statement
+            for action in _listed(statement["Action"]):
+                for resource_value in _listed(statement.get("Resource", "*")):
+                    granted.add((action, _resource_text(resource_value)))
+    managed = {arn.split(":policy/", 1)[1] for arn in resources[role]["Properties"].get("ManagedPolicyArns", [])}
+    return granted, managed
+
+
+def test_the_deploy_time_render_reads_the_table_and_writes_the_bucket_and_nothing_else(sam: dict[str, Any]) -> None:
+    # GIVEN the function behind the Custom::PublicArtifacts resource, as SAM deploys it
+    granted, managed = grants_of(sam_translate(sam), "PublicArtifactsFunction")
+    # THEN it may query the table and its two indexes, HEAD/GET and PUT the
+    # bucket's objects and list the bucket (so a missing key is a 404): no
+    # delete, no scan, no writes to the table, no queue, no other bucket
+    table = json.dumps({"Fn::GetAtt": ["StatusTable", "Arn"]}, sort_keys=True)
+    bucket = json.dumps({"Fn::GetAtt": ["PublicBucket", "Arn"]}, sort_keys=True)
+    assert granted == {
+        ("dynamodb:Query", table),
+        ("dynamodb:Query", "${StatusTable.Arn}/index/gsi1"),
+        ("dynamodb:Query", "${StatusTable.Arn}/index/gsi2"),
+        ("s3:GetObject", "${PublicBucket.Arn}/*"),
+        ("s3:PutObject", "${PublicBucket.Arn}/*"),
+        ("s3:ListBucket", bucket),
+    }
+    # AND only the managed policies every function has (logs, X-Ray)
+    assert managed == {"service-role/AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}

@@ -9,6 +9,12 @@ Only what a change touched is rendered: an incident change renders that
 incident's JSON and page, the indexes, the page feeds and the feeds of the
 components it touches; a component change renders `/`, the component JSON,
 `/subscribe` and (when a component is new or renamed) its feeds.
+
+`Publisher.publish_all` renders every artifact from the table's current state,
+empty or not (`RenderPlan.everything`): the deploy-time custom resource
+(functions/public_artifacts) and the local stack's start call it, so the page
+answers before anything is posted. A new artifact must render under that plan
+too; tests/unit/test_render_everything.py fails otherwise.
 """
 
 from __future__ import annotations
@@ -53,6 +59,16 @@ class RenderPlan:
     # Components whose own artifacts (their feeds) need rendering: new or renamed
     # ones. A status change alone does not show in a component's feed.
     component_ids: set[str] = field(default_factory=set)
+    # Every artifact, including the indexes and feeds that hold no incident yet:
+    # the deploy-time render and the local stack's start (Publisher.publish_all).
+    everything: bool = False
+
+    @classmethod
+    def everything_in(cls, incident_ids: Iterable[str], component_ids: Iterable[str]) -> RenderPlan:
+        """The plan that renders every public artifact of a page holding these
+        incidents and components (all of them, or none)."""
+        return cls(incident_ids=set(incident_ids), components=True, component_ids=set(component_ids),
+                   everything=True)
 
     @classmethod
     def from_stream_records(cls, records: Iterable[Mapping[str, Any]]) -> RenderPlan:
@@ -71,7 +87,13 @@ class RenderPlan:
         return plan
 
     def __bool__(self) -> bool:
-        return bool(self.incident_ids) or self.components or bool(self.component_ids)
+        return bool(self.incident_ids) or self.components or bool(self.component_ids) or self.everything
+
+    @property
+    def incident_lists(self) -> bool:
+        """Whether the incident lists render: `incidents.json`, `unresolved.json`
+        and the page feeds (on any incident change, and in the full render)."""
+        return self.everything or bool(self.incident_ids)
 
 
 def _identity_changed(change: Mapping[str, Any]) -> bool:
@@ -126,7 +148,7 @@ def render(plan: RenderPlan, state: SiteState, settings: Settings, *, json: bool
     if plan.components or plan.component_ids:
         artifacts["subscribe"] = Artifact(pages.subscribe_page(settings, components.values()).encode(), HTML_TYPE)
     site = feeds.FeedSite.from_settings(settings)
-    if plan.incident_ids:
+    if plan.incident_lists:
         for incident, updates in state.touched:
             artifacts[f"incidents/{incident.id}"] = Artifact(
                 pages.incident_page(settings, incident, updates, components).encode(), HTML_TYPE)
@@ -167,7 +189,7 @@ def _json_documents(plan: RenderPlan, state: SiteState, settings: Settings) -> d
         documents["api/v2/components.json"] = {
             "page": page, "components": public_json.component_objects(components.values(), page["id"])
         }
-    if plan.incident_ids:
+    if plan.incident_lists:
         documents["api/v2/incidents.json"] = {"page": page, "incidents": incidents(state.recent)}
         documents["api/v2/incidents/unresolved.json"] = {"page": page, "incidents": incidents(state.unresolved)}
         for incident, updates in state.touched:
@@ -202,6 +224,23 @@ class Publisher:
                                artifacts.items())
             return dict(zip(artifacts, written, strict=True))
 
+    def publish_all(self) -> dict[str, bool]:
+        """Render every public artifact from the table's current state, empty or
+        not; returns {key: written} like `publish`. Objects whose bytes did not
+        change are left alone, so running it again writes nothing."""
+        return self.publish(self.everything_plan())
+
+    def everything_plan(self) -> RenderPlan:
+        """Every incident (walking the incidents index, heads only) and every component."""
+        incident_ids: set[str] = set()
+        cursor: str | None = None
+        while True:
+            heads, cursor = self.store.list_incidents(HEAD_PAGE, cursor)
+            incident_ids.update(head.id for head in heads)
+            if cursor is None:
+                break
+        return RenderPlan.everything_in(incident_ids, (c.id for c in self.store.list_components()))
+
     def load_state(self, plan: RenderPlan) -> SiteState:
         loaded: dict[str, IncidentWithUpdates] = {}
 
@@ -215,7 +254,7 @@ class Publisher:
         loaded.update((i.id, (i, u)) for i, u in touched)
         unresolved = [pair for head in self.store.list_unresolved() if (pair := load(head))]
         heads, cursor = self.store.list_incidents(RECENT_INCIDENTS)
-        recent = [pair for head in heads if (pair := load(head))] if plan.incident_ids else []
+        recent = [pair for head in heads if (pair := load(head))] if plan.incident_lists else []
         state = SiteState(components, unresolved, heads, recent, touched)
         wanted = feed_components(plan, touched, components)
         for component_id, history in self._component_heads(wanted, heads, cursor).items():
