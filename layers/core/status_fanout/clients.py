@@ -10,6 +10,10 @@ import boto3
 from botocore.config import Config
 
 
+def make(service: str, config: Config | None = None) -> Any:
+    return boto3.client(service, config=config)
+
+
 class aws_client:
     """A class attribute that is its instance's boto3 client for `service`,
     made on first use; `self._<name>` holds it (set it to inject a client)."""
@@ -27,6 +31,6 @@ class aws_client:
             return self
         client = getattr(instance, self.slot, None)
         if client is None:
-            client = boto3.client(self.service, config=self.config)
+            client = make(self.service, self.config)
             setattr(instance, self.slot, client)
         return client

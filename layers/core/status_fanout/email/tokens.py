@@ -22,8 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-import boto3
-
+from status_fanout import clients
 from status_fanout.errors import DomainError
 from status_fanout.settings import Settings
 
@@ -46,7 +45,7 @@ class ExpiredTokenError(DomainError):
 
 @functools.cache
 def _fetch_secret(arn: str) -> bytes:
-    value = boto3.client("secretsmanager").get_secret_value(SecretId=arn)
+    value = clients.make("secretsmanager").get_secret_value(SecretId=arn)
     return str(value["SecretString"]).encode()
 
 

@@ -25,9 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from status_fanout.clients import aws_client
 from status_fanout.incidents.models import Component, Incident
 from status_fanout.incidents.store import COMPONENTS_PK, IncidentStore
 from status_fanout.publishing import feeds, pages, public_json
@@ -200,16 +200,13 @@ def _json_documents(plan: RenderPlan, state: SiteState, settings: Settings) -> d
 
 
 class Publisher:
+    s3 = aws_client("s3")
+
     def __init__(self, store: IncidentStore, settings: Settings, s3: S3Client | None = None) -> None:
         self.store = store
         self.settings = settings
         self._s3 = s3
 
-    @property
-    def s3(self) -> S3Client:
-        if self._s3 is None:
-            self._s3 = boto3.client("s3")
-        return self._s3
 
     def publish(self, plan: RenderPlan) -> dict[str, bool]:
         """Render what the plan touches; returns {key: written} for each artifact rendered."""
