@@ -25,13 +25,13 @@ from status_fanout.email.store import STATES, Subscriber, SubscriberStore
 from status_fanout.email.tokens import BadTokenError, Purpose, address_key, make_token, read_token, secret_key
 from status_fanout.errors import (
     ConflictError,
-    InvalidFieldError,
     MalformedRequestError,
     NotFoundError,
     TooManyRequestsError,
 )
 from status_fanout.incidents.lifecycle import new_id
 from status_fanout.incidents.models import ComponentId
+from status_fanout.incidents.service import check_components
 from status_fanout.incidents.store import IncidentStore
 from status_fanout.observability import logger
 from status_fanout.settings import Settings
@@ -135,12 +135,6 @@ class SubscriptionService:
     def link(self, path: str, token: str) -> str:
         return f"{self.settings.links_base}/v1/subscriptions/{path}?token={token}"
 
-    def _check_components(self, components: list[str]) -> None:
-        known = {c.id for c in self.store.list_components()} if components else set()
-        for component_id in components:
-            if component_id not in known:
-                raise InvalidFieldError(f"components.{component_id}", "unknown component")
-
     # --- POST /v1/subscriptions ----------------------------------------------
 
     def accept(self, request: SubscribeRequest, client_ip: str) -> None:
@@ -150,7 +144,7 @@ class SubscriptionService:
                                      s.subscribe_ip_window_seconds, time.time())
         if wait:
             raise TooManyRequestsError("too many subscription requests from this client; try again later", wait)
-        self._check_components(request.components)
+        check_components(self.store, request.components)
         if self.enqueue is None or not s.email_queue_url:
             raise RuntimeError("no email queue configured")
         self.enqueue(s.email_queue_url, [{"kind": "subscribe", "request_id": uuid.uuid4().hex,
@@ -231,7 +225,7 @@ class SubscriptionService:
 
     def save_components(self, token: str | None, request: ManageRequest) -> Subscriber:
         subscriber = self._by_token(("manage",), token)
-        self._check_components(request.components)
+        check_components(self.store, request.components)
         return self._change(subscriber, components=request.components)
 
     def check_unsubscribe(self, token: str | None) -> Subscriber | None:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from status_fanout.dynamo import VersionConflict
-from status_fanout.errors import ConflictError, NotFoundError
+from status_fanout.errors import ConflictError, InvalidFieldError, NotFoundError
 from status_fanout.incidents import lifecycle
 from status_fanout.incidents.models import (
     Component,
@@ -35,6 +35,15 @@ IncidentWithUpdates = tuple[Incident, list[IncidentUpdate]]
 # more than 10 s.)
 RETRY_SECONDS = 20.0
 MAX_BACKOFF_SECONDS = 0.25
+
+
+def check_components(store: IncidentStore, components: list[str]) -> None:
+    """Refuse a choice of components (a webhook endpoint's, an email
+    subscriber's) that names one that does not exist: 422 naming it."""
+    known = {c.id for c in store.list_components()} if components else set()
+    for component_id in components:
+        if component_id not in known:
+            raise InvalidFieldError(f"components.{component_id}", "unknown component")
 
 
 def _with_retries(write: Callable[[], T]) -> T:
