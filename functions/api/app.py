@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from status_fanout.api import http_errors, openapi
 from status_fanout.api.auth import hash_token
-from status_fanout.api.openapi import parse_body, parse_query
+from status_fanout.api.openapi import parse_body, parse_form, parse_query
 from status_fanout.errors import ConflictError, DomainError, InvalidFieldError, MalformedRequestError, NotFoundError
 from status_fanout.incidents.models import (
     PATH_PARAMETERS,
@@ -333,7 +333,7 @@ def subscribe() -> Response[str]:
     form = _is_form()
     body = _body()
     model = email_subscriptions.SubscribeRequest
-    request = email_subscriptions.parse_form(model, email_subscriptions.form_fields(body), ("components",)) if form \
+    request = parse_form(model, email_subscriptions.form_fields(body), ("components",)) if form \
         else parse_body(model, body)
     _subscriptions().accept(request, app.current_event.request_context.identity.source_ip or "unknown")
     metrics.add_metric(name="SubscribeRequests", unit=MetricUnit.Count, value=1)
@@ -376,7 +376,7 @@ def manage() -> Response[str]:
     def render() -> tuple[int, str]:
         body = _body()
         model = email_subscriptions.ManageRequest
-        request = email_subscriptions.parse_form(model, email_subscriptions.form_fields(body), ("components",)) \
+        request = parse_form(model, email_subscriptions.form_fields(body), ("components",)) \
             if _is_form() else parse_body(model, body)
         _subscriptions().save_components(token, request)
         return 200, pages.saved_page(settings)

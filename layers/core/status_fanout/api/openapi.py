@@ -2,10 +2,11 @@
 
 The runtime resolver does not use Powertools' request validation: it imports
 the OpenAPI machinery (~100 ms) into every cold start and builds validators on
-the first request. Routes parse their body and query with our pydantic models
-instead (`parse_body`, `parse_query`), and register through `route`, which
-records them so that `document` can build the OpenAPI document on demand with
-a validating Powertools resolver that exists only for that. Powertools knows
+the first request. Routes parse their body, query and form with our pydantic
+models instead (`parse_body`, `parse_query`, `parse_form`), and register
+through `route`, which records them so that `document` can build the OpenAPI
+document on demand with a validating Powertools resolver that exists only for
+that. Powertools knows
 parameters and bodies; `_refine` then writes what only we know: every status a
 route answers (its gates' included), the error shape, content types, path
 patterns and the Idempotency-Key header.
@@ -18,7 +19,7 @@ import importlib
 import inspect
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -106,6 +107,16 @@ def parse_body(model: type[M], raw: str | None) -> M:
 def parse_query(model: type[M], params: dict[str, str] | None) -> M:
     try:
         return model.model_validate(params or {})
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+
+
+def parse_form(model: type[BaseModel], fields: Mapping[str, list[str]], lists: Iterable[str]) -> Any:
+    """A form-encoded body as `model`: repeated fields in `lists`, others the first value.
+    The link token of the subscription pages is not a field of their models."""
+    data: dict[str, Any] = {k: (v if k in lists else v[0]) for k, v in fields.items() if k != "token"}
+    try:
+        return model.model_validate(data)
     except ValidationError as exc:
         raise _invalid(exc) from exc
 

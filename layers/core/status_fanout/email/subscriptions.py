@@ -13,14 +13,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from status_fanout.api.openapi import _invalid
 from status_fanout.email.store import STATES, Subscriber, SubscriberStore
 from status_fanout.email.tokens import BadTokenError, Purpose, address_key, make_token, read_token, secret_key
 from status_fanout.errors import (
@@ -105,15 +104,6 @@ def form_fields(body: str | None) -> dict[str, list[str]]:
         return parse_qs(body or "", keep_blank_values=True, max_num_fields=MAX_SUBSCRIBED_COMPONENTS + 10)
     except ValueError as exc:
         raise MalformedRequestError("too many form fields", [{"field": "body"}]) from exc
-
-
-def parse_form(model: type[BaseModel], fields: Mapping[str, list[str]], lists: Iterable[str]) -> Any:
-    """A form-encoded body as `model`: repeated fields in `lists`, others the first value."""
-    data: dict[str, Any] = {k: (v if k in lists else v[0]) for k, v in fields.items() if k != "token"}
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
 
 
 class SubscriptionService:
