@@ -3,13 +3,14 @@
 The runtime resolver does not use Powertools' request validation: it imports
 the OpenAPI machinery (~100 ms) into every cold start and builds validators on
 the first request. Routes parse their body, query and form with our pydantic
-models instead (`parse_body`, `parse_query`, `parse_form`), and register
-through `route`, which records them so that `document` can build the OpenAPI
-document on demand with a validating Powertools resolver that exists only for
-that. Powertools knows
-parameters and bodies; `_refine` then writes what only we know: every status a
-route answers (its gates' included), the error shape, content types, path
-patterns and the Idempotency-Key header.
+models instead (`parse_body`, `parse_query`, `parse_form`). They register on a
+`DocumentedRouter` through `operation`, which records them; `Api.include`
+routes a router's routes and keeps its records, in order, so that `document`
+can build the OpenAPI document on demand with a validating Powertools resolver
+that exists only for that. Powertools knows parameters and bodies; `_refine`
+then writes what only we know: every status a route answers (its gates'
+included), the error shape, content types, path patterns and the
+Idempotency-Key header.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel, ValidationError
 
 from status_fanout.errors import InvalidRequestError, MalformedRequestError
@@ -61,25 +64,44 @@ class Route:
     form: bool  # takes a form-encoded body as well as JSON
 
 
+class DocumentedRouter(Router):
+    """A Powertools Router plus the record of what each of its routes accepts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.operations: list[Route] = []
+
+    @property
+    def event(self) -> APIGatewayProxyEvent:
+        """The request being routed (`Api` includes routers in a REST resolver)."""
+        return cast(APIGatewayProxyEvent, self.current_event)
+
+    def operation(self, method: str, rule: str, summary: str, *, body: ModelRef | None = None,
+                  query: ModelRef | None = None, status: int | tuple[int, ...] = 200, public: bool = False,
+                  errors: tuple[int, ...] = (), answers: tuple[str, ...] = (JSON,),
+                  form: bool = False) -> Callable[[F], F]:
+        statuses = (status,) if isinstance(status, int) else status
+
+        def register(func: F) -> F:
+            self.operations.append(Route(method, rule, summary, body, query, statuses, public, errors, answers, form))
+            self.route(rule, method, include_in_schema=False)(func)
+            return func
+
+        return register
+
+
 class Api:
-    """A Powertools resolver plus the record of what each route accepts."""
+    """A Powertools resolver plus the record of what each of its routes accepts."""
 
     def __init__(self) -> None:
         self.resolver = APIGatewayRestResolver()
         self.routes: list[Route] = []
 
-    def route(self, method: str, rule: str, summary: str, *, body: ModelRef | None = None,
-              query: ModelRef | None = None, status: int | tuple[int, ...] = 200, public: bool = False,
-              errors: tuple[int, ...] = (), answers: tuple[str, ...] = (JSON,),
-              form: bool = False) -> Callable[[F], F]:
-        statuses = (status,) if isinstance(status, int) else status
-
-        def register(func: F) -> F:
-            self.routes.append(Route(method, rule, summary, body, query, statuses, public, errors, answers, form))
-            self.resolver.route(rule, method, include_in_schema=False)(func)
-            return func
-
-        return register
+    def include(self, router: DocumentedRouter) -> None:
+        """Route the router's routes after those already included (Powertools
+        tries routes in that order), and document them in that order too."""
+        self.resolver.include_router(router)
+        self.routes.extend(router.operations)
 
 
 def _invalid(exc: ValidationError, prefix: tuple[str, ...] = ()) -> InvalidRequestError:
@@ -119,6 +141,17 @@ def parse_form(model: type[BaseModel], fields: Mapping[str, list[str]], lists: I
         return model.model_validate(data)
     except ValidationError as exc:
         raise _invalid(exc) from exc
+
+
+def body_text(event: APIGatewayProxyEvent) -> str:
+    """The request body as text. The front door base64-encodes a body that is not
+    UTF-8; that is a malformed request, not an unexpected error."""
+    if not event.is_base64_encoded:
+        return event.body or ""
+    try:
+        return event.decoded_body or ""
+    except ValueError as exc:  # bad base64 or not UTF-8 (UnicodeDecodeError is a ValueError)
+        raise MalformedRequestError("the request body is not UTF-8 text", [{"field": "body"}]) from exc
 
 
 # --- documentation, built on first request -----------------------------------
