@@ -18,9 +18,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from status_fanout.api import http_errors, openapi
+from status_fanout.api import http_errors
 from status_fanout.api.lazy import Services
 from status_fanout.api.routes import components, incidents, subscribers, subscriptions, webhooks
+from status_fanout.api.routing import Api
 from status_fanout.observability import logger, metrics
 from status_fanout.settings import get_settings
 
@@ -28,20 +29,26 @@ settings = get_settings()
 # One container's state: the table, the incident service, and the webhook and
 # email services its first request of such a route builds (status_fanout.api.lazy).
 services = Services(settings)
-api = openapi.Api()
+api = Api()
 app = api.resolver
 http_errors.install(app, settings)
 for area in (components, incidents, webhooks, subscriptions, subscribers):
     api.include(area.router(services))
 
 
+# The documentation is built from the routers' records on its first request:
+# no cold start loads its builder.
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
+    from status_fanout.api import openapi
+
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi.document(api))
 
 
 @app.get("/docs", include_in_schema=False)
 def swagger_ui() -> Response[str]:
+    from status_fanout.api import openapi
+
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=openapi.swagger_html(api))
 
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from status_fanout.api.http_errors import respond
 from status_fanout.api.lazy import Services
-from status_fanout.api.openapi import DocumentedRouter, body_text, parse_body
+from status_fanout.api.routing import DocumentedRouter, body_text, parse_body
 from status_fanout.errors import InvalidFieldError
 from status_fanout.incidents.models import PATH_PARAMETERS, ComponentPatch, ComponentPut
 from status_fanout.observability import metrics

@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from status_fanout.api.http_errors import respond
 from status_fanout.api.lazy import Services
-from status_fanout.api.openapi import DocumentedRouter, body_text, parse_body, parse_query
+from status_fanout.api.routing import DocumentedRouter, body_text, parse_body, parse_query
 from status_fanout.incidents.models import IncidentCreate, PageQuery, PostmortemPut, UpdateCorrect, UpdateCreate
 from status_fanout.incidents.service import IncidentWithUpdates
 from status_fanout.observability import metrics

@@ -8,8 +8,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from status_fanout.api.lazy import Services
-from status_fanout.api.openapi import DocumentedRouter, parse_query
 from status_fanout.api.routes.subscriptions import SUBSCRIPTIONS, email_subscriptions
+from status_fanout.api.routing import DocumentedRouter, parse_query
 
 
 def router(services: Services) -> DocumentedRouter:

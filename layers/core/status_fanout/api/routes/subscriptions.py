@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from status_fanout.api import openapi
 from status_fanout.api.http_errors import respond
 from status_fanout.api.lazy import Lazy, Services
-from status_fanout.api.openapi import DocumentedRouter, body_text, parse_body, parse_form
+from status_fanout.api.routing import HTML, JSON, DocumentedRouter, body_text, parse_body, parse_form
 from status_fanout.errors import ConflictError, DomainError, NotFoundError
 from status_fanout.observability import metrics
 
@@ -34,7 +33,7 @@ else:
     pages = Lazy("status_fanout.publishing.pages")
 
 # The routes behind the links in emails: HTML pages, 4xx included (a bad, stale or expired link).
-LINK_PAGE: dict[str, Any] = {"public": True, "query": f"{SUBSCRIPTIONS}:TokenQuery", "answers": (openapi.HTML,),
+LINK_PAGE: dict[str, Any] = {"public": True, "query": f"{SUBSCRIPTIONS}:TokenQuery", "answers": (HTML,),
                              "errors": (404, 409, 410)}
 PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 
@@ -80,7 +79,7 @@ def router(services: Services) -> DocumentedRouter:
     @routes.operation("POST", "/v1/subscriptions",
                       "Subscribe an address (202 whatever the address; a confirmation mail follows)",
                       body=f"{SUBSCRIPTIONS}:SubscribeRequest", status=202, public=True, errors=(429,),
-                      answers=(openapi.JSON, openapi.HTML), form=True)
+                      answers=(JSON, HTML), form=True)
     def subscribe() -> Response[str]:
         form = is_form()
         body = body_text(routes.event)

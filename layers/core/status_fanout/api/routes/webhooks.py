@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from status_fanout.api.http_errors import respond
 from status_fanout.api.lazy import Lazy, Services
-from status_fanout.api.openapi import DocumentedRouter, body_text, parse_body, parse_query
+from status_fanout.api.routing import DocumentedRouter, body_text, parse_body, parse_query
 from status_fanout.incidents.models import PageQuery
 
 # The routes name their body models as "module:Model": /openapi.json loads them when it is first built.
