@@ -1,7 +1,8 @@
 """The HTTP API Lambda: staff routes for components, incidents, webhooks and
 subscribers, and the public email subscription routes. A thin handler: the
 gates and the error mapping in front, then one Router per area
-(status_fanout.api.routes), included in the order Powertools tries them."""
+(status_fanout.api.routes), included in a fixed order: route order matters
+for overlapping paths (see Api.include)."""
 
 from __future__ import annotations
 

@@ -82,8 +82,9 @@ class Api:
         self.routes: list[Route] = []
 
     def include(self, router: DocumentedRouter) -> None:
-        """Route the router's routes after those already included (Powertools
-        tries routes in that order), and document them in that order too."""
+        """Register the router's routes after those already registered, and
+        document them in that order too. Powertools tries routes without path
+        parameters first, then the others in registration order."""
         self.resolver.include_router(router)
         self.routes.extend(router.operations)
 
