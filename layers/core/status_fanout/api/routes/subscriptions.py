@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from status_fanout.api.http_errors import respond
 from status_fanout.api.lazy import Lazy, Services
-from status_fanout.api.routing import HTML, JSON, DocumentedRouter, body_text, parse_body, parse_form
+from status_fanout.api.routing import FORM, HTML, JSON, DocumentedRouter, body_text, parse_body, parse_form
 from status_fanout.errors import ConflictError, DomainError, NotFoundError
 from status_fanout.observability import metrics
 
@@ -49,7 +49,7 @@ def router(services: Services) -> DocumentedRouter:
     def is_form() -> bool:
         headers = routes.event.headers
         content_type = headers.get("content-type") or headers.get("Content-Type") or ""
-        return content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
+        return content_type.split(";")[0].strip().lower() == FORM
 
     def token() -> str | None:
         found = (routes.event.query_string_parameters or {}).get("token")
