@@ -1,4 +1,6 @@
-"""The API's edge: the auth and size gates, and every error in the shape of docs/contract.md §5.5."""
+"""The API's edge: the gates every request passes before its route (staff
+token and size, then Idempotency-Key), and the one place that turns errors
+into HTTP answers, in the shape of docs/contract.md §5.5."""
 
 from __future__ import annotations
 
@@ -6,9 +8,10 @@ import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from status_fanout.api.auth import UnauthorizedError, check_bearer
+from status_fanout.api.auth import UnauthorizedError, check_bearer, hash_token
 from status_fanout.errors import (
     DomainError,
     InvalidFieldError,
@@ -91,3 +94,31 @@ def register(app: APIGatewayRestResolver) -> None:
     def unexpected(_: Exception) -> Response[str]:
         logger.exception("unhandled error")
         return respond(500, error_body("internal_error", "something went wrong on our side"))
+
+
+def idempotency_gate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    event = app.current_event
+    key = event.headers.get("idempotency-key") or event.headers.get("Idempotency-Key")
+    if event.http_method != "POST" or not key:
+        return next_middleware(app)
+    check_idempotency_key(key)
+    from status_fanout.api import idempotency  # only requests with the header pay for it
+
+    def run() -> dict[str, Any]:
+        response = next_middleware(app)
+        return {"status": response.status_code, "body": response.body, "headers": dict(response.headers)}
+
+    scope = hash_token(authorization_header(event))[:16]
+    first = idempotency.run_once(f"{scope} POST {event.path}", key, event.body or "", run)
+    return Response(status_code=first["status"], body=first["body"], headers=first["headers"])
+
+
+def install(app: APIGatewayRestResolver, settings: Settings) -> None:
+    """The gates, in this order, in front of every route, and the error mapping (`register`)."""
+
+    def staff_gate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        refuse(app.current_event, settings)
+        return next_middleware(app)
+
+    app.use(middlewares=[staff_gate, idempotency_gate])
+    register(app)

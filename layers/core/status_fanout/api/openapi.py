@@ -1,14 +1,10 @@
-"""Request parsing for the API, and its OpenAPI document and Swagger UI.
-
-The runtime resolver does not use Powertools' request validation: it imports
-the OpenAPI machinery (~100 ms) into every cold start and builds validators on
-the first request. Routes parse their body and query with our pydantic models
-instead (`parse_body`, `parse_query`), and register through `route`, which
-records them so that `document` can build the OpenAPI document on demand with
-a validating Powertools resolver that exists only for that. Powertools knows
-parameters and bodies; `_refine` then writes what only we know: every status a
-route answers (its gates' included), the error shape, content types, path
-patterns and the Idempotency-Key header.
+"""The api's OpenAPI document and Swagger UI, built on their first request
+from the routes the routers recorded (status_fanout.api.routing): a validating
+Powertools resolver that exists only for that knows parameters and bodies;
+`_refine` then writes what only we know: every status a route answers (its
+gates' included), the error shape, content types, path patterns and the
+Idempotency-Key header. Imported by the first request for /openapi.json or
+/docs, never at cold start.
 """
 
 from __future__ import annotations
@@ -19,14 +15,13 @@ import inspect
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from status_fanout.errors import InvalidRequestError, MalformedRequestError
+from status_fanout.api.routing import FORM, HTML, JSON, Api, ModelRef, Route
 
 TITLE = "status-fanout API"
 VERSION = "1"
@@ -34,83 +29,7 @@ DESCRIPTION = (
     "Staff routes need `Authorization: Bearer <token>`. Errors are "
     '`{"error": {"code", "message", "details"}}`; POSTs honour `Idempotency-Key`.'
 )
-M = TypeVar("M", bound=BaseModel)
-F = TypeVar("F", bound=Callable[..., Any])
-# A model, or "package.module:Model" for one whose module should load only when
-# its route is first called or the document is built, not at cold start.
-ModelRef = type[BaseModel] | str
 
-
-JSON = "application/json"
-HTML = "text/html"
-FORM = "application/x-www-form-urlencoded"
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    rule: str
-    summary: str
-    body: ModelRef | None
-    query: ModelRef | None
-    status: tuple[int, ...]  # every success status the route answers with
-    public: bool
-    errors: tuple[int, ...]  # its own 4xx, besides those of the gates every route of its kind passes
-    answers: tuple[str, ...]  # the media types of its answers (HTML pages also carry their 4xx)
-    form: bool  # takes a form-encoded body as well as JSON
-
-
-class Api:
-    """A Powertools resolver plus the record of what each route accepts."""
-
-    def __init__(self) -> None:
-        self.resolver = APIGatewayRestResolver()
-        self.routes: list[Route] = []
-
-    def route(self, method: str, rule: str, summary: str, *, body: ModelRef | None = None,
-              query: ModelRef | None = None, status: int | tuple[int, ...] = 200, public: bool = False,
-              errors: tuple[int, ...] = (), answers: tuple[str, ...] = (JSON,),
-              form: bool = False) -> Callable[[F], F]:
-        statuses = (status,) if isinstance(status, int) else status
-
-        def register(func: F) -> F:
-            self.routes.append(Route(method, rule, summary, body, query, statuses, public, errors, answers, form))
-            self.resolver.route(rule, method, include_in_schema=False)(func)
-            return func
-
-        return register
-
-
-def _invalid(exc: ValidationError, prefix: tuple[str, ...] = ()) -> InvalidRequestError:
-    details = []
-    for error in exc.errors(include_url=False, include_input=False):
-        field = ".".join(str(p) for p in (*prefix, *error["loc"]) if p != "[key]") or "body"
-        details.append({"field": field, "message": error["msg"], "type": error["type"]})
-    fields = ", ".join(sorted({d["field"] for d in details}))
-    return InvalidRequestError(f"invalid {fields}", details)
-
-
-def parse_body(model: type[M], raw: str | None) -> M:
-    try:
-        data = json.loads(raw or "")
-    except ValueError as exc:
-        raise MalformedRequestError("the request body is not valid JSON", [{"field": "body"}]) from exc
-    if not isinstance(data, dict):
-        raise InvalidRequestError("the request body must be a JSON object", [{"field": "body"}])
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
-
-
-def parse_query(model: type[M], params: dict[str, str] | None) -> M:
-    try:
-        return model.model_validate(params or {})
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
-
-
-# --- documentation, built on first request -----------------------------------
 
 def _model(ref: ModelRef) -> type[BaseModel]:
     if isinstance(ref, str):

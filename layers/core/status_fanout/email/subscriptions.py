@@ -13,14 +13,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from status_fanout.api.openapi import _invalid
 from status_fanout.clients import aws_client
 from status_fanout.delivery.jobs import enqueue as enqueue_jobs
 from status_fanout.dynamo import retry_conflicts
@@ -28,13 +27,13 @@ from status_fanout.email.store import STATES, Subscriber, SubscriberStore
 from status_fanout.email.tokens import BadTokenError, Purpose, address_key, make_token, read_token, secret_key
 from status_fanout.errors import (
     ConflictError,
-    InvalidFieldError,
     MalformedRequestError,
     NotFoundError,
     TooManyRequestsError,
 )
 from status_fanout.incidents.lifecycle import new_id
 from status_fanout.incidents.models import ComponentId
+from status_fanout.incidents.service import check_components
 from status_fanout.incidents.store import IncidentStore
 from status_fanout.observability import logger
 from status_fanout.settings import Settings
@@ -110,15 +109,6 @@ def form_fields(body: str | None) -> dict[str, list[str]]:
         raise MalformedRequestError("too many form fields", [{"field": "body"}]) from exc
 
 
-def parse_form(model: type[BaseModel], fields: Mapping[str, list[str]], lists: Iterable[str]) -> Any:
-    """A form-encoded body as `model`: repeated fields in `lists`, others the first value."""
-    data: dict[str, Any] = {k: (v if k in lists else v[0]) for k, v in fields.items() if k != "token"}
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
-
-
 class SubscriptionService:
     sqs = aws_client("sqs")
 
@@ -140,12 +130,6 @@ class SubscriptionService:
     def link(self, path: str, token: str) -> str:
         return f"{self.settings.links_base}/v1/subscriptions/{path}?token={token}"
 
-    def _check_components(self, components: list[str]) -> None:
-        known = {c.id for c in self.store.list_components()} if components else set()
-        for component_id in components:
-            if component_id not in known:
-                raise InvalidFieldError(f"components.{component_id}", "unknown component")
-
     # --- POST /v1/subscriptions ----------------------------------------------
 
     def accept(self, request: SubscribeRequest, client_ip: str) -> None:
@@ -155,7 +139,7 @@ class SubscriptionService:
                                      s.subscribe_ip_window_seconds, time.time())
         if wait:
             raise TooManyRequestsError("too many subscription requests from this client; try again later", wait)
-        self._check_components(request.components)
+        check_components(self.store, request.components)
         if not s.email_queue_url:
             raise RuntimeError("no email queue configured")
         self.enqueue(s.email_queue_url, [{"kind": "subscribe", "request_id": uuid.uuid4().hex,
@@ -233,7 +217,7 @@ class SubscriptionService:
 
     def save_components(self, token: str | None, request: ManageRequest) -> Subscriber:
         subscriber = self._by_token(("manage",), token)
-        self._check_components(request.components)
+        check_components(self.store, request.components)
         return self._change(subscriber, components=request.components)
 
     def check_unsubscribe(self, token: str | None) -> Subscriber | None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from status_fanout.dynamo import retry_conflicts
-from status_fanout.errors import NotFoundError
+from status_fanout.errors import InvalidFieldError, NotFoundError
 from status_fanout.incidents import lifecycle
 from status_fanout.incidents.models import (
     Component,
@@ -31,6 +31,15 @@ IncidentWithUpdates = tuple[Incident, list[IncidentUpdate]]
 # limit and the function's 30 s timeout. Backoff is full jitter, capped so a
 # loser retries promptly. (12 writers at once on a loaded CI machine needed
 # more than 10 s.)
+def check_components(store: IncidentStore, components: list[str]) -> None:
+    """Refuse a choice of components (a webhook endpoint's, an email
+    subscriber's) that names one that does not exist: 422 naming it."""
+    known = {c.id for c in store.list_components()} if components else set()
+    for component_id in components:
+        if component_id not in known:
+            raise InvalidFieldError(f"components.{component_id}", "unknown component")
+
+
 def _with_retries(write: Callable[[], T]) -> T:
     """Concurrent posts to one incident serialise on the head item's version."""
     return retry_conflicts(write, "the incident")

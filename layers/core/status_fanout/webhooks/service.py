@@ -9,8 +9,8 @@ from typing import Any
 from status_fanout.delivery.events import EventSnapshot, delivery_id
 from status_fanout.delivery.planner import Planner
 from status_fanout.delivery.subscriber_index import SubscriberIndex
-from status_fanout.errors import InvalidFieldError
 from status_fanout.incidents.lifecycle import new_id
+from status_fanout.incidents.service import check_components
 from status_fanout.incidents.store import IncidentStore
 from status_fanout.publishing import public_json
 from status_fanout.settings import Settings
@@ -46,15 +46,9 @@ class WebhookService:
                    allow_loopback=self.settings.webhook_allow_loopback, resolve=self.resolve)
         return url.strip()
 
-    def _check_components(self, components: list[str]) -> None:
-        known = {c.id for c in self.store.list_components()} if components else set()
-        for component_id in components:
-            if component_id not in known:
-                raise InvalidFieldError(f"components.{component_id}", "unknown component")
-
     def create(self, request: WebhookCreate) -> tuple[WebhookEndpoint, str]:
         url = self._check_url(request.url)
-        self._check_components(request.components)
+        check_components(self.store, request.components)
         now = format_ts(self.clock())
         secret = new_secret()
         endpoint = WebhookEndpoint(
@@ -76,7 +70,7 @@ class WebhookService:
         if request.url is not None:
             changes["url"] = self._check_url(request.url)
         if request.components is not None:
-            self._check_components(request.components)
+            check_components(self.store, request.components)
             changes["components"] = list(dict.fromkeys(request.components))
         for field in ("description", "format"):
             if getattr(request, field) is not None:
