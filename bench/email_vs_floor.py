@@ -62,6 +62,7 @@ from floorkit import (
     chunks,
     compare,
     create_status_table,
+    profile_to,
     run_phase,
     sqs_record,
     start_mark,
@@ -298,7 +299,7 @@ def _main(args: argparse.Namespace) -> list[dict[str, Any]]:
                     seconds, outcome["failures"] = run(jobs)
                     return float(seconds)
 
-                phase = run_phase(side, len(jobs), emulated, {}, work)
+                phase = run_phase(side, len(jobs), emulated, {}, work, f"{side}-r{round_ + 1}")
                 check(phase, events, jobs, outcome["failures"])
                 print(f"{side} round {round_ + 1}: {phase.per_s:.1f}/s {phase.void or ''}", file=sys.stderr)
                 phases.append(phase)
@@ -318,7 +319,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10, help="SQS batch size")
     parser.add_argument("--concurrency", type=int, default=4, help="batches at once (sender containers)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--py-spy", metavar="DIR", help="record py-spy stacks of each measured phase here "
+                        "(bench/floorkit/stacks.py DIR sums them up); perturbs the figures")
     args = parser.parse_args()
+    profile_to(args.py_spy)
     # The engine's logs and metrics go to stdout: keep stdout for the figures.
     with contextlib.redirect_stdout(sys.stderr):
         lines = _main(args)

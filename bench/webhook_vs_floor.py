@@ -37,6 +37,7 @@ Usage: .venv/bin/python bench/webhook_vs_floor.py [--endpoints 100] [--events 10
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import sys
@@ -55,6 +56,7 @@ from floorkit import (
     chunks,
     compare,
     create_status_table,
+    profile_to,
     run_phase,
     sqs_record,
     start_mark,
@@ -221,7 +223,8 @@ def one_delay(args: argparse.Namespace, settings: Any, emulated: Emulated, recei
                               f"and {len(set(seen) - expected)} others")
         if any(n != 1 for n in seen.values()):
             phase.void.append(f"{sum(1 for n in seen.values() if n != 1)} webhook-ids arrived more than once")
-        statuses = {}
+        statuses: dict[str, str] = {}
+        errors: collections.Counter[str] = collections.Counter()
         for ep in {j["subscriber_id"] for j in jobs}:
             pages = setup_db.get_paginator("query").paginate(
                 TableName=TABLE, KeyConditionExpression="pk = :p AND begins_with(sk, :d)",
@@ -230,9 +233,14 @@ def one_delay(args: argparse.Namespace, settings: Any, emulated: Emulated, recei
                 for item in page["Items"]:
                     if item["delivery_id"]["S"] in expected:
                         statuses[item["delivery_id"]["S"]] = item["status"]["S"]
+                        if item["status"]["S"] != "delivered":
+                            last = (item.get("attempts", {}).get("L") or [{"M": {}}])[-1]["M"]
+                            errors[f"{item['status']['S']}: {json.dumps(last.get('error') or last.get('status_code'))}"
+                                   [:160]] += 1
         delivered = sum(1 for s in statuses.values() if s == "delivered")
         if delivered != len(expected):
-            phase.void.append(f"{delivered} of {len(expected)} log items read delivered")
+            phase.void.append(f"{delivered} of {len(expected)} log items read delivered"
+                              + "".join(f"; {n} × {e}" for e, n in errors.most_common(3)))
         if failures:
             phase.void.append(f"{len(failures)} batch item failures")
         calls = sqs.take()
@@ -258,7 +266,7 @@ def one_delay(args: argparse.Namespace, settings: Any, emulated: Emulated, recei
                 seconds, outcome["failures"] = run(jobs)
                 return float(seconds)
 
-            phase = run_phase(side, len(jobs), emulated, {"receiver": receiver}, work)
+            phase = run_phase(side, len(jobs), emulated, {"receiver": receiver}, work, f"{side}-d{delay}-r{round_ + 1}")
             check(phase, jobs, outcome["failures"])
             print(f"{side} round {round_ + 1}: {phase.per_s:.1f}/s {phase.void or ''}", file=sys.stderr)
             phases[side].append(phase)
@@ -276,7 +284,10 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=32, help="sender workers per batch; the floor's pool")
     parser.add_argument("--delays", default="0,50", help="receiver delays in ms, one figure each")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--py-spy", metavar="DIR", help="record py-spy stacks of each measured phase here "
+                        "(bench/floorkit/stacks.py DIR sums them up); perturbs the figures")
     args = parser.parse_args()
+    profile_to(args.py_spy)
     # The engine's logs and metrics go to stdout: keep stdout for the figures.
     with contextlib.redirect_stdout(sys.stderr):
         lines = _main(args)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -258,17 +259,59 @@ class Phase:
         return self.deliveries / self.seconds
 
 
+class Profiler:
+    """py-spy on this process and the emulator during each measured phase
+    (`--py-spy DIR`): raw collapsed stacks of the threads holding the GIL, so
+    roughly where each process spends its CPU, one file per process and
+    phase (`DIR/<label>-<process>.txt`). `stacks.py DIR` sums them up."""
+
+    def __init__(self, directory: str | None) -> None:
+        self.directory = Path(directory) if directory else None
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def start(self, label: str, pids: Mapping[str, int]) -> None:
+        if self.directory is None:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        spy = Path(sys.executable).with_name("py-spy")
+        for name, pid in pids.items():
+            self.running.append(subprocess.Popen(
+                [str(spy), "record", "--gil", "--nonblocking", "--format", "raw", "--rate", "50", "--pid", str(pid),
+                 "--output", str(self.directory / f"{label}-{name}.txt")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(0.5)  # attached before the phase starts
+
+    def stop(self) -> None:
+        for spy in self.running:
+            spy.send_signal(signal.SIGINT)
+        for spy in self.running:
+            spy.wait(timeout=60)
+        self.running = []
+
+
+PROFILER = Profiler(None)
+
+
+def profile_to(directory: str | None) -> None:
+    """Record py-spy stacks of every measured phase into `directory` (None: don't)."""
+    PROFILER.directory = Path(directory) if directory else None
+
+
 def run_phase(side: str, deliveries: int, emulated: Emulated, others: Mapping[str, Child],
-              work: Callable[[], float]) -> Phase:
+              work: Callable[[], float], label: str = "") -> Phase:
     """Run `work` (which returns the seconds it measured) with the CPU of this
     process, the emulator and `others` read around it, and the AWS calls counted."""
     emulated.meter.take()
     children = {"moto": emulated.moto, **others}
+    PROFILER.start(label or side, {"bench": os.getpid(), "moto": emulated.moto.pid})
     before = {name: child.cpu_seconds() for name, child in children.items()}
     cpu = time.process_time()
-    seconds = work()
-    used = {"bench": time.process_time() - cpu}
-    used |= {name: child.cpu_seconds() - before[name] for name, child in children.items()}
+    try:
+        seconds = work()
+        used = {"bench": time.process_time() - cpu}
+        used |= {name: child.cpu_seconds() - before[name] for name, child in children.items()}
+    finally:
+        PROFILER.stop()
     calls, sends = emulated.meter.take()
     return Phase(side, deliveries, seconds, used, calls, sends)
 
