@@ -281,7 +281,7 @@ def _main(args: argparse.Namespace) -> list[dict[str, Any]]:
             floor.raws = raw_messages(warm_events[:1])
             run([j for j in warm_jobs if j["event_id"] == warm_events[0].id][:args.batch * args.concurrency])
         sent_since()
-        sqs.take()
+        warm_void = [f"warm-up: {len(calls)} SQS calls"] if (calls := sqs.take()) else []
 
         started = start_mark()
         senders: list[Phase] = []
@@ -305,7 +305,7 @@ def _main(args: argparse.Namespace) -> list[dict[str, Any]]:
                 phases.append(phase)
         floor.close()
         floor_threads.shutdown()
-        return [compare("email_vs_floor", senders, floors, TARGET, started, subscribers=args.subscribers,
+        return [compare("email_vs_floor", senders, floors, TARGET, started, warm_void, subscribers=args.subscribers,
                         events=args.events, mails=args.subscribers * args.events, batch=args.batch,
                         concurrent_batches=args.concurrency, floor_threads=args.concurrency * args.batch)]
     finally:

@@ -335,13 +335,13 @@ def summary(phases: list[Phase]) -> dict[str, Any]:
 
 
 def compare(bench: str, senders: list[Phase], floors: list[Phase], target: str,
-            started: tuple[str, float], **extra: Any) -> dict[str, Any]:
+            started: tuple[str, float], void: list[str] | None = None, **extra: Any) -> dict[str, Any]:
     """The figure: both rates (medians), the ratio (median of the rounds'
     sender/floor ratios), each side's costs, load and time; void if any
-    phase was."""
+    phase was, or for `void`'s reasons."""
     ratios = [s.per_s / f.per_s for s, f in zip(senders, floors, strict=True)]
-    void = [f"{p.side} round {n + 1}: {reason}" for phases in (senders, floors)
-            for n, p in enumerate(phases) for reason in p.void]
+    void = [*(void or []), *(f"{p.side} round {n + 1}: {reason}" for phases in (senders, floors)
+                             for n, p in enumerate(phases) for reason in p.void)]
     sender, floor = summary(senders), summary(floors)
     figure: dict[str, Any] = {
         "bench": bench, **extra, "rounds": len(senders),
