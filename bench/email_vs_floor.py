@@ -99,9 +99,10 @@ class Floor:
                     self.events[event_id] = json.loads(item["payload"]["S"])
         due = [j for j in jobs if subscribers.get(j["subscriber_id"], {}).get("state", {}).get("S") == "confirmed"]
         now = int(time.time())
-        self.db.transact_write_items(TransactItems=[{"Put": {
-            "TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-            "Item": self.mail_item(j, "sending", now) | {"lease_until": {"N": str(now + 900)}}}} for j in due])
+        for part in chunks(due, 100):  # DynamoDB's ceiling per transaction; one for batches up to 100
+            self.db.transact_write_items(TransactItems=[{"Put": {
+                "TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
+                "Item": self.mail_item(j, "sending", now) | {"lease_until": {"N": str(now + 900)}}}} for j in part])
         list(self.pool.map(lambda j: self.send(j, subscribers[j["subscriber_id"]]), due))
 
     def send(self, job: dict[str, Any], subscriber: dict[str, Any]) -> None:

@@ -70,7 +70,9 @@ class Floor:
     """The reference floor: the least a durable webhook sender does per batch and per delivery."""
 
     def __init__(self, db: Any, table: str, in_flight: int) -> None:
-        self.db, self.table = db, table
+        from status_fanout.webhooks.models import sign  # the one piece shared with the sender: the signature
+
+        self.db, self.table, self.sign = db, table, sign
         self.http = urllib3.PoolManager(maxsize=in_flight, block=False, retries=False,
                                         timeout=urllib3.Timeout(connect=5, read=15))
         self.pool = ThreadPoolExecutor(in_flight)
@@ -87,14 +89,13 @@ class Floor:
                 self.events[event_id] = json.loads(item["payload"]["S"])
         due = [j for j in jobs if endpoints.get(j["subscriber_id"], {}).get("status", {}).get("S") == "active"]
         now = int(time.time())
-        self.db.transact_write_items(TransactItems=[{"Put": {
-            "TableName": self.table, "Item": self.log_item(j, "sending", now) | {"lease_until": {"N": str(now + 900)}},
-            "ConditionExpression": "attribute_not_exists(pk)"}} for j in due])
+        for part in chunks(due, 100):  # DynamoDB's ceiling per transaction; one for batches up to 100
+            self.db.transact_write_items(TransactItems=[{"Put": {
+                "TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
+                "Item": self.log_item(j, "sending", now) | {"lease_until": {"N": str(now + 900)}}}} for j in part])
         list(self.pool.map(lambda j: self.deliver(j, endpoints[j["subscriber_id"]]), due))
 
     def deliver(self, job: dict[str, Any], endpoint: dict[str, Any]) -> None:
-        from status_fanout.webhooks.models import sign
-
         event = self.events[job["event_id"]]
         body = json.dumps({"type": event["type"], "timestamp": event["occurred_at"], "data": {
             "page": event["page"], "incident": event.get("incident"), "update": event.get("update"),
@@ -106,7 +107,7 @@ class Floor:
         started = time.perf_counter()
         reply = self.http.request("POST", endpoint["url"]["S"], body=body, headers={
             "webhook-id": job["delivery_id"], "webhook-timestamp": str(stamp), "content-type": "application/json",
-            "webhook-signature": sign(secrets, job["delivery_id"], stamp, body)})
+            "webhook-signature": self.sign(secrets, job["delivery_id"], stamp, body)})
         status = "delivered" if 200 <= reply.status < 300 else "failed"
         attempt = {"M": {"at": {"S": at}, "attempt": {"N": "1"}, "status_code": {"N": str(reply.status)},
                          "latency_ms": {"N": str(int((time.perf_counter() - started) * 1000))}}}
