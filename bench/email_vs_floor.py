@@ -131,7 +131,7 @@ def _main(args: argparse.Namespace) -> list[dict[str, Any]]:
     from status_fanout.email.subscriptions import SubscriptionService
     from status_fanout.incidents.lifecycle import status_labels
     from status_fanout.incidents.store import IncidentStore
-    from status_fanout.settings import Settings
+    from status_fanout.settings import EmailSettings, PageSettings, Settings
     from status_fanout.timefmt import format_ts, utcnow
 
     emulated = Emulated()
@@ -141,12 +141,11 @@ def _main(args: argparse.Namespace) -> list[dict[str, Any]]:
         ses_setup = emulated.client("sesv2")
         for identity in (SENDER, SENDER.rpartition("@")[2]):
             ses_setup.create_email_identity(EmailIdentity=identity)
-        settings = Settings(table_name=TABLE, page_name="Bottlenose", sender_address=SENDER,
-                            subscription_secret="bench-" + "s" * 40, email_max_send_rate=100_000,
-                            email_sender_concurrency=1, email_queue_url="stub://email-queue",
-                            email_dlq_url="stub://email-dlq")
+        settings = Settings(table_name=TABLE, page=PageSettings(name="Bottlenose"), email=EmailSettings(
+            sender_address=SENDER, subscription_secret="bench-" + "s" * 40, max_send_rate=100_000,
+            sender_concurrency=1, queue_url="stub://email-queue", dlq_url="stub://email-dlq"))
         setup_store = IncidentStore(TABLE, setup_db)
-        subscribers_store = SubscriberStore(setup_store, settings.fanout_shards)
+        subscribers_store = SubscriberStore(setup_store, settings.fanout.shards)
         created = format_ts(utcnow())
         subscribers = [Subscriber(id=f"sub_{n:06d}", email=f"r{n:06d}@example.com", address_key=f"bench-{n}",
                                   state="confirmed", created_at=created, updated_at=created, confirmed_at=created)
@@ -177,7 +176,7 @@ def _main(args: argparse.Namespace) -> list[dict[str, Any]]:
                 events.append(events_store.put(EventSnapshot(
                     id=f"bench:{label}:{n}", type="incident.created" if n == 0 else "incident.updated",
                     occurred_at=at, incident_id=incident_id, page={"id": "bottlenose", "name": "Bottlenose",
-                                                                    "url": settings.page_url,
+                                                                    "url": settings.page.url,
                                                                     "time_zone": "Etc/UTC", "updated_at": at},
                     status={"indicator": "major", "description": "Partial System Outage"}, incident=incident,
                     update={**updates[0], "label": labels[updates[0]["id"]]}, sequence=n + 1),
@@ -225,7 +224,7 @@ def _main(args: argparse.Namespace) -> list[dict[str, Any]]:
                         batch = batches.get_nowait()
                     except queue.Empty:
                         return
-                    result = engine.handle_batch(batch, settings.email_queue_url)
+                    result = engine.handle_batch(batch, settings.email.queue_url)
                     failures.extend(f["itemIdentifier"] for f in result["batchItemFailures"])
 
             threads = [threading.Thread(target=container, args=(engine,)) for engine in engines]

@@ -67,8 +67,11 @@ def main() -> None:
         stack.stop_pollers()  # the planner's calls alone, on a quiet emulator
 
         sink = boto3.client("sqs").create_queue(QueueName="fanout-cost-email-sink")["QueueUrl"]
-        settings = Settings.from_env().model_copy(update={"webhook_queue_url": "", "email_queue_url": sink,
-                                                          "plan_queue_url": sink, "fanout_shards": args.shards})
+        settings = Settings.from_env()
+        settings = settings.model_copy(update={
+            "webhook": settings.webhook.model_copy(update={"queue_url": ""}),
+            "email": settings.email.model_copy(update={"queue_url": sink}),
+            "fanout": settings.fanout.model_copy(update={"plan_queue_url": sink, "shards": args.shards})})
         calls: collections.Counter[str] = collections.Counter()
         counted_ddb, counted_sqs = boto3.client("dynamodb"), boto3.client("sqs")
         for client in (counted_ddb, counted_sqs):

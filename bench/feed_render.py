@@ -38,13 +38,13 @@ from typing import Any
 from status_fanout.incidents.models import AffectedComponent, Component, Incident, IncidentUpdate
 from status_fanout.publishing import feeds
 from status_fanout.publishing.publisher import RECENT_INCIDENTS, RenderPlan, SiteState, render
-from status_fanout.settings import Settings
+from status_fanout.settings import PageSettings, Settings
 from status_fanout.timefmt import format_ts, parse_ts
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT / "data" / "githubstatus-incidents"
-SETTINGS = Settings(table_name="bench", page_name="GitHub", page_url="https://www.githubstatus.com",
-                    page_time_zone="America/New_York")
+SETTINGS = Settings(table_name="bench", page=PageSettings(name="GitHub", url="https://www.githubstatus.com",
+                                                          time_zone="America/New_York"))
 
 Pair = tuple[Incident, list[IncidentUpdate]]
 

@@ -105,7 +105,7 @@ def _main() -> list[dict[str, Any]] | None:
             sender = DeliveryEngine(WebhookChannel(service.webhooks, settings), store)
             started = time.perf_counter()
             for offset in range(0, len(records), BATCH):
-                result = sender.handle_batch(records[offset:offset + BATCH], settings.webhook_queue_url)
+                result = sender.handle_batch(records[offset:offset + BATCH], settings.webhook.queue_url)
                 assert not result["batchItemFailures"], result
             sender_seconds = time.perf_counter() - started
 
@@ -113,7 +113,7 @@ def _main() -> list[dict[str, Any]] | None:
             engine = DeliveryEngine(WebhookChannel(memory, settings), store, events=memory, claims=memory)
             started = time.perf_counter()
             for offset in range(0, len(records), BATCH):
-                result = engine.handle_batch(records[offset:offset + BATCH], settings.webhook_queue_url)
+                result = engine.handle_batch(records[offset:offset + BATCH], settings.webhook.queue_url)
                 assert not result["batchItemFailures"], result
             engine_seconds = time.perf_counter() - started
 

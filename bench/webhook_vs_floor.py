@@ -128,13 +128,13 @@ class Floor:
 
 
 def _main(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from status_fanout.settings import Settings
+    from status_fanout.settings import Settings, WebhookSettings
 
     emulated = Emulated()
     try:
         create_status_table(emulated.client("dynamodb"), TABLE)
-        settings = Settings(table_name=TABLE, webhook_allow_loopback=True, webhook_allow_http=True,
-                            webhook_queue_url="stub://webhook-queue", webhook_dlq_url="stub://webhook-dlq")
+        settings = Settings(table_name=TABLE, webhook=WebhookSettings(
+            allow_loopback=True, allow_http=True, queue_url="stub://webhook-queue", dlq_url="stub://webhook-dlq"))
         results = []
         for delay in [int(d) for d in args.delays.split(",")]:
             receiver = Child("receiver_process.py", "--delay-ms", str(delay))
@@ -160,7 +160,7 @@ def one_delay(args: argparse.Namespace, settings: Any, emulated: Emulated, recei
     from status_fanout.webhooks.transport import Dialer
 
     setup_db = emulated.client("dynamodb")
-    setup_store = WebhookStore(Store(TABLE, setup_db), settings.fanout_shards)
+    setup_store = WebhookStore(Store(TABLE, setup_db), settings.fanout.shards)
     events = EventStore(Store(TABLE, setup_db))
     now = format_ts(utcnow())
     endpoints = [setup_store.save(WebhookEndpoint(
@@ -190,8 +190,8 @@ def one_delay(args: argparse.Namespace, settings: Any, emulated: Emulated, recei
     sqs = StubSqs()
     sender_db = emulated.client("dynamodb")
     # The channel's own dialer, its pool sized to --in-flight.
-    channel = WebhookChannel(WebhookStore(Store(TABLE, sender_db), settings.fanout_shards), settings,
-                             dialer=Dialer(settings.webhook_timeout_seconds, max_per_host=args.in_flight))
+    channel = WebhookChannel(WebhookStore(Store(TABLE, sender_db), settings.fanout.shards), settings,
+                             dialer=Dialer(settings.webhook.timeout_seconds, max_per_host=args.in_flight))
     channel.max_in_flight = args.in_flight
     engine = DeliveryEngine(channel, Store(TABLE, sender_db), sqs=sqs)
     floor = Floor(emulated.client("dynamodb"), TABLE, args.in_flight)
@@ -201,7 +201,7 @@ def one_delay(args: argparse.Namespace, settings: Any, emulated: Emulated, recei
         seconds, failures = 0.0, []
         for batch in chunks(records, args.batch):
             started = time.perf_counter()
-            result = engine.handle_batch(batch, settings.webhook_queue_url)
+            result = engine.handle_batch(batch, settings.webhook.queue_url)
             seconds += time.perf_counter() - started
             failures += [f["itemIdentifier"] for f in result["batchItemFailures"]]
         return seconds, failures

@@ -39,7 +39,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     records = event.get("Records") or []
     # A claim lasts as long as this invocation may: if it dies, the mail is retried after.
     lease = math.ceil(context.get_remaining_time_in_millis() / 1000)
-    result = engine.handle_batch(records, settings.email_queue_url, lease_seconds=lease)
+    result = engine.handle_batch(records, settings.email.queue_url, lease_seconds=lease)
     failed = len(result["batchItemFailures"])
     metrics.add_metric(name="EmailJobsHandled", unit=MetricUnit.Count, value=len(records) - failed)
     metrics.add_metric(name="EmailJobsRetried", unit=MetricUnit.Count, value=failed)

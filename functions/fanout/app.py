@@ -56,7 +56,7 @@ def plan_shard(record: SQSRecord, lambda_context: LambdaContext) -> None:
     try:
         job = parse_job(record.body, PLAN_JOB_FIELDS)
     except PoisonMessage as poison:
-        if dead_letter_poison(planner.sqs, settings.plan_dlq_url, record.raw_event, str(poison)):
+        if dead_letter_poison(planner.sqs, settings.fanout.plan_dlq_url, record.raw_event, str(poison)):
             metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
             return
         raise
@@ -65,7 +65,7 @@ def plan_shard(record: SQSRecord, lambda_context: LambdaContext) -> None:
     except Exception:
         # Back in seconds, not after the queue's 12-minute visibility timeout.
         delay = backoff(PLAN_RETRY_BASE_SECONDS, int(record.attributes.approximate_receive_count or 1), rng)
-        hold(planner.sqs, settings.plan_queue_url, record.receipt_handle, delay)
+        hold(planner.sqs, settings.fanout.plan_queue_url, record.receipt_handle, delay)
         raise
     metrics.add_metric(name="DeliveriesEnqueued", unit=MetricUnit.Count, value=sent)
 

@@ -41,11 +41,12 @@ RESPONSE_TIMEOUT_SECONDS = 5.0
 MAX_RESPONSE_BYTES = 4000
 # Resource property -> setting. template.yaml gives each property the value the
 # functions' environment has (tests/unit/test_public_artifacts.py).
+# A setting is "section.field" or a top-level field (status_fanout.settings).
 PROPERTY_SETTINGS = {
-    "PageName": "page_name",
-    "PageUrl": "page_url",
-    "PageTimeZone": "page_time_zone",
-    "SenderAddress": "sender_address",
+    "PageName": "page.name",
+    "PageUrl": "page.url",
+    "PageTimeZone": "page.time_zone",
+    "SenderAddress": "email.sender_address",
     "PublicBucket": "public_bucket",
     "StatusTable": "table_name",
 }
@@ -87,9 +88,12 @@ def render_everything(properties: dict[str, Any], cancelled: threading.Event) ->
     from status_fanout.publishing.publisher import Publisher
     from status_fanout.settings import Settings, get_settings
 
-    overrides = {setting: str(properties[name]) for name, setting in PROPERTY_SETTINGS.items()
-                 if properties.get(name)}
-    settings = Settings.model_validate({**get_settings().model_dump(), **overrides})
+    values = get_settings().model_dump()
+    for name, setting in PROPERTY_SETTINGS.items():
+        if properties.get(name):
+            section, _, field = setting.rpartition(".")
+            (values[section] if section else values)[field] = str(properties[name])
+    settings = Settings.model_validate(values)
     if not settings.public_bucket:
         raise ValueError("no public bucket: set PUBLIC_BUCKET or the PublicBucket property")
     # Bounded calls: a hung connection must not outlive the invocation.

@@ -48,7 +48,7 @@ def tell_staff(message: str) -> None:
 
 
 store = Store(settings.table_name)
-engine = DeliveryEngine(WebhookChannel(WebhookStore(store, settings.fanout_shards), settings, notify_staff=tell_staff),
+engine = DeliveryEngine(WebhookChannel(WebhookStore(store, settings.fanout.shards), settings, notify_staff=tell_staff),
                         store)
 
 
@@ -58,7 +58,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     records = event.get("Records") or []
     # A claim lasts as long as this invocation may: if it dies, the delivery is retried after.
     lease = math.ceil(context.get_remaining_time_in_millis() / 1000)
-    result = engine.handle_batch(records, settings.webhook_queue_url, lease_seconds=lease)
+    result = engine.handle_batch(records, settings.webhook.queue_url, lease_seconds=lease)
     failed = len(result["batchItemFailures"])
     metrics.add_metric(name="WebhookJobsHandled", unit=MetricUnit.Count, value=len(records) - failed)
     metrics.add_metric(name="WebhookJobsRetried", unit=MetricUnit.Count, value=failed)

@@ -17,7 +17,7 @@ import pytest
 
 from status_fanout.delivery.planner import Planner
 from status_fanout.delivery.subscriber_index import PAGE_ITEMS
-from status_fanout.settings import Settings
+from status_fanout.settings import EmailSettings, FanoutSettings, Settings
 from tests.support.fake_sqs import SentMessages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,7 +164,8 @@ def test_the_models_hand_off_is_where_planner_plan_shard_hands_off(sm: ModuleTyp
     everyone = pages[:-model.components]
     assert d.page_items == PAGE_ITEMS and max(p.items for p in pages) == PAGE_ITEMS
     assert max(p.seconds for p in pages) < margin
-    settings = Settings(table_name="t", plan_queue_url="plan", email_queue_url="deliveries", fanout_shards=16)
+    settings = Settings(table_name="t", fanout=FanoutSettings(plan_queue_url="plan", shards=16),
+                        email=EmailSettings(queue_url="deliveries"))
     job = {"event_id": "upd:i1:1", "event_type": "incident.updated", "occurred_at": "2026-11-28T10:00:00.000Z",
            "component_ids": ["smtp"], "channel": "email", "shard": 0, "buckets": ["all", "c:smtp"]}
     buckets = {"all": everyone, "c:smtp": pages[len(everyone):]}

@@ -1,15 +1,21 @@
-"""One settings model, read once per cold start from the Lambda environment.
+"""The settings, read once per cold start from the Lambda environment.
 
-Each field is read from the environment variable of the same name in upper
-case (TABLE_NAME, PAGE_NAME, ...); template.yaml sets them.
+They are grouped by who reads them: `settings.page` (the status page every
+rendering and mail names), `settings.fanout` (planning), `settings.webhook`
+and `settings.email` (one section per channel); what every function shares
+(the table, the public bucket, the staff digests, the ops topic) is at the
+top. `ENVIRONMENT` is the one table of which environment variable sets which
+field; template.yaml and the local stack set them.
 """
 
 # No `from __future__ import annotations` here: pydantic would compile and
 # eval every field's annotation string at class creation, on each cold start.
+# No pydantic-settings either: importing it (and its dotenv and typing
+# machinery) would add to every cold start for what `from_env` does in ten lines.
 import functools
 import os
 import re
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -22,61 +28,106 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 50400)  # 5 s ... 14 h: 30 h in all
 
 
-class Settings(BaseModel):
-    table_name: str
-    public_bucket: str = ""
-    page_name: str = "Status"
-    page_url: str = "http://127.0.0.1:3000"
-    page_time_zone: str = "Etc/UTC"
-    page_id: str = ""
-    # SHA-256 hex digests of the staff bearer tokens; two during a rotation.
-    staff_token_sha256: tuple[str, ...] = ()
+class PageSettings(BaseModel):
+    """The status page: what the public surface, feeds, mails and webhooks call it."""
+
+    name: str = "Status"
+    url: str = "http://127.0.0.1:3000"
+    time_zone: str = "Etc/UTC"
+    id: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def effective_id(self) -> str:
+        return self.id or re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-") or "page"
+
+
+class FanoutSettings(BaseModel):
+    """Planning: the planning queue, and how the subscriber index is sharded."""
+
     plan_queue_url: str = ""
     plan_dlq_url: str = ""
-    webhook_queue_url: str = ""
-    webhook_dlq_url: str = ""
     # Subscribers of each channel are spread over this many key shards.
-    fanout_shards: int = Field(default=16, ge=1, le=1000)
+    shards: int = Field(default=16, ge=1, le=1000)
+
+
+class WebhookSettings(BaseModel):
+    """The webhook channel (docs/webhooks.md)."""
+
+    queue_url: str = ""
+    dlq_url: str = ""
     # Seconds before each retry of a failed webhook delivery.
-    webhook_retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
+    retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
     # Multiplies every step of that schedule: 0.01 runs the whole schedule in
     # minutes in the local stack and tests. The template never sets it (1).
-    webhook_retry_scale: float = Field(default=1.0, gt=0, le=1)
-    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=15)
-    webhook_disable_after_seconds: int = 5 * 86400
-    # The queues' RedrivePolicy maxReceiveCount (template.yaml sets both; a
+    retry_scale: float = Field(default=1.0, gt=0, le=1)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=15)
+    disable_after_seconds: int = 5 * 86400
+    # The queue's RedrivePolicy maxReceiveCount (template.yaml sets both; a
     # unit test keeps them equal): a job failing on that receive is about to
-    # be dead-lettered by SQS, which the senders count as such.
-    webhook_max_receives: int = Field(default=12, ge=1)
-    email_max_receives: int = Field(default=50, ge=1)
+    # be dead-lettered by SQS, which the sender counts as such.
+    max_receives: int = Field(default=12, ge=1)
     # Only the local stack sets these: loopback receivers over plain HTTP.
-    webhook_allow_loopback: bool = False
-    webhook_allow_http: bool = False
-    ops_topic_arn: str = ""
-    # --- email (docs/email.md) ---
-    email_queue_url: str = ""
-    email_dlq_url: str = ""
+    allow_loopback: bool = False
+    allow_http: bool = False
+
+    @field_validator("retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def retry_delays(self) -> tuple[float, ...]:
+        """The retry schedule as the sender waits it: each step times the scale."""
+        return tuple(step * self.retry_scale for step in self.retry_schedule)
+
+
+class EmailSettings(BaseModel):
+    """The email channel and the subscription routes (docs/email.md)."""
+
+    queue_url: str = ""
+    dlq_url: str = ""
     # The verified SES identity mail comes from, and the configuration set
     # whose event destination reports bounces and complaints.
     sender_address: str = "status@example.com"
-    email_configuration_set: str = ""
+    configuration_set: str = ""
     # Where the subscription secret (token signing, address keys) lives; read
     # once per cold start. `subscription_secret` is for tests and tools only.
     subscription_secret_arn: str = ""
     subscription_secret: str = ""
-    # Base URL of the /v1/subscriptions routes in links; empty: page_url.
+    # Base URL of the /v1/subscriptions routes in links; empty: the page's URL.
     subscription_url: str = ""
     # SES send rate when GetAccount cannot tell (mails per second, whole account),
     # and how many sender containers share it (the SQS event's MaximumConcurrency).
-    email_max_send_rate: float = Field(default=14.0, gt=0)
-    email_sender_concurrency: int = Field(default=5, ge=1)
+    max_send_rate: float = Field(default=14.0, gt=0)
+    sender_concurrency: int = Field(default=5, ge=1)
+    # The queue's RedrivePolicy maxReceiveCount, as for webhooks.
+    max_receives: int = Field(default=50, ge=1)
+    # First retry delay of a throttled send; doubles per attempt up to 15 min.
+    retry_base_seconds: int = Field(default=5, ge=0)
     # Abuse limits of POST /v1/subscriptions (fixed windows).
     subscribe_ip_limit: int = Field(default=20, ge=1)
     subscribe_ip_window_seconds: int = Field(default=3600, ge=1)
     confirm_mails_per_address: int = Field(default=3, ge=1)
     confirm_window_seconds: int = Field(default=3600, ge=1)
-    # First retry delay of a throttled send; doubles per attempt up to 15 min.
-    email_retry_base_seconds: int = Field(default=5, ge=0)
+
+
+class Settings(BaseModel):
+    table_name: str
+    public_bucket: str = ""
+    # SHA-256 hex digests of the staff bearer tokens; two during a rotation.
+    staff_token_sha256: tuple[str, ...] = ()
+    ops_topic_arn: str = ""
+    page: PageSettings = Field(default_factory=PageSettings)
+    fanout: FanoutSettings = Field(default_factory=FanoutSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
 
     @field_validator("staff_token_sha256", mode="before")
     @classmethod
@@ -85,36 +136,64 @@ class Settings(BaseModel):
             return tuple(h.strip().lower() for h in value.split(",") if h.strip())
         return value
 
-    @field_validator("webhook_retry_schedule", mode="before")
-    @classmethod
-    def _split_schedule(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(int(part) for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("page_url")
-    @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
-
-    @property
-    def webhook_retry_delays(self) -> tuple[float, ...]:
-        """The retry schedule as the sender waits it: each step times the scale."""
-        return tuple(step * self.webhook_retry_scale for step in self.webhook_retry_schedule)
-
     @property
     def links_base(self) -> str:
-        return (self.subscription_url or self.page_url).rstrip("/")
-
-    @property
-    def effective_page_id(self) -> str:
-        return self.page_id or re.sub(r"[^a-z0-9]+", "-", self.page_name.lower()).strip("-") or "page"
+        """Where links into the API point (subscription and webhook pages)."""
+        return (self.email.subscription_url or self.page.url).rstrip("/")
 
     @classmethod
     def from_env(cls) -> Self:
+        """Each variable of ENVIRONMENT that is set and not empty, onto its field."""
         env = os.environ
-        values = {name: env[name.upper()] for name in cls.model_fields if env.get(name.upper())}
+        values: dict[str, Any] = {}
+        for variable, path in ENVIRONMENT.items():
+            if value := env.get(variable):
+                section, _, field = path.rpartition(".")
+                (values.setdefault(section, {}) if section else values)[field] = value
         return cls.model_validate(values)
+
+
+# Environment variable -> the field it sets ("section.field", or a top-level
+# field). The names are the deployed contract (template.yaml, the local
+# stack); tests/unit/test_settings.py checks each field has exactly one and
+# every variable the template sets is here.
+ENVIRONMENT: dict[str, str] = {
+    "TABLE_NAME": "table_name",
+    "PUBLIC_BUCKET": "public_bucket",
+    "STAFF_TOKEN_SHA256": "staff_token_sha256",
+    "OPS_TOPIC_ARN": "ops_topic_arn",
+    "PAGE_NAME": "page.name",
+    "PAGE_URL": "page.url",
+    "PAGE_TIME_ZONE": "page.time_zone",
+    "PAGE_ID": "page.id",
+    "PLAN_QUEUE_URL": "fanout.plan_queue_url",
+    "PLAN_DLQ_URL": "fanout.plan_dlq_url",
+    "FANOUT_SHARDS": "fanout.shards",
+    "WEBHOOK_QUEUE_URL": "webhook.queue_url",
+    "WEBHOOK_DLQ_URL": "webhook.dlq_url",
+    "WEBHOOK_RETRY_SCHEDULE": "webhook.retry_schedule",
+    "WEBHOOK_RETRY_SCALE": "webhook.retry_scale",
+    "WEBHOOK_TIMEOUT_SECONDS": "webhook.timeout_seconds",
+    "WEBHOOK_DISABLE_AFTER_SECONDS": "webhook.disable_after_seconds",
+    "WEBHOOK_MAX_RECEIVES": "webhook.max_receives",
+    "WEBHOOK_ALLOW_LOOPBACK": "webhook.allow_loopback",
+    "WEBHOOK_ALLOW_HTTP": "webhook.allow_http",
+    "EMAIL_QUEUE_URL": "email.queue_url",
+    "EMAIL_DLQ_URL": "email.dlq_url",
+    "SENDER_ADDRESS": "email.sender_address",
+    "EMAIL_CONFIGURATION_SET": "email.configuration_set",
+    "SUBSCRIPTION_SECRET_ARN": "email.subscription_secret_arn",
+    "SUBSCRIPTION_SECRET": "email.subscription_secret",
+    "SUBSCRIPTION_URL": "email.subscription_url",
+    "EMAIL_MAX_SEND_RATE": "email.max_send_rate",
+    "EMAIL_SENDER_CONCURRENCY": "email.sender_concurrency",
+    "EMAIL_MAX_RECEIVES": "email.max_receives",
+    "EMAIL_RETRY_BASE_SECONDS": "email.retry_base_seconds",
+    "SUBSCRIBE_IP_LIMIT": "email.subscribe_ip_limit",
+    "SUBSCRIBE_IP_WINDOW_SECONDS": "email.subscribe_ip_window_seconds",
+    "CONFIRM_MAILS_PER_ADDRESS": "email.confirm_mails_per_address",
+    "CONFIRM_WINDOW_SECONDS": "email.confirm_window_seconds",
+}
 
 
 @functools.cache

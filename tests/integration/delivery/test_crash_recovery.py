@@ -61,7 +61,9 @@ def stack() -> Iterator[LocalStack]:
 
 
 def settings_for(stack: LocalStack, queue_url: str) -> Settings:
-    return Settings.from_env().model_copy(update={"webhook_queue_url": queue_url, "fanout_shards": 1})
+    settings = Settings.from_env()
+    return settings.model_copy(update={"webhook": settings.webhook.model_copy(update={"queue_url": queue_url}),
+                                       "fanout": settings.fanout.model_copy(update={"shards": 1})})
 
 
 def silent_incident(api: Api, name: str) -> str:

@@ -14,7 +14,7 @@ from status_fanout.incidents.models import ComponentPatch, ComponentPut, Inciden
 from status_fanout.incidents.service import StatusService
 from status_fanout.incidents.store import IncidentStore
 from status_fanout.publishing.publisher import Publisher, RenderPlan
-from status_fanout.settings import Settings
+from status_fanout.settings import PageSettings, Settings
 
 pytestmark = pytest.mark.integration
 
@@ -109,7 +109,7 @@ def test_publishing_the_same_change_twice_rewrites_nothing(stack: Any, service: 
     incident, _ = service.create_incident(IncidentCreate(name="Twice", status="investigating", body="b"))
     stack.wait_idle(timeout=120)  # the stack's own publisher renders it first
     settings = Settings(table_name=stack.physical["StatusTable"], public_bucket=stack.physical["PublicBucket"],
-                        page_name="Bottlenose")
+                        page=PageSettings(name="Bottlenose"))
     publisher = Publisher(service.store, settings, boto3.client("s3"))
     plan = RenderPlan(incident_ids={incident.id}, components=True)
     publisher.publish(plan)

@@ -21,7 +21,7 @@ from status_fanout.email.store import Subscriber
 from status_fanout.errors import NotFoundError
 from status_fanout.incidents.store import IncidentStore
 from status_fanout.observability import metrics
-from status_fanout.settings import Settings
+from status_fanout.settings import EmailSettings, PageSettings, Settings, WebhookSettings
 from status_fanout.webhooks.channel import WebhookChannel
 from status_fanout.webhooks.models import WebhookEndpoint, WebhookSecret, new_secret
 from status_fanout.webhooks.store import WebhookStore
@@ -147,7 +147,7 @@ def webhook_sender(status: int | None, sqs: StubSqs) -> DeliveryEngine:
                                secrets=[WebhookSecret(secret=new_secret(), created_at=NOW)])
     event = EventSnapshot(id="upd:inc1:1", type="incident.created", occurred_at=NOW, page={"id": "p"}, status={},
                           incident={"id": "inc1"}, update={"id": "u1"}, sequence=1)
-    settings = Settings(table_name="t", webhook_retry_schedule=(1, 1), webhook_dlq_url="https://sqs/dlq")
+    settings = Settings(table_name="t", webhook=WebhookSettings(retry_schedule=(1, 1), dlq_url="https://sqs/dlq"))
     channel = WebhookChannel(StubWebhooks(endpoint, event), settings,
                              dialer=StubDialer(status), resolve=lambda host, port: ["93.184.216.34"])
     return DeliveryEngine(channel, StubTable(), sqs=sqs, events=StubEvents(event),
@@ -261,8 +261,8 @@ EVENT = EventSnapshot(id="upd:inc1:1", type="incident.created", occurred_at=NOW,
 
 
 def email_sender(ses: StubSes, sqs: StubSqs | None = None, subscribers: Any = None) -> DeliveryEngine:
-    settings = Settings(table_name="t", email_retry_base_seconds=0, email_sender_concurrency=1,
-                        subscription_secret="s" * 32, page_url="https://status.example.com")
+    settings = Settings(table_name="t", page=PageSettings(url="https://status.example.com"),
+                        email=EmailSettings(retry_base_seconds=0, sender_concurrency=1, subscription_secret="s" * 32))
     channel = EmailChannel(IncidentStore("t"), settings, ses=ses)
     if subscribers is not None:
         channel.subscriptions.subscribers = subscribers

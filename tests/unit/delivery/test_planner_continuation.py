@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from status_fanout.delivery.planner import Planner
-from status_fanout.settings import Settings
+from status_fanout.settings import FanoutSettings, Settings, WebhookSettings
 from tests.support.fake_sqs import SentMessages
 
 PAGE = 10
@@ -28,7 +28,8 @@ class PagedIndex:
         return [{"sk": i} for i in page], following
 
 
-SETTINGS = Settings(table_name="t", plan_queue_url="plan", webhook_queue_url="deliveries", fanout_shards=1)
+SETTINGS = Settings(table_name="t", fanout=FanoutSettings(plan_queue_url="plan", shards=1),
+                    webhook=WebhookSettings(queue_url="deliveries"))
 JOB = {"event_id": "upd:i1:1", "event_type": "incident.updated", "occurred_at": "2026-11-28T10:00:00.000Z",
        "component_ids": ["smtp"], "channel": "webhook", "shard": 0, "buckets": ["all", "c:smtp"]}
 

@@ -19,11 +19,13 @@ from status_fanout.email import messages as email_messages
 from status_fanout.incidents import lifecycle
 from status_fanout.incidents.models import Incident, IncidentUpdate
 from status_fanout.publishing import public_json
-from status_fanout.settings import Settings
+from status_fanout.settings import EmailSettings, PageSettings, Settings
 from tests.unit.publishing.test_feeds import SEED, seed_components
 
-SETTINGS = Settings(table_name="t", page_name="Bottlenose", page_url="https://status.example.com",
-                    page_time_zone="America/New_York", sender_address="status@bottlenose.example")
+SETTINGS = Settings(table_name="t",
+                    page=PageSettings(name="Bottlenose", url="https://status.example.com",
+                                      time_zone="America/New_York"),
+                    email=EmailSettings(sender_address="status@bottlenose.example"))
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 # As long as the real links: an execute-api origin and a ~90-character token.
 LINKS = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod/v1/subscriptions"

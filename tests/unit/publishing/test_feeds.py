@@ -15,13 +15,14 @@ from status_fanout.incidents import lifecycle
 from status_fanout.incidents.models import Component, Incident, IncidentUpdate
 from status_fanout.publishing import feeds
 from status_fanout.publishing.publisher import RenderPlan, SiteState, render
-from status_fanout.settings import Settings
+from status_fanout.settings import PageSettings, Settings
 
 SEED = Path(__file__).resolve().parents[3] / "events" / "seed" / "mail-platform-outage.json"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ATOM = "{http://www.w3.org/2005/Atom}"
-SETTINGS = Settings(table_name="t", page_name="Bottlenose", page_url="https://status.example.com",
-                    page_time_zone="America/New_York")
+SETTINGS = Settings(table_name="t",
+                    page=PageSettings(name="Bottlenose", url="https://status.example.com",
+                                      time_zone="America/New_York"))
 SITE = feeds.FeedSite.from_settings(SETTINGS)
 
 

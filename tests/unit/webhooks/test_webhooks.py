@@ -21,7 +21,7 @@ from status_fanout.errors import InvalidFieldError
 from status_fanout.incidents import lifecycle
 from status_fanout.incidents.models import Component, Incident, IncidentUpdate
 from status_fanout.publishing import public_json
-from status_fanout.settings import Settings
+from status_fanout.settings import PageSettings, Settings
 from status_fanout.webhooks import ssrf
 from status_fanout.webhooks.models import new_secret, sign, statuspage_body
 from status_fanout.webhooks.transport import retry_after_seconds
@@ -157,7 +157,7 @@ class _Events:
 
 
 def _statuspage_incident(ref: EventRef, incident: Incident, updates: list[IncidentUpdate]) -> dict[str, Any]:
-    settings = Settings(table_name="t", page_url="https://status.example.com")
+    settings = Settings(table_name="t", page=PageSettings(url="https://status.example.com"))
     planner = Planner(_SnapshotStore(incident, updates), None, settings, events=_Events())  # type: ignore[arg-type]
     event = planner.snapshot(ref)
     assert event is not None
@@ -165,7 +165,7 @@ def _statuspage_incident(ref: EventRef, incident: Incident, updates: list[Incide
 
 
 def test_postmortem_body_last_updated_at_is_when_the_body_last_changed() -> None:
-    settings = Settings(table_name="t", page_url="https://status.example.com")
+    settings = Settings(table_name="t", page=PageSettings(url="https://status.example.com"))
     t0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
     incident, update = lifecycle.open_incident(
         name="Mail", status="resolved", body="fixed", impact=None, requested_components=None, notify=True,
@@ -199,7 +199,7 @@ def test_postmortem_body_last_updated_at_is_when_the_body_last_changed() -> None
 
 
 def test_a_backfilled_postmortem_was_last_updated_when_it_was_published() -> None:
-    settings = Settings(table_name="t", page_url="https://status.example.com")
+    settings = Settings(table_name="t", page=PageSettings(url="https://status.example.com"))
     shown = datetime(2018, 8, 31, 2, 44, tzinfo=UTC)
     incident, update = lifecycle.open_incident(
         name="Mail", status="resolved", body="fixed", impact=None, requested_components=None, notify=False,
@@ -213,7 +213,7 @@ def test_a_backfilled_postmortem_was_last_updated_when_it_was_published() -> Non
 def test_the_webhook_page_names_only_a_real_looking_endpoint_id() -> None:
     from status_fanout.webhooks import docs as webhook_docs
 
-    settings = Settings(table_name="t", page_name="Bottlenose")
+    settings = Settings(table_name="t", page=PageSettings(name="Bottlenose"))
     assert "<code>abcdefabcdef</code>" in webhook_docs.page(settings, "abcdefabcdef")
     hostile = webhook_docs.page(settings, "<script>alert(1)</script>")
     assert "<script>" not in hostile and "alert(1)" not in hostile
@@ -225,11 +225,11 @@ def test_webhook_retry_scale_scales_every_step_and_sqs_holds_whole_seconds(monke
     monkeypatch.setenv("TABLE_NAME", "t")
     monkeypatch.setenv("WEBHOOK_RETRY_SCALE", "0.01")
     settings = Settings.from_env()
-    assert settings.webhook_retry_delays[:3] == pytest.approx((0.05, 3.0, 18.0))
+    assert settings.webhook.retry_delays[:3] == pytest.approx((0.05, 3.0, 18.0))
     rng = random.Random(1)
     # 0.05 s is no whole second: the job is visible again at once
-    assert next_delay(settings.webhook_retry_delays, 1, None, rng) == 0
-    assert 2 <= (next_delay(settings.webhook_retry_delays, 2, None, rng) or 0) <= 4
+    assert next_delay(settings.webhook.retry_delays, 1, None, rng) == 0
+    assert 2 <= (next_delay(settings.webhook.retry_delays, 2, None, rng) or 0) <= 4
     # Retry-After is the receiver's, never scaled
-    assert next_delay(settings.webhook_retry_delays, 1, 3, rng) == 3
-    assert Settings(table_name="t").webhook_retry_delays == Settings(table_name="t").webhook_retry_schedule
+    assert next_delay(settings.webhook.retry_delays, 1, 3, rng) == 3
+    assert Settings(table_name="t").webhook.retry_delays == Settings(table_name="t").webhook.retry_schedule

@@ -96,8 +96,8 @@ class Planner:
         self._sqs = sqs
         # A channel takes part once its queue exists; its subscribers are in
         # the same sharded index (subscriber_index), under its own name.
-        self.channels = {name: url for name, url in (("webhook", settings.webhook_queue_url),
-                                                     ("email", settings.email_queue_url)) if url}
+        self.channels = {name: url for name, url in (("webhook", settings.webhook.queue_url),
+                                                     ("email", settings.email.queue_url)) if url}
 
 
     # --- snapshots --------------------------------------------------------
@@ -176,9 +176,9 @@ class Planner:
             {"event_id": event.id, "event_type": event.type, "occurred_at": event.occurred_at,
              "component_ids": event.component_ids, "channel": channel, "shard": shard, "buckets": buckets}
             for channel in self.channels
-            for shard in range(self.settings.fanout_shards)
+            for shard in range(self.settings.fanout.shards)
         ]
-        self.send(self.settings.plan_queue_url, jobs)
+        self.send(self.settings.fanout.plan_queue_url, jobs)
         return len(jobs)
 
     def plan_shard(self, job: Mapping[str, Any], seconds_left: Callable[[], float] = lambda: math.inf) -> int:
@@ -203,7 +203,7 @@ class Planner:
                 if seconds_left() < CONTINUE_WITH_SECONDS_LEFT:
                     if batch:
                         sent += self.send(self.channels[channel], batch)
-                    self.send(self.settings.plan_queue_url, [{**job, "bucket_index": position, "start": start}])
+                    self.send(self.settings.fanout.plan_queue_url, [{**job, "bucket_index": position, "start": start}])
                     return sent
                 subscribers, start = self.index.subscribers_page(channel, buckets[position], int(job["shard"]), start)
                 for subscriber in subscribers:

@@ -16,7 +16,7 @@ Rate: every send takes a token from a per-container bucket filled at
 all containers together stay within the account's SES rate. A throttled send
 (`ThrottlingException`, `TooManyRequestsException`, `LimitExceededException`,
 ...) is never dropped: it comes back after an exponential backoff (SQS holds
-it); SQS's redrive dead-letters a job after `email_max_receives`.
+it); SQS's redrive dead-letters a job after `settings.email.max_receives`.
 """
 
 from __future__ import annotations
@@ -91,13 +91,14 @@ class EmailChannel:
     def __init__(self, store: IncidentStore, settings: Settings, ses: Any = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
+        self.email = settings.email
         self.subscriptions = SubscriptionService(store, settings, clock=clock)
         self._ses = ses
         self.clock = clock
         self.max_in_flight = MAX_IN_FLIGHT
-        self.dlq_url = settings.email_dlq_url
-        self.max_receives = settings.email_max_receives
-        self.retry_base = settings.email_retry_base_seconds
+        self.dlq_url = settings.email.dlq_url
+        self.max_receives = settings.email.max_receives
+        self.retry_base = settings.email.retry_base_seconds
         self.rng = random.Random()
         self._bucket: TokenBucket | None = None
         self._bucket_lock = threading.Lock()
@@ -111,14 +112,14 @@ class EmailChannel:
                 return rate
         except (ClientError, BotoCoreError, KeyError, ValueError, NotImplementedError):
             logger.info("GetAccount unavailable; using EMAIL_MAX_SEND_RATE")
-        return self.settings.email_max_send_rate
+        return self.email.max_send_rate
 
     @property
     def bucket(self) -> TokenBucket:
         """Read the send rate once per container (cold start), split across MaximumConcurrency containers."""
         with self._bucket_lock:
             if self._bucket is None:
-                rate = self.account_send_rate() / self.settings.email_sender_concurrency
+                rate = self.account_send_rate() / self.email.sender_concurrency
                 self._bucket = TokenBucket(rate)
                 logger.info("send rate per container", extra={"rate": rate})
             return self._bucket
@@ -155,7 +156,7 @@ class EmailChannel:
         service = self.subscriptions
         raw = email_messages.update_message(
             self.settings, event, to=subscriber.email, subscriber_id=subscriber.id,
-            message_id=f"<{job['delivery_id']}@{email_messages.domain_of(self.settings.sender_address)}>",
+            message_id=f"<{job['delivery_id']}@{email_messages.domain_of(self.email.sender_address)}>",
             unsubscribe_url=service.link("unsubscribe", service.token("unsubscribe", subscriber)),
             manage_url=service.link("manage", service.token("manage", subscriber)),
             subscribed_to=self._component_names(subscriber.components, event), now=self.clock())
@@ -174,7 +175,7 @@ class EmailChannel:
         service = self.subscriptions
         raw = email_messages.confirm_message(
             self.settings, to=subscriber.email,
-            message_id=f"<confirm.{delivery.job['request_id']}@{email_messages.domain_of(self.settings.sender_address)}>",
+            message_id=f"<confirm.{delivery.job['request_id']}@{email_messages.domain_of(self.email.sender_address)}>",
             confirm_url=service.link("confirm", service.token("confirm", subscriber)),
             subscribed_to=self._component_names(subscriber.components, None), now=self.clock())
         self._send(subscriber, raw, delivery.attempt, kind="confirm")
@@ -195,13 +196,13 @@ class EmailChannel:
         """SendEmail, paced by the bucket; a throttle raises RetryLater (the job comes back)."""
         self.bucket.take()
         request: dict[str, Any] = {
-            "FromEmailAddress": self.settings.sender_address,
+            "FromEmailAddress": self.email.sender_address,
             "Destination": {"ToAddresses": [subscriber.email]},
             "Content": {"Raw": {"Data": raw}},
             "EmailTags": [{"Name": "subscriber", "Value": subscriber.id}, {"Name": "kind", "Value": kind}],
         }
-        if self.settings.email_configuration_set:
-            request["ConfigurationSetName"] = self.settings.email_configuration_set
+        if self.email.configuration_set:
+            request["ConfigurationSetName"] = self.email.configuration_set
         try:
             reply = self.ses.send_email(**request)
         except ClientError as exc:

@@ -119,8 +119,8 @@ def threading(event: EventSnapshot, message_id: str, subscriber_id: str, sender:
 
 def _envelope(settings: Settings, to: str, subject: str, message_id: str, now: datetime) -> EmailMessage:
     message = EmailMessage(policy=BODY_POLICY)
-    message["From"] = Address(display_name=header_text(f"{settings.page_name} Status", 100),
-                              addr_spec=settings.sender_address)
+    message["From"] = Address(display_name=header_text(f"{settings.page.name} Status", 100),
+                              addr_spec=settings.email.sender_address)
     message["To"] = Address(addr_spec=to)
     message["Subject"] = header_text(subject)
     message["Date"] = format_datetime(now)
@@ -144,10 +144,10 @@ class Line:
 
 def subject_of(settings: Settings, event: EventSnapshot, component_names: Mapping[str, str]) -> str:
     if event.incident is not None and event.update is not None:
-        return f"[{settings.page_name}] {event.incident.get('name', '')} — {event.update.get('label', '')}"
+        return f"[{settings.page.name}] {event.incident.get('name', '')} — {event.update.get('label', '')}"
     component = event.component or {}
     new = (event.component_update or {}).get("new_status", "")
-    return f"[{settings.page_name}] {component.get('name', '')} — {COMPONENT_STATUS_LABELS.get(new, new)}"
+    return f"[{settings.page.name}] {component.get('name', '')} — {COMPONENT_STATUS_LABELS.get(new, new)}"
 
 
 def update_message(settings: Settings, event: EventSnapshot, *, to: str, subscriber_id: str, message_id: str,
@@ -156,10 +156,10 @@ def update_message(settings: Settings, event: EventSnapshot, *, to: str, subscri
 
     `message_id` is this mail's own id unless it is the first of its incident,
     which gets the thread's root id instead (`threading`)."""
-    tz = feeds.zone(settings.page_time_zone)
+    tz = feeds.zone(settings.page.time_zone)
     subject = header_text(subject_of(settings, event, {}))
     context: dict[str, Any] = {
-        "subject": subject, "page_name": settings.page_name, "page_url": settings.page_url,
+        "subject": subject, "page_name": settings.page.name, "page_url": settings.page.url,
         "manage_url": manage_url, "unsubscribe_url": unsubscribe_url, "subscribed_to": list(subscribed_to),
         "incident": event.incident is not None and event.update is not None,
     }
@@ -177,7 +177,7 @@ def update_message(settings: Settings, event: EventSnapshot, *, to: str, subscri
                           str(u.get("body") or ""))
                      for u in updates if u.get("id") != current_id],
             affected=[str(c.get("name", "")) for c in incident.get("components") or []],
-            incident_url=f"{settings.page_url}/incidents/{incident.get('id', event.incident_id)}",
+            incident_url=f"{settings.page.url}/incidents/{incident.get('id', event.incident_id)}",
         )
     else:
         component, change = event.component or {}, event.component_update or {}
@@ -187,13 +187,13 @@ def update_message(settings: Settings, event: EventSnapshot, *, to: str, subscri
             new_status=COMPONENT_STATUS_LABELS.get(change.get("new_status", ""), change.get("new_status", "")),
             at=long_time(event.occurred_at, tz),
         )
-    own_id, root = threading(event, message_id, subscriber_id, settings.sender_address)
+    own_id, root = threading(event, message_id, subscriber_id, settings.email.sender_address)
     message = _envelope(settings, to, subject, own_id, now)
     if root is not None:
         message["In-Reply-To"] = root
         message["References"] = root
-    message["List-Id"] = f"{header_text(settings.page_name, 100)} status <{settings.effective_page_id}.status." \
-                         f"{domain_of(settings.sender_address)}>"
+    message["List-Id"] = f"{header_text(settings.page.name, 100)} status <{settings.page.effective_id}.status." \
+                         f"{domain_of(settings.email.sender_address)}>"
     message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return _alternative(message, _render("email_update.txt", **context), _render("email_update.html", **context))
@@ -202,8 +202,8 @@ def update_message(settings: Settings, event: EventSnapshot, *, to: str, subscri
 def confirm_message(settings: Settings, *, to: str, message_id: str, confirm_url: str,
                     subscribed_to: Sequence[str], now: datetime) -> bytes:
     """The double opt-in mail: its own template, one link to the confirm page."""
-    subject = header_text(f"[{settings.page_name}] Confirm your subscription")
-    context = {"subject": subject, "page_name": settings.page_name, "email": to, "confirm_url": confirm_url,
+    subject = header_text(f"[{settings.page.name}] Confirm your subscription")
+    context = {"subject": subject, "page_name": settings.page.name, "email": to, "confirm_url": confirm_url,
                "subscribed_to": list(subscribed_to)}
     message = _envelope(settings, to, subject, message_id, now)
     return _alternative(message, _render("email_confirm.txt", **context), _render("email_confirm.html", **context))

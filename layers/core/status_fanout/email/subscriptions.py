@@ -116,13 +116,13 @@ class SubscriptionService:
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.settings = settings
-        self.subscribers = SubscriberStore(store, settings.fanout_shards)
+        self.subscribers = SubscriberStore(store, settings.fanout.shards)
         self.enqueue = enqueue or (lambda queue_url, bodies: enqueue_jobs(self.sqs, queue_url, bodies))
         self.clock = clock
 
     @property
     def secret(self) -> bytes:
-        return secret_key(self.settings)
+        return secret_key(self.settings.email)
 
     def token(self, purpose: Purpose, subscriber: Subscriber) -> str:
         return make_token(self.secret, purpose, subscriber.id, int(self.clock().timestamp()))
@@ -134,15 +134,15 @@ class SubscriptionService:
 
     def accept(self, request: SubscribeRequest, client_ip: str) -> None:
         """Count the client, check the request, enqueue the work; the same for every address."""
-        s = self.settings
+        s = self.settings.email
         wait = self.subscribers.take("ip", address_key(self.secret, f"ip:{client_ip}"), s.subscribe_ip_limit,
                                      s.subscribe_ip_window_seconds, time.time())
         if wait:
             raise TooManyRequestsError("too many subscription requests from this client; try again later", wait)
         check_components(self.store, request.components)
-        if not s.email_queue_url:
+        if not s.queue_url:
             raise RuntimeError("no email queue configured")
-        self.enqueue(s.email_queue_url, [{"kind": "subscribe", "request_id": uuid.uuid4().hex,
+        self.enqueue(s.queue_url, [{"kind": "subscribe", "request_id": uuid.uuid4().hex,
                                           "email": request.email, "components": request.components}])
 
     def process_subscribe(self, job: Mapping[str, Any]) -> Subscriber | None:
@@ -171,7 +171,7 @@ class SubscriptionService:
         subscriber = retry_conflicts(apply, "the subscriber")
         if subscriber is None:
             return None
-        s = self.settings
+        s = self.settings.email
         if self.subscribers.take("address", key, s.confirm_mails_per_address, s.confirm_window_seconds,
                                  time.time()):
             logger.info("confirmation mail withheld: per-address limit", extra={"subscriber": subscriber.id})

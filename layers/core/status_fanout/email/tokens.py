@@ -24,7 +24,7 @@ from typing import Literal
 
 from status_fanout import clients
 from status_fanout.errors import DomainError
-from status_fanout.settings import Settings
+from status_fanout.settings import EmailSettings
 
 Purpose = Literal["confirm", "manage", "unsubscribe"]
 CONFIRM_TTL_SECONDS = 7 * 86400
@@ -49,12 +49,12 @@ def _fetch_secret(arn: str) -> bytes:
     return str(value["SecretString"]).encode()
 
 
-def secret_key(settings: Settings) -> bytes:
+def secret_key(email: EmailSettings) -> bytes:
     """The subscription secret: from Secrets Manager when an ARN is set (once per container)."""
-    if settings.subscription_secret_arn:
-        return _fetch_secret(settings.subscription_secret_arn)
-    if settings.subscription_secret:
-        return settings.subscription_secret.encode()
+    if email.subscription_secret_arn:
+        return _fetch_secret(email.subscription_secret_arn)
+    if email.subscription_secret:
+        return email.subscription_secret.encode()
     raise RuntimeError("no subscription secret: set SUBSCRIPTION_SECRET_ARN")
 
 

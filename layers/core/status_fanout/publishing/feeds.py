@@ -118,7 +118,7 @@ class FeedSite:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FeedSite:
-        return cls(settings.page_name, settings.page_url, zone(settings.page_time_zone))
+        return cls(settings.page.name, settings.page.url, zone(settings.page.time_zone))
 
     @property
     def host(self) -> str:

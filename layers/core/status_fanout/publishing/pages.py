@@ -109,8 +109,8 @@ class Site:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Site:
-        return cls(settings.page_name, settings.page_url, feeds.zone(settings.page_time_zone),
-                   settings.page_time_zone)
+        return cls(settings.page.name, settings.page.url, feeds.zone(settings.page.time_zone),
+                   settings.page.time_zone)
 
 
 def _render(template: str, settings: Settings, *, base: str = "", api_base: str = "", **context: Any) -> str:
@@ -173,7 +173,7 @@ def subscribe_page(settings: Settings, components: Iterable[Component]) -> str:
 
 def confirm_page(settings: Settings, token: str, *, email: str | None = None, api_base: str = "") -> str:
     """GET /v1/subscriptions/confirm?token=: a button that POSTs the confirmation (link scanners only GET)."""
-    return _render("confirm.html", settings, base=settings.page_url, api_base=api_base, token=token, email=email)
+    return _render("confirm.html", settings, base=settings.page.url, api_base=api_base, token=token, email=email)
 
 
 def manage_page(
@@ -186,20 +186,20 @@ def manage_page(
     api_base: str = "",
 ) -> str:
     """GET /v1/subscriptions/manage?token=: the subscriber's components, preselected, and Save."""
-    return _render("manage.html", settings, base=settings.page_url, api_base=api_base, token=token,
+    return _render("manage.html", settings, base=settings.page.url, api_base=api_base, token=token,
                    email=email, groups=grouped(components), selected=set(selected))
 
 
 def unsubscribe_page(settings: Settings, token: str, *, email: str | None = None, api_base: str = "") -> str:
     """GET /v1/subscriptions/unsubscribe?token=: a button posting the RFC 8058 body
     (List-Unsubscribe=One-Click) to the same URL."""
-    return _render("unsubscribe.html", settings, base=settings.page_url, api_base=api_base, token=token,
+    return _render("unsubscribe.html", settings, base=settings.page.url, api_base=api_base, token=token,
                    email=email)
 
 
 def message_page(settings: Settings, heading: str, *paragraphs: str) -> str:
     """A plain page with a heading and paragraphs (all escaped)."""
-    return _render("message.html", settings, base=settings.page_url, heading=heading, paragraphs=paragraphs)
+    return _render("message.html", settings, base=settings.page.url, heading=heading, paragraphs=paragraphs)
 
 
 def check_inbox_page(settings: Settings) -> str:
@@ -214,12 +214,12 @@ def check_inbox_page(settings: Settings) -> str:
 
 def confirmed_page(settings: Settings) -> str:
     return message_page(settings, "Subscription confirmed",
-                        f"You will get an email when {settings.page_name} posts an incident update.")
+                        f"You will get an email when {settings.page.name} posts an incident update.")
 
 
 def unsubscribed_page(settings: Settings) -> str:
     return message_page(settings, "You are unsubscribed",
-                        f"You will get no more {settings.page_name} status emails.")
+                        f"You will get no more {settings.page.name} status emails.")
 
 
 def saved_page(settings: Settings) -> str:

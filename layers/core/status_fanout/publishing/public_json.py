@@ -38,10 +38,10 @@ def group_id(group: str) -> str:
 
 def page_object(settings: Settings, updated_at: str | None) -> dict[str, Any]:
     return {
-        "id": settings.effective_page_id,
-        "name": settings.page_name,
-        "url": settings.page_url,
-        "time_zone": settings.page_time_zone,
+        "id": settings.page.effective_id,
+        "name": settings.page.name,
+        "url": settings.page.url,
+        "time_zone": settings.page.time_zone,
         "updated_at": updated_at,
     }
 
@@ -114,7 +114,7 @@ def incident_object(
     components: Mapping[str, Component],
     settings: Settings,
 ) -> dict[str, Any]:
-    page_id = settings.effective_page_id
+    page_id = settings.page.effective_id
     return {
         "id": incident.id,
         "name": incident.name,
@@ -124,7 +124,7 @@ def incident_object(
         "monitoring_at": incident.monitoring_at,
         "resolved_at": incident.resolved_at,
         "impact": incident.impact,
-        "shortlink": f"{settings.page_url}/incidents/{incident.id}",
+        "shortlink": f"{settings.page.url}/incidents/{incident.id}",
         "started_at": incident.started_at,
         "page_id": page_id,
         "incident_updates": [update_object(u) for u in reversed(display_order(updates))],

@@ -5,7 +5,7 @@ address (pinned, so a name that changes meanwhile cannot redirect it); sign
 with every live secret; the answer decides: 2xx delivered, 410 gone (the
 endpoint is disabled), anything else a retry on the endpoint's schedule,
 never sooner than its Retry-After. The delivery-log entry of each attempt
-ends its claim. An endpoint failing for `webhook_disable_after_seconds` is
+ends its claim. An endpoint failing for `settings.webhook.disable_after_seconds` is
 disabled and staff are told.
 """
 
@@ -44,15 +44,16 @@ class WebhookChannel:
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.webhooks = webhooks
         self.settings = settings
+        self.webhook = settings.webhook  # its section; links_base is the whole settings'
         self.max_in_flight = MAX_IN_FLIGHT
-        self.dlq_url = settings.webhook_dlq_url
-        self.max_receives = settings.webhook_max_receives
+        self.dlq_url = settings.webhook.dlq_url
+        self.max_receives = settings.webhook.max_receives
         # A job that broke off before its attempt, or found its delivery held,
         # comes back after the schedule's first (scaled) step, never under 1 s.
-        self.retry_base = max(1, round(settings.webhook_retry_delays[0]))
+        self.retry_base = max(1, round(settings.webhook.retry_delays[0]))
         # As many pooled connections per address as deliveries in flight: a
         # batch for one partner host reuses them instead of dialling anew.
-        self.dialer = dialer or Dialer(settings.webhook_timeout_seconds, max_per_host=MAX_IN_FLIGHT)
+        self.dialer = dialer or Dialer(settings.webhook.timeout_seconds, max_per_host=MAX_IN_FLIGHT)
         self.resolve = resolve
         self.notify_staff = notify_staff or (lambda message: logger.warning(message))
         self.clock = clock
@@ -73,7 +74,7 @@ class WebhookChannel:
                                                  or recipient.wants(event.type, event.component_ids))
 
     def retry_delay(self, attempt: int, retry_after: int | None, rng: random.Random) -> int | None:
-        return scheduled_delay(self.settings.webhook_retry_delays, attempt, retry_after, rng)
+        return scheduled_delay(self.webhook.retry_delays, attempt, retry_after, rng)
 
     def prepare(self) -> None:
         pass
@@ -84,8 +85,8 @@ class WebhookChannel:
         assert event is not None
         try:
             target = memo.get(endpoint.url, lambda: ssrf.check(
-                endpoint.url, allow_http=self.settings.webhook_allow_http,
-                allow_loopback=self.settings.webhook_allow_loopback, resolve=self.resolve))
+                endpoint.url, allow_http=self.webhook.allow_http,
+                allow_loopback=self.webhook.allow_loopback, resolve=self.resolve))
             outcome = self._post(target, delivery.job, endpoint, event, now)
         except InvalidFieldError as refused:
             outcome = Outcome(None, 0, error=f"refused: {refused.message}")
@@ -107,7 +108,7 @@ class WebhookChannel:
             self.disable(endpoint.id, "the endpoint answered 410 Gone")
         else:
             failing_since = self.webhooks.mark_failing(endpoint.id, format_ts(now))
-            if parse_ts(failing_since) <= now - timedelta(seconds=self.settings.webhook_disable_after_seconds):
+            if parse_ts(failing_since) <= now - timedelta(seconds=self.webhook.disable_after_seconds):
                 self.disable(endpoint.id, f"every delivery failed since {failing_since}")
         return self.webhooks.attempt_outcome(delivery.held, answer.detail, status, next_retry_at,
                                              int(now.timestamp()))

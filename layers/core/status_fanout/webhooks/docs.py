@@ -53,14 +53,14 @@ def duration(seconds: float) -> str:
 
 def page(settings: Settings, endpoint_id: str | None = None) -> str:
     """The whole page; `endpoint_id` (from the unsubscribe link) is named where it helps."""
-    name = html.escape(settings.page_name)
+    name = html.escape(settings.page.name)
     endpoint = endpoint_id if endpoint_id and ENDPOINT_ID.match(endpoint_id) else None
     this = f"<code>{endpoint}</code>" if endpoint else "<code>&lt;endpoint id&gt;</code>"
     named = (f"<p>This link was sent to webhook endpoint {this}. Give that id to {name}'s staff.</p>"
              if endpoint else "")
     delete = f"DELETE /v1/webhooks/{endpoint or '&lt;endpoint id&gt;'}"
     # The sender's own schedule (SQS holds each wait, at most 12 h).
-    delays = [min(MAX_VISIBILITY, d) for d in settings.webhook_retry_delays]
+    delays = [min(MAX_VISIBILITY, d) for d in settings.webhook.retry_delays]
     retries = ", ".join(duration(d) for d in delays[:-1]) + (" and " if len(delays) > 1 else "") + (
         duration(delays[-1]) if delays else "")
     return f"""<!doctype html>
@@ -71,7 +71,7 @@ def page(settings: Settings, endpoint_id: str | None = None) -> str:
 <title>{name} status webhooks</title>
 </head>
 <body>
-<header><p><a href="{html.escape(settings.page_url or '/', quote=True)}">{name} status</a></p></header>
+<header><p><a href="{html.escape(settings.page.url or '/', quote=True)}">{name} status</a></p></header>
 <main>
 <h1>{name} status webhooks</h1>
 <p>{name}'s status page sends signed HTTP POSTs to webhook endpoints its staff registered:
@@ -127,12 +127,12 @@ does not exist ("Test component", operational to operational), with
 <section aria-labelledby="answers">
 <h2 id="answers">Answering, retries and replays</h2>
 <ul>
-<li>Answer any 2xx within {duration(settings.webhook_timeout_seconds)}: that is a delivery.
+<li>Answer any 2xx within {duration(settings.webhook.timeout_seconds)}: that is a delivery.
 Anything else, a redirect included, is a failure and is retried later with the same
 <code>webhook-id</code>: after about {retries} (each &#177;20 %, about {duration(sum(delays))} in all);
 a <code>Retry-After</code> header pushes the next attempt back.</li>
 <li>After the last retry the delivery is kept, and {name}'s staff can re-send it.</li>
-<li>An endpoint whose every delivery has failed for {duration(settings.webhook_disable_after_seconds)} is
+<li>An endpoint whose every delivery has failed for {duration(settings.webhook.disable_after_seconds)} is
 disabled.</li>
 </ul>
 </section>

@@ -35,15 +35,15 @@ class WebhookService:
     def __init__(self, store: IncidentStore, settings: Settings, planner: Planner | None = None,
                  resolve: ssrf.Resolver = ssrf.system_resolver, clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
-        self.webhooks = WebhookStore(store, settings.fanout_shards)
+        self.webhooks = WebhookStore(store, settings.fanout.shards)
         self.settings = settings
         self.planner = planner or Planner(store, SubscriberIndex(store), settings)
         self.resolve = resolve
         self.clock = clock
 
     def _check_url(self, url: str) -> str:
-        ssrf.check(url, allow_http=self.settings.webhook_allow_http,
-                   allow_loopback=self.settings.webhook_allow_loopback, resolve=self.resolve)
+        ssrf.check(url, allow_http=self.settings.webhook.allow_http,
+                   allow_loopback=self.settings.webhook.allow_loopback, resolve=self.resolve)
         return url.strip()
 
     def create(self, request: WebhookCreate) -> tuple[WebhookEndpoint, str]:
@@ -104,7 +104,7 @@ class WebhookService:
         event = self.planner.events.put(test_event(self.settings, endpoint.id, status),
                                         int(self.clock().timestamp()) + 86400)
         job = self._job(event.id, event.type, event.occurred_at, endpoint.id)
-        self.planner.send(self.settings.webhook_queue_url, [job])
+        self.planner.send(self.settings.webhook.queue_url, [job])
         return str(job["delivery_id"])
 
     def deliveries(self, webhook_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -125,7 +125,7 @@ class WebhookService:
                                                           item["occurred_at"], webhook_id)
             if cursor is None:
                 break
-        self.planner.send(self.settings.webhook_queue_url, list(jobs.values()))
+        self.planner.send(self.settings.webhook.queue_url, list(jobs.values()))
         return len(jobs)
 
     @staticmethod

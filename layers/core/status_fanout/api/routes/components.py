@@ -30,7 +30,7 @@ def router(services: Services) -> DocumentedRouter:
 
     @routes.operation("GET", "/v1/components", "List components")
     def list_components() -> dict[str, Any]:
-        page_id = settings.effective_page_id
+        page_id = settings.page.effective_id
         return {"components": [component_object(c, page_id) for c in service.list_components()]}
 
     @routes.operation("PUT", "/v1/components/<component_id>", "Create (201) or replace (200) a component",
@@ -38,7 +38,7 @@ def router(services: Services) -> DocumentedRouter:
     def put_component(component_id: str) -> Response[str]:
         request = parse_body(ComponentPut, body_text(routes.event))
         component, created = service.put_component(_component_id(component_id), request)
-        return respond(201 if created else 200, component_object(component, settings.effective_page_id))
+        return respond(201 if created else 200, component_object(component, settings.page.effective_id))
 
     @routes.operation("PATCH", "/v1/components/<component_id>",
                       "Change a component's status (notifies its subscribers)", body=ComponentPatch, errors=(404,))
@@ -46,6 +46,6 @@ def router(services: Services) -> DocumentedRouter:
         request = parse_body(ComponentPatch, body_text(routes.event))
         component = service.patch_component(_component_id(component_id), request)
         metrics.add_metric(name="ComponentStatusChanged", unit=MetricUnit.Count, value=1)
-        return component_object(component, settings.effective_page_id)
+        return component_object(component, settings.page.effective_id)
 
     return routes
