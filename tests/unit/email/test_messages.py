@@ -103,15 +103,15 @@ def parse(raw: bytes) -> EmailMessage:
 
 @pytest.fixture
 def rendered(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every body text the templates produced, in order, before any transfer encoding."""
+    """Every body text a mail was given (rendered, its links filled in), in order, before any transfer encoding."""
     seen: list[str] = []
-    original = email_messages._render
+    original = email_messages._alternative
 
-    def recording(name: str, **context: Any) -> str:
-        seen.append(original(name, **context))
-        return seen[-1]
+    def recording(message: EmailMessage, text: str, html: str) -> bytes:
+        seen.extend((text, html))
+        return original(message, text, html)
 
-    monkeypatch.setattr(email_messages, "_render", recording)
+    monkeypatch.setattr(email_messages, "_alternative", recording)
     yield seen
 
 
@@ -201,3 +201,33 @@ def test_backfilled_updates_never_root_the_thread_and_component_mails_do_not_thr
     # AND a component change is not part of any thread
     assert threading_of(update_mail(component_event()))[1:] == (None, None)
 
+
+
+def test_an_event_rendered_once_gives_each_subscriber_the_mail_rendered_for_them_alone() -> None:
+    # GIVEN one event's mail rendered once for a batch, and two subscribers with their own links
+    event = seed_events()[2]
+    components = ["SMTP Email"]
+    once = email_messages.render_update(SETTINGS, event, components)
+
+    def mail(subscriber: str, rendered: Any) -> bytes:
+        return email_messages.update_message(
+            SETTINGS, event, to=f"{subscriber}@example.com", subscriber_id=subscriber,
+            message_id=f"<d.{subscriber}@bottlenose.example>",
+            unsubscribe_url=f"{LINKS}/unsubscribe?token={subscriber}T",
+            manage_url=f"{LINKS}/manage?token={subscriber}M", subscribed_to=components, now=NOW, rendered=rendered)
+
+    for subscriber in ("ann", "bob"):
+        # WHEN the subscriber's mail is built from the shared rendering
+        shared = mail(subscriber, once)
+        # THEN it is the mail rendered for them alone: the same headers and bodies (only the
+        # multipart boundary, random, differs)
+        message, alone = parse(shared), parse(mail(subscriber, None))
+        bodies = [p.get_content() for p in message.walk() if not p.is_multipart()]
+        assert bodies == [p.get_content() for p in alone.walk() if not p.is_multipart()]
+        assert [(k, v) for k, v in message.items() if k != "Content-Type"] == \
+               [(k, v) for k, v in alone.items() if k != "Content-Type"]
+        # AND it carries their links only, and no stand-in
+        other = "bob" if subscriber == "ann" else "ann"
+        assert all(f"token={subscriber}T" in b and f"token={subscriber}M" in b for b in bodies)
+        assert not any(f"token={other}" in b or "status-fanout.invalid" in b for b in bodies)
+        assert message["List-Unsubscribe"] == f"<{LINKS}/unsubscribe?token={subscriber}T>"

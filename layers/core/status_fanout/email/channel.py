@@ -154,12 +154,17 @@ class EmailChannel:
             return self._subscribe(delivery)
         subscriber, event, job = delivery.recipient, delivery.event, delivery.job
         service = self.subscriptions
+        subscribed_to = self._component_names(subscriber.components, event)
+        # Each event's mail is rendered once a batch for each choice of components;
+        # only the links and the headers are the subscriber's own.
+        rendered = memo.get(f"mail:{event.id}:{chr(0).join(subscribed_to)}",
+                            lambda: email_messages.render_update(self.settings, event, subscribed_to))
         raw = email_messages.update_message(
             self.settings, event, to=subscriber.email, subscriber_id=subscriber.id,
             message_id=f"<{job['delivery_id']}@{email_messages.domain_of(self.email.sender_address)}>",
             unsubscribe_url=service.link("unsubscribe", service.token("unsubscribe", subscriber)),
             manage_url=service.link("manage", service.token("manage", subscriber)),
-            subscribed_to=self._component_names(subscriber.components, event), now=self.clock())
+            subscribed_to=subscribed_to, now=self.clock(), rendered=rendered)
         self._send(subscriber, raw, delivery.attempt, kind="update")
         return Answer(DELIVERED)
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from status_fanout.delivery.events import EventSnapshot
 from status_fanout.incidents.lifecycle import status_labels
@@ -150,17 +150,30 @@ def subject_of(settings: Settings, event: EventSnapshot, component_names: Mappin
     return f"[{settings.page.name}] {component.get('name', '')} — {COMPONENT_STATUS_LABELS.get(new, new)}"
 
 
-def update_message(settings: Settings, event: EventSnapshot, *, to: str, subscriber_id: str, message_id: str,
-                   unsubscribe_url: str, manage_url: str, subscribed_to: Sequence[str], now: datetime) -> bytes:
-    """One incident update (or postmortem, or component change) for one subscriber.
+# Stand-ins for one subscriber's links while an event's mail is rendered once
+# for a whole batch; characters that neither HTML nor the text escape.
+MANAGE_LINK = "https://links.status-fanout.invalid/manage"
+UNSUBSCRIBE_LINK = "https://links.status-fanout.invalid/unsubscribe"
 
-    `message_id` is this mail's own id unless it is the first of its incident,
-    which gets the thread's root id instead (`threading`)."""
+
+@dataclass(frozen=True)
+class RenderedUpdate:
+    """An event's mail rendered once (text and HTML), with stand-ins for each
+    subscriber's links; `update_message` fills them in per subscriber."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def render_update(settings: Settings, event: EventSnapshot, subscribed_to: Sequence[str]) -> RenderedUpdate:
+    """The parts of an incident update's (or postmortem's, or component change's)
+    mail that every subscriber with these components gets alike."""
     tz = feeds.zone(settings.page.time_zone)
     subject = header_text(subject_of(settings, event, {}))
     context: dict[str, Any] = {
         "subject": subject, "page_name": settings.page.name, "page_url": settings.page.url,
-        "manage_url": manage_url, "unsubscribe_url": unsubscribe_url, "subscribed_to": list(subscribed_to),
+        "manage_url": MANAGE_LINK, "unsubscribe_url": UNSUBSCRIBE_LINK, "subscribed_to": list(subscribed_to),
         "incident": event.incident is not None and event.update is not None,
     }
     if event.incident is not None and event.update is not None:
@@ -187,8 +200,25 @@ def update_message(settings: Settings, event: EventSnapshot, *, to: str, subscri
             new_status=COMPONENT_STATUS_LABELS.get(change.get("new_status", ""), change.get("new_status", "")),
             at=long_time(event.occurred_at, tz),
         )
+    return RenderedUpdate(subject, _render("email_update.txt", **context), _render("email_update.html", **context))
+
+
+def update_message(settings: Settings, event: EventSnapshot, *, to: str, subscriber_id: str, message_id: str,
+                   unsubscribe_url: str, manage_url: str, subscribed_to: Sequence[str], now: datetime,
+                   rendered: RenderedUpdate | None = None) -> bytes:
+    """One incident update (or postmortem, or component change) for one subscriber;
+    `rendered` is the event's `render_update` for these components, when the
+    caller already has it (a batch renders each event once).
+
+    `message_id` is this mail's own id unless it is the first of its incident,
+    which gets the thread's root id instead (`threading`)."""
+    rendered = rendered or render_update(settings, event, subscribed_to)
+    links = {MANAGE_LINK: manage_url, UNSUBSCRIBE_LINK: unsubscribe_url}
+    text, html = rendered.text, rendered.html
+    for stand_in, link in links.items():
+        text, html = text.replace(stand_in, link), html.replace(stand_in, str(escape(link)))
     own_id, root = threading(event, message_id, subscriber_id, settings.email.sender_address)
-    message = _envelope(settings, to, subject, own_id, now)
+    message = _envelope(settings, to, rendered.subject, own_id, now)
     if root is not None:
         message["In-Reply-To"] = root
         message["References"] = root
@@ -196,7 +226,7 @@ def update_message(settings: Settings, event: EventSnapshot, *, to: str, subscri
                          f"{domain_of(settings.email.sender_address)}>"
     message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return _alternative(message, _render("email_update.txt", **context), _render("email_update.html", **context))
+    return _alternative(message, text, html)
 
 
 def confirm_message(settings: Settings, *, to: str, message_id: str, confirm_url: str,
