@@ -12,14 +12,19 @@ page (the first included), fewer than CONTINUE_WITH_SECONDS_LEFT seconds of its
 invocation are left (`Planner.plan_shard`), up to BatchSize jobs one after the
 other in one invocation; per sender batch one BatchGetItem of its subscribers
 (email) or endpoints (webhooks), one GetItem of its event and one
-TransactWriteItems claiming all its deliveries (`delivery_claims.claim_all`),
-three round trips before any send starts; then per email SES SendEmail and
-the UpdateItem ending its claim, per webhook the POST and the delivery log
-UpdateItem, which ends its claim. Sizes and knobs are read, not copied:
+TransactWriteItems of conditional Puts claiming all its deliveries
+(`delivery.claims.claim_all`), three round trips before any send starts; then
+per email SES SendEmail, per webhook the POST, and per delivery its outcome,
+the whole item, handed to the batch's group commit (`delivery.commits`), which
+writes up to 25 outcomes per BatchWriteItem; the worker waits for that commit
+(at most the commit window, plus the call) before its next job. A duplicate
+delivery job costs a cancelled transaction, then a conditional UpdateItem and
+a GetItem of its own. Sizes and knobs are read, not copied:
 FANOUT_SHARDS, batch sizes, MaximumConcurrency, timeouts, memory and the plan
 queue's visibility timeout and maxReceiveCount from template.yaml, the hand-off
-margin from fanout.py, the page size from subscriber_index.py, the claim
-transaction's size from delivery_claims.py; the index item
+margin from planner.py, the page size from subscriber_index.py, the claim
+transaction's size from claims.py, the commit's batch and window from
+commits.py; the index item
 size from `subscriber_index.index_writes` (as bench/fanout_cost_email.py
 builds its items), sized by DynamoDB's item-size rules; the webhook sender's
 CPU per delivery and the handlers' import time from docs/benchmarks.md.
@@ -34,7 +39,8 @@ One JSON line per figure; `--markdown` prints the tables of docs/scaling.md.
 
 Usage: .venv/bin/python bench/scale_model.py [--ses-rates 14,200,1000,3000]
        [--email 1000,100000,1000000] [--webhooks 1000,10000,100000]
-       [--shards N] [--plan-batch N] [--email-concurrency N] [--memory MB] [--sqs-ms MS] [--markdown]
+       [--shards N] [--plan-batch N] [--email-concurrency N] [--memory MB] [--sqs-ms MS]
+       [--commit-items N] [--markdown]
 """
 
 from __future__ import annotations
@@ -98,6 +104,9 @@ XRAY_RESERVOIR_PER_S, XRAY_RATE = 1, 0.05  # default sampling rule (Tracing: Act
 NEW_TABLE_WRU_PER_S, NEW_TABLE_RRU_PER_S = 4000, 12000
 BATCH_GET_KEYS = 100  # BatchGetItem reads at most 100 keys a call (Store.get_many splits there)
 TRANSACTION_WRITE_UNITS = 2  # a transactional write costs 2 WRU per 1 KB item (prepare + commit)
+# A BatchWriteItem Put costs what a PutItem does: 1 WRU per 1 KB item. A delivery's outcome
+# item (its key, status, the claim's attributes; webhooks: the delivery-log entry) is taken as < 1 KB.
+BATCH_WRITE_UNITS = 1
 
 # Fallbacks for the figures read from docs/benchmarks.md at run time.
 WEBHOOK_ENGINE_PER_S = 143.8  # webhook_throughput, "sender HTTP engine", receiver answers at once
@@ -113,8 +122,11 @@ class Latency:
     usual in-region figures."""
 
     ddb_item: float = 0.006  # GetItem/PutItem/UpdateItem: "single-digit milliseconds"
-    # A sender batch's BatchGetItem and TransactWriteItems are taken as one ddb_item each: the
-    # items are served in parallel, though a 50-item transaction's two phases may take longer.
+    # A sender batch's BatchGetItem and the group commit's BatchWriteItem are taken as one
+    # ddb_item each: their items are served in parallel.
+    # The claims' TransactWriteItems has two phases (prepare, commit) over up to 100 items,
+    # conditional Puts: taken as two single-item writes. An assumption, not a published figure.
+    ddb_transaction: float = 0.012
     ddb_query: float = 0.010  # a Query round trip, plus ddb_per_mb for what it returns
     ddb_per_mb: float = 0.050
     sqs_call: float = 0.020  # SendMessageBatch; SQS docs: "tens or low hundreds of ms"; docs/fan-out.md's ~20 ms
@@ -140,9 +152,12 @@ class Cpu:
     aws_call: float = 0.0032  # botocore serialise + SigV4 + parse: SendMessageBatch of 10 / GetItem vs a stub server
     # On top of aws_call, per item of the senders' batch calls, from the same stub server with 10 and
     # 50 items (the slope; the intercept is aws_call's 3.3 ms): a ~700 B subscriber item a
-    # BatchGetItem returns, a conditional claim UpdateItem a TransactWriteItems carries.
+    # BatchGetItem returns, a conditional claim a TransactWriteItems carries (measured as an
+    # UpdateItem; the claim is now a conditional Put of the whole item, taken as the same).
     batch_get_item: float = 0.00017
     transact_item: float = 0.00027
+    # An outcome item a BatchWriteItem carries: not measured, taken as a transaction item's.
+    batch_write_item: float = 0.00027
     plan_per_subscriber: float = 0.000060  # Query parse ~36 us + from_item, id, job JSON ~31 us; JSON parsed once
     email_mime: float = 0.0046  # email_messages.update_message, 5-update incident, 4.6 KB of MIME
     email_other: float = 0.001  # job JSON, tokens (2 HMACs), pydantic subscriber
@@ -177,7 +192,12 @@ class Deployment:
     sqs_batch: int  # fanout.SQS_BATCH
     webhook_in_flight: int  # webhook_sender.MAX_IN_FLIGHT
     email_in_flight: int  # email_sender.MAX_IN_FLIGHT
-    transaction_items: int  # delivery_claims.TRANSACTION_ITEMS: claims per TransactWriteItems
+    transaction_items: int  # delivery.claims.TRANSACTION_ITEMS: claims per TransactWriteItems
+    commit_items: int  # delivery.commits.BATCH_WRITE_ITEMS: outcomes per BatchWriteItem, at most
+    commit_window: float  # delivery.commits.WINDOW_SECONDS: the longest a commit waits for more outcomes
+    # Outcomes per BatchWriteItem as modelled; None: min(commit_items, the batch's workers), an
+    # upper bound (see `commit_batch`). --commit-items sets it (1: every outcome alone).
+    commit_items_modelled: int | None = None
     account_concurrency: int = ACCOUNT_CONCURRENCY
 
     @property
@@ -191,6 +211,7 @@ class Deployment:
 
 def read_deployment(template: Path) -> Deployment:
     from status_fanout.delivery.claims import TRANSACTION_ITEMS
+    from status_fanout.delivery.commits import BATCH_WRITE_ITEMS, WINDOW_SECONDS
     from status_fanout.delivery.planner import CONTINUE_WITH_SECONDS_LEFT, SQS_BATCH
     from status_fanout.delivery.subscriber_index import PAGE_ITEMS
     from status_fanout.email.channel import MAX_IN_FLIGHT as EMAIL_IN_FLIGHT
@@ -237,7 +258,8 @@ def read_deployment(template: Path) -> Deployment:
         email_sender_concurrency=int(email_env["EMAIL_SENDER_CONCURRENCY"]),
         email_max_send_rate_fallback=float(email_env["EMAIL_MAX_SEND_RATE"]),
         sqs_batch=SQS_BATCH, webhook_in_flight=WEBHOOK_IN_FLIGHT, email_in_flight=EMAIL_IN_FLIGHT,
-        transaction_items=int(TRANSACTION_ITEMS),
+        transaction_items=int(TRANSACTION_ITEMS), commit_items=int(BATCH_WRITE_ITEMS),
+        commit_window=float(WINDOW_SECONDS),
     )
 
 
@@ -572,6 +594,18 @@ def batch_calls(n: int, batch: int, per_call: int) -> int:
     return n // batch * math.ceil(batch / per_call) + math.ceil(n % batch / per_call)
 
 
+def commit_batch(d: Deployment, batch: int, in_flight: int) -> int:
+    """Outcomes per BatchWriteItem of the group commit. A commit holds at most BATCH_WRITE_ITEMS
+    and at most what the batch's workers (min(in flight, batch)) have in hand, since each waits
+    for its own commit before its next job: min(25, workers) is an upper bound, reached when
+    the workers finish together (flushed when every busy worker waits). Workers that finish
+    apart, more than the 20 ms window from each other (paced by the SES token bucket, or one
+    after the other on the GIL), commit fewer at a time, down to one: --commit-items 1."""
+    if d.commit_items_modelled is not None:
+        return max(1, min(d.commit_items, d.commit_items_modelled))
+    return max(1, min(d.commit_items, in_flight, batch))
+
+
 def concurrency_cap(d: Deployment, maximum: int | None, reserved: int | None) -> int:
     caps = [ESM_MAX_CONCURRENCY, d.account_concurrency]
     caps += [c for c in (maximum, reserved) if c is not None]
@@ -620,34 +654,43 @@ def channel(model: Model, name: str, n: int, ses_rate: float | None = None) -> d
     plan = plan_channel(model, name, n, plan_ramp)
     event_units = read_units(model.event_bytes, consistent=True)
     subscriber_units = read_units(model.subscriber_bytes, consistent=True)
+    # Per delivery, after its batch's prefix: the send, then its outcome (the whole item) handed
+    # to the group commit, which ends the claim; the worker waits for it before its next job: at
+    # most the commit window, then the BatchWriteItem (taken as the window in full: the upper
+    # bound on the wait). Its CPU: its share of the BatchWriteItem call and its own item in it.
     if name == "email":
         batch, in_flight = d.email_batch, d.email_in_flight
         cap = concurrency_cap(d, d.email_max_concurrency, d.email_reserved)
-        # per mail, after its batch's prefix: SendEmail -> UpdateItem ending its claim (MAIL# item)
-        io = lat.ses_send + lat.ddb_item
-        per_delivery_cpu = cpu.email_mime + cpu.email_other + 2 * cpu.aws_call
+        send_io, send_cpu = lat.ses_send, cpu.email_mime + cpu.email_other + cpu.aws_call  # SendEmail
     else:
         batch, in_flight = d.webhook_batch, d.webhook_in_flight
         cap = concurrency_cap(d, d.webhook_max_concurrency, d.webhook_reserved)
-        # per delivery, after its batch's prefix: DNS + POST -> delivery log UpdateItem, which ends its claim
-        io = lat.dns + lat.webhook_receiver + lat.ddb_item
-        per_delivery_cpu = cpu.webhook_engine + cpu.webhook_tls + cpu.aws_call
+        send_io, send_cpu = lat.dns + lat.webhook_receiver, cpu.webhook_engine + cpu.webhook_tls  # DNS + POST
+    per_commit = commit_batch(d, batch, in_flight)
+    commit_wait = d.commit_window + lat.ddb_item
+    io = send_io + commit_wait
+    per_delivery_cpu = send_cpu + cpu.aws_call / per_commit + cpu.batch_write_item
     # Per SQS batch, before any send starts, one after the other: BatchGetItem of the batch's
     # subscribers or endpoints (<= 100 keys a call, consistent), GetItem of its one event,
-    # TransactWriteItems claiming every delivery (<= TRANSACTION_ITEMS a call). A planned
-    # update's batch holds one event and distinct subscribers.
+    # TransactWriteItems of conditional Puts claiming every delivery (<= TRANSACTION_ITEMS a
+    # call; each a new item, so none is cancelled). A planned update's batch holds one event and
+    # distinct subscribers.
     invocations = math.ceil(n / batch)
-    chunks = math.ceil(batch / BATCH_GET_KEYS) + math.ceil(batch / d.transaction_items)
-    prefix_io = (chunks + 1) * lat.ddb_item
+    gets, transactions = math.ceil(batch / BATCH_GET_KEYS), math.ceil(batch / d.transaction_items)
+    chunks = gets + transactions
+    prefix_io = (gets + 1) * lat.ddb_item + transactions * lat.ddb_transaction
     prefix_cpu = (chunks + 1) * cpu.aws_call + batch * (cpu.batch_get_item + cpu.transact_item)
     prefix = prefix_io + model.cpu_s(prefix_cpu)
     reads = batch_calls(n, batch, BATCH_GET_KEYS)
     claims = batch_calls(n, batch, d.transaction_items)
+    commits = batch_calls(n, batch, per_commit)
     # BatchGetItem bills each item as a GetItem (1 RRU per 4 KB, consistent); the event once a batch.
     rru = n * subscriber_units + invocations * event_units
-    # The claim transaction (2 WRU an item, < 1 KB) + the one write ending it (1 WRU, < 1 KB).
-    wru = float(TRANSACTION_WRITE_UNITS + 1) * n
-    ddb_ops = {"BatchGetItem": reads, "GetItem": invocations, "TransactWriteItems": claims, "UpdateItem": n}
+    # The claim, a conditional Put in the transaction (2 WRU an item, < 1 KB), + the outcome's
+    # Put in a BatchWriteItem (1 WRU, < 1 KB), whatever the items per call.
+    wru = float(TRANSACTION_WRITE_UNITS + BATCH_WRITE_UNITS) * n
+    ddb_ops = {"BatchGetItem": reads, "GetItem": invocations, "TransactWriteItems": claims,
+               "BatchWriteItem": commits, "UpdateItem": 0}
     per_container, batch_seconds, bound = sender_capacity(model, batch, in_flight, io, per_delivery_cpu, prefix)
     limiter = f"{name} sender: {cap} containers x {per_container:.1f}/s ({'CPU' if bound == 'cpu' else 'I/O'}" \
               f" at {d.memory_mb} MB)"
@@ -665,11 +708,12 @@ def channel(model: Model, name: str, n: int, ses_rate: float | None = None) -> d
     # Delivery jobs a timed-out plan invocation enqueues twice. A re-planned shard enqueues
     # them one after the other, so the model takes them to fill batches of their own: each
     # costs its share of its batch's prefix (reads, event, claim transaction), the
-    # transaction is cancelled (its first claim finds the delivery done; taken as billed in
-    # full, 2 WRU an item: conservative), and claim_all then claims it alone, refused (a
+    # transaction is cancelled (every conditional Put finds its item; taken as billed in
+    # full, 2 WRU an item: conservative), and claim_all then claims each alone, refused (a
     # failed conditional UpdateItem, 1 WRU) and read back (GetItem, 1 RRU): no SES token,
-    # no MIME, no POST. (A duplicate in a batch of fresh jobs would instead make them all be
-    # claimed one by one: more calls, fewer units.) Their CPU fits into a container's idle
+    # no MIME, no POST, no outcome to commit. (A duplicate in a batch of fresh jobs would
+    # cancel that batch's transaction: the duplicate is claimed alone and the rest in a
+    # second transaction, so one transaction more.) Their CPU fits into a container's idle
     # time (I/O, the token bucket) as far as there is any; past it they lengthen the drain.
     dupes = plan["duplicate_delivery_jobs"]
     dup_batches = math.ceil(dupes / batch)
@@ -686,7 +730,7 @@ def channel(model: Model, name: str, n: int, ses_rate: float | None = None) -> d
     ddb_ops["UpdateItem"] += dupes
     plan_done = start["plan_start"] + plan["done_seconds"] + lat.esm_pickup
     senders_done = start["sender_start"] + drain + dup_extra
-    # The last delivery: its batch's prefix, then its send and its one write.
+    # The last delivery: its batch's prefix, then its send and its outcome's group commit.
     last = max(senders_done, plan_done) + prefix + io + model.cpu_s(per_delivery_cpu)
     parts = {
         limiter: steady,
@@ -751,6 +795,7 @@ def channel(model: Model, name: str, n: int, ses_rate: float | None = None) -> d
         "planning": {k: round(v, 3) if isinstance(v, float) else v for k, v in plan.items()},
         "dynamodb": {"calls": ddb_ops, "read_request_units": round(rru + plan["read_request_units"], 1),
                      "write_request_units": wru, "index_item_bytes": model.index_item_bytes[name],
+                     "outcomes_per_batch_write": per_commit, "commit_wait_s_max": round(commit_wait, 3),
                      "index_pages": plan["pages_with_items"],
                      "peak_read_units_per_s": round(rru / n * per_container * cap, 1),
                      "peak_write_units_per_s": round(wru / n * per_container * cap, 1)},
@@ -794,7 +839,7 @@ def build_model(args: argparse.Namespace) -> Model:
     overrides = {k: v for k, v in {
         "shards": args.shards, "plan_batch": args.plan_batch, "memory_mb": args.memory,
         "fanout_timeout": args.fanout_timeout, "account_concurrency": args.account_concurrency,
-        "webhook_max_concurrency": args.webhook_concurrency,
+        "webhook_max_concurrency": args.webhook_concurrency, "commit_items_modelled": args.commit_items,
     }.items() if v is not None}
     if args.email_concurrency is not None:  # both numbers together, as template.yaml asks
         overrides |= {"email_max_concurrency": args.email_concurrency,
@@ -918,7 +963,7 @@ def markdown(lines: list[dict[str, Any]]) -> str:
         if line["subscribers"] in seen:
             continue
         seen.add(line["subscribers"])
-        ddb = ", ".join(f"{k} {v:,}" for k, v in line["dynamodb"]["calls"].items())
+        ddb = ", ".join(f"{k} {v:,}" for k, v in line["dynamodb"]["calls"].items() if v)
         sqs = ", ".join(f"{k} {v:,}" for k, v in line["sqs"].items() if v)
         lam = line["lambda"]
         out.append(f"| {line['subscribers']:,} | {ddb} | {line['dynamodb']['index_pages']} "
@@ -944,6 +989,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--email-concurrency", type=int,
                         help="email MaximumConcurrency and EMAIL_SENDER_CONCURRENCY (default: template.yaml)")
     parser.add_argument("--webhook-concurrency", type=int, help="webhook MaximumConcurrency (default: template.yaml)")
+    parser.add_argument("--commit-items", type=int,
+                        help="outcomes per BatchWriteItem (default: min(25, the batch's workers), an upper bound)")
     parser.add_argument("--memory", type=int, help="MemorySize of every function, MB (default: template.yaml)")
     parser.add_argument("--account-concurrency", type=int, help=f"regional quota (default {ACCOUNT_CONCURRENCY})")
     parser.add_argument("--receiver-ms", type=float, default=200, help="a partner endpoint's answer incl. TLS")

@@ -265,17 +265,19 @@ def test_call_counts_follow_the_batch_arithmetic(sm: ModuleType) -> None:
     assert result["sqs"]["SendMessageBatch"] == sum(math.ceil(s / 10) for s in sm.shard_sizes(n, shards)) + handoffs
     batches = result["lambda"]["sender_invocations"]
     assert batches == math.ceil(n / model.deployment.email_batch)
-    # AND every mail costs one SendEmail and one DynamoDB call of its own (the UpdateItem ending
-    # its claim); its subscriber read, its event and its claim are its batch's three calls
+    # AND every mail costs one SendEmail and no DynamoDB call of its own: its subscriber read,
+    # its event and its claim are its batch's three calls, and its outcome shares the batch's
+    # group commit (one BatchWriteItem for the batch's 10 outcomes, at most 16 in flight)
     calls = result["dynamodb"]["calls"]
     assert result["ses_send_email"] == n
-    assert (sum(calls.values()) - calls["Query"]) / n == pytest.approx(1 + 3 / model.deployment.email_batch)
-    assert calls["UpdateItem"] == n and "PutItem" not in calls
+    assert (sum(calls.values()) - calls["Query"]) / n == pytest.approx(4 / model.deployment.email_batch)
+    assert calls["UpdateItem"] == 0 and "PutItem" not in calls
     assert calls["BatchGetItem"] == calls["GetItem"] == calls["TransactWriteItems"] == batches
+    assert calls["BatchWriteItem"] == batches and result["dynamodb"]["outcomes_per_batch_write"] == 10
     # AND each subscriber is read once (1 RRU, consistent) and the 6 KB event once a batch, not once a mail
     sender_rru = result["dynamodb"]["read_request_units"] - result["planning"]["read_request_units"]
     assert sender_rru == n + batches * math.ceil(model.event_bytes / 4096)
-    # AND a mail writes 3 WRU: its share of the claim transaction (2 a claim) and the write ending it
+    # AND a mail writes 3 WRU: its claim's conditional Put in the transaction (2) and its outcome's Put (1)
     assert result["dynamodb"]["write_request_units"] / n == 3
     # AND the index is read in pages of PAGE_ITEMS (1 MB holds more), one query more per touched component
     assert PAGE_ITEMS * model.index_item_bytes["email"] < 1_000_000
@@ -293,10 +295,11 @@ def test_webhook_batches_of_50_are_received_and_deleted_ten_messages_a_call(sm: 
     assert result["lambda"]["sender_invocations"] == 200
     assert result["sqs"]["ReceiveMessage"] == 200 * 5 + plan_invocations
     # AND each batch of 50 reads its endpoints in one BatchGetItem, its event once and claims all
-    # 50 in one transaction; each delivery then writes only its log entry, which ends its claim
+    # 50 in one transaction; each delivery's log entry, which ends its claim, is group-committed
+    # 25 to a BatchWriteItem (32 in flight: the upper bound), so 2 a batch
     calls = result["dynamodb"]["calls"]
     assert calls["BatchGetItem"] == calls["GetItem"] == calls["TransactWriteItems"] == 200
-    assert calls["UpdateItem"] == 10_000 and "PutItem" not in calls
+    assert calls["BatchWriteItem"] == 400 and calls["UpdateItem"] == 0 and "PutItem" not in calls
     assert result["dynamodb"]["write_request_units"] == (2 + 1) * 10_000
 
 
@@ -328,8 +331,9 @@ def test_a_duplicate_delivery_job_is_refused_at_its_claim_and_sends_nothing(sm: 
     calls = result["dynamodb"]["calls"]
     batches = result["lambda"]["sender_invocations"]
     assert result["ses_send_email"] == 100_000
-    assert calls["UpdateItem"] == 100_000 + dupes
+    assert calls["UpdateItem"] == dupes
     assert calls["GetItem"] == batches + dupes
+    assert calls["BatchWriteItem"] == math.ceil(100_000 / 10)  # outcomes only of the mails sent
     assert calls["TransactWriteItems"] == batches == math.ceil(100_000 / 10) + math.ceil(dupes / 10)
     assert result["dynamodb"]["write_request_units"] == 3 * (100_000 + dupes)
 
@@ -342,3 +346,20 @@ def test_the_cost_of_a_million_mails_is_mostly_ses_at_its_dated_list_price(sm: M
     # THEN SES is $100 of it and everything else together is a few dollars
     assert result["usd"]["ses"] == pytest.approx(100)
     assert 0 < result["usd_total"] - result["usd"]["ses"] < 10
+
+
+def test_a_delivery_waits_for_its_group_commit_at_most_the_window_and_fewer_outcomes_a_call_cost_cpu(
+        sm: ModuleType) -> None:
+    # GIVEN the commit's window and batch as delivery.commits defines them
+    from status_fanout.delivery.commits import BATCH_WRITE_ITEMS, WINDOW_SECONDS
+    model = sm.build_model(sm.parse_args([]))
+    assert (model.deployment.commit_items, model.deployment.commit_window) == (BATCH_WRITE_ITEMS, WINDOW_SECONDS)
+    # WHEN 10,000 webhooks go out with outcomes committed 25 a call (the upper bound) and one a call
+    grouped = sm.channel(model, "webhook", 10_000)
+    alone = sm.channel(sm.build_model(sm.parse_args(["--commit-items", "1"])), "webhook", 10_000)
+    # THEN a delivery's wait for its commit is the window plus one call
+    assert grouped["dynamodb"]["commit_wait_s_max"] == pytest.approx(WINDOW_SECONDS + model.latency.ddb_item)
+    # AND one outcome a call makes a BatchWriteItem per delivery, the same units, and a slower container
+    assert alone["dynamodb"]["calls"]["BatchWriteItem"] == 10_000
+    assert alone["dynamodb"]["write_request_units"] == grouped["dynamodb"]["write_request_units"]
+    assert alone["container_rate_per_s"] < grouped["container_rate_per_s"]
