@@ -182,10 +182,9 @@ def idle_cores(stack: Any, seconds: float) -> dict[str, Any]:
     return {"idle_seconds": round(wall, 1), "idle_cores": round(cpu / wall, 3)}
 
 
-def poller_threads() -> dict[str, int]:
-    names = [t.name for t in threading.enumerate()]
-    return {"sqs": sum(1 for n in names if n.startswith("sqs-")),
-            "stream": sum(1 for n in names if n.startswith("ddb-"))}
+def poller_threads(stack: Any) -> dict[str, int]:
+    """Threads that poll moto: the SQS receivers and the stream readers."""
+    return {"sqs": sum(len(p._threads) for p in stack._sqs_pollers), "stream": len(stack._stream_pollers)}
 
 
 def _main() -> list[dict[str, Any]]:
@@ -216,7 +215,7 @@ def _main() -> list[dict[str, Any]]:
             for n in range(args.endpoints):
                 call(stack.api_url, "POST", "/v1/webhooks", {"url": f"{receiver.url}/e{n}"})
             idle = idle_cores(stack, args.idle_seconds) if args.idle_seconds else {}
-            threads = poller_threads()
+            threads = poller_threads(stack)
             # The incident's first update warms every container; it is reported, not counted.
             recorder.take()
             first = plan.updates[0]
