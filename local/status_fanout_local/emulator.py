@@ -43,6 +43,7 @@ _DYNAMODB_OPERATIONS = (
     "batch_get_item", "transact_write_items", "transact_get_items",
 )
 _dynamodb_lock = threading.RLock()
+_depth = 0  # nesting of the DynamoDB operations running under _dynamodb_lock
 
 
 def serialize_dynamodb() -> None:
@@ -65,8 +66,15 @@ def serialize_dynamodb() -> None:
             original = _stream_survives_rollback(original)
 
         def locked(*args: Any, __original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+            global _depth
             with _dynamodb_lock:
-                return __original(*args, **kwargs)
+                _depth += 1
+                try:
+                    return __original(*args, **kwargs)
+                finally:
+                    _depth -= 1
+                    if not _depth:  # moto's transactions call the wrapped put_item & co.
+                        stream_activity.operation_done()
 
         locked._serialized = True  # type: ignore[attr-defined]
         locked.__name__ = name
@@ -230,6 +238,67 @@ def lean_dynamodb() -> None:
         setattr(model, "instances_tracked", _Forgetful())  # noqa: B010
 
 
+class StreamActivity:
+    """A generation count of the table streams' writes, for the local stream
+    pollers to sleep on instead of polling moto every few milliseconds: they
+    are woken once a DynamoDB operation that appended stream records has
+    finished (a transaction as a whole, so that a poller never wakes to read
+    the records of one that is then rolled back), and otherwise read again
+    after their poll interval. Works because moto runs in this process."""
+
+    def __init__(self) -> None:
+        self._written = threading.Condition()
+        self.generation = 0
+        self._appended = False
+
+    def appended(self) -> None:
+        """A record was appended; called by moto's stream shard, under _dynamodb_lock."""
+        self._appended = True
+
+    def operation_done(self) -> None:
+        """The outermost DynamoDB operation ended, under _dynamodb_lock."""
+        if self._appended:
+            self._appended = False
+            with self._written:
+                self.generation += 1
+                self._written.notify_all()
+
+    def wait(self, seen: int, timeout: float) -> None:
+        """Until a write newer than generation `seen`, or `timeout` seconds."""
+        with self._written:
+            self._written.wait_for(lambda: self.generation != seen, timeout=max(0.0, timeout))
+
+
+stream_activity = StreamActivity()
+
+
+def signal_stream_writes() -> None:
+    """Tell stream_activity of every record moto appends to a table stream,
+    and read a stream only between DynamoDB operations: a GetRecords served
+    during a transaction could see a record its rollback then removes (and
+    whose sequence number the next write reuses)."""
+    from moto.dynamodb.models.table import StreamShard
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    add = StreamShard.add
+    if getattr(add, "_signals", False):
+        return
+
+    def add_and_signal(shard: Any, *args: Any, **kwargs: Any) -> Any:
+        stream_activity.appended()
+        return add(shard, *args, **kwargs)
+
+    get_records = DynamoDBStreamsBackend.get_records
+
+    def get_records_between_writes(*args: Any, **kwargs: Any) -> Any:
+        with _dynamodb_lock:
+            return get_records(*args, **kwargs)
+
+    add_and_signal._signals = True  # type: ignore[attr-defined]
+    setattr(StreamShard, "add", add_and_signal)  # noqa: B010 - patching moto's class
+    setattr(DynamoDBStreamsBackend, "get_records", get_records_between_writes)  # noqa: B010
+
+
 # The port of the previous emulator in this process. Handlers' shared library
 # may cache boto3 clients in module globals, which outlive a stack; reusing the
 # port keeps such clients pointing at a live emulator when tests start a
@@ -251,6 +320,7 @@ class Emulator:
             # moto logs every AWS call at INFO; the pollers alone make ~20 a second.
             werkzeug_log.setLevel(logging.WARNING)
         serialize_dynamodb()
+        signal_stream_writes()
         # ThreadedMotoServer binds in its thread and hangs start() if the bind
         # fails, so the old port is probed first.
         self._server = self._serve(_previous_port if _port_free(_previous_port) else 0)

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from . import filters
 from .runtime import Runtime
@@ -22,6 +22,10 @@ from .template import REGION, DynamoDBEvent, SqsEvent
 logger = logging.getLogger("status_fanout_local.pollers")
 
 IDLE_POLL_SECONDS = 0.05
+# A stream mapping reads its shards this often when nothing wakes it, as
+# Lambda does (four times a second); the emulator wakes it at once when a
+# write adds stream records (emulator.StreamActivity).
+STREAM_POLL_SECONDS = 0.25
 # Lambda may wait up to 300 s to fill a batch; locally a long window only
 # slows feedback, so it is capped while batching still happens.
 MAX_LOCAL_BATCHING_WINDOW = 0.25
@@ -30,6 +34,14 @@ SQS_WAIT_SECONDS = 1  # long poll, short enough for a prompt stop()
 DEFAULT_SQS_CONCURRENCY = 2
 
 ClientFactory = Callable[[str], Any]
+
+
+class Activity(Protocol):
+    """Something that counts writes to the streams and can be waited on."""
+
+    generation: int
+
+    def wait(self, seen: int, timeout: float) -> None: ...
 
 
 def _jsonable(value: Any) -> Any:
@@ -99,12 +111,14 @@ class StreamPoller:
         event: DynamoDBEvent,
         client: ClientFactory,
         forget_iterator: Callable[[str], None] = lambda _: None,
+        activity: Activity | None = None,
     ) -> None:
         self.runtime = runtime
         self.function = function
         self.event = event
         self._client = client
         self._forget_iterator = forget_iterator
+        self._activity = activity
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"ddb-{function}-{event.name}", daemon=True)
         self._shards: dict[str, _Shard] = {}
@@ -131,6 +145,8 @@ class StreamPoller:
         sqs = self._client("sqs")
         last_refresh = 0.0
         while not self._stop.is_set():
+            # Before the round: a write while it reads is not slept through.
+            seen, started = (self._activity.generation if self._activity else 0), time.monotonic()
             try:
                 if time.monotonic() - last_refresh > SHARD_REFRESH_SECONDS:
                     self._refresh_shards(streams)
@@ -141,7 +157,19 @@ class StreamPoller:
                 busy = False
                 self._stop.wait(1.0)
             if not busy:
-                self._stop.wait(IDLE_POLL_SECONDS)
+                self._idle(seen, started)
+
+    def _idle(self, seen: int, started: float) -> None:
+        """Sleep until a write, the end of a buffered batch's window, or the next poll;
+        never read again sooner than IDLE_POLL_SECONDS after the last round began
+        (every write to the table wakes the pollers)."""
+        due = [shard.buffered_since + self.window - time.monotonic()
+               for shard in self._shards.values() if shard.buffer and shard.buffered_since is not None]
+        if self._activity is None:
+            self._stop.wait(min([IDLE_POLL_SECONDS, *due]))
+            return
+        self._activity.wait(seen, min([STREAM_POLL_SECONDS, *due]))
+        self._stop.wait(min([IDLE_POLL_SECONDS - (time.monotonic() - started), *due]))
 
     def _refresh_shards(self, streams: Any) -> None:
         description = streams.describe_stream(StreamArn=self.event.stream)["StreamDescription"]

@@ -15,7 +15,14 @@ from typing import Any, ClassVar
 
 from .custom_resources import create_all as create_custom_resources
 from .email_local import Outbox, create_secrets, verify_sender
-from .emulator import Emulator, ResourceFactory, apply_environment, forget_shard_iterator, restore_environment
+from .emulator import (
+    Emulator,
+    ResourceFactory,
+    apply_environment,
+    forget_shard_iterator,
+    restore_environment,
+    stream_activity,
+)
 from .http import FrontDoor, routes_for
 from .pollers import DEFAULT_SQS_CONCURRENCY, SqsPoller, StreamPoller
 from .runtime import DEFAULT_MAX_CONTAINERS, Runtime, merged_environment
@@ -143,7 +150,7 @@ class LocalStack:
             for stream_event in spec.dynamodb_events:
                 self._stream_pollers.append(
                     StreamPoller(self._runtime, spec.logical_id, stream_event, self._emulator.client,
-                                 forget_shard_iterator)
+                                 forget_shard_iterator, stream_activity)
                 )
             for queue_event in spec.sqs_events:
                 self._sqs_pollers.append(
