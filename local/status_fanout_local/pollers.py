@@ -110,14 +110,12 @@ class StreamPoller:
         function: str,
         event: DynamoDBEvent,
         client: ClientFactory,
-        forget_iterator: Callable[[str], None] = lambda _: None,
         activity: Activity | None = None,
     ) -> None:
         self.runtime = runtime
         self.function = function
         self.event = event
         self._client = client
-        self._forget_iterator = forget_iterator
         self._activity = activity
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"ddb-{function}-{event.name}", daemon=True)
@@ -193,7 +191,6 @@ class StreamPoller:
                 response = streams.get_records(
                     ShardIterator=shard.iterator, Limit=min(1000, self.event.batch_size - len(shard.buffer))
                 )
-                self._forget_iterator(shard.iterator)
                 shard.iterator = response.get("NextShardIterator")
                 records = response.get("Records") or []
                 if records:

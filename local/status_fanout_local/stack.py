@@ -19,7 +19,7 @@ from .emulator import (
     Emulator,
     ResourceFactory,
     apply_environment,
-    forget_shard_iterator,
+    local_streams,
     restore_environment,
     stream_activity,
 )
@@ -149,8 +149,8 @@ class LocalStack:
         for spec in self.functions:
             for stream_event in spec.dynamodb_events:
                 self._stream_pollers.append(
-                    StreamPoller(self._runtime, spec.logical_id, stream_event, self._emulator.client,
-                                 forget_shard_iterator, stream_activity)
+                    StreamPoller(self._runtime, spec.logical_id, stream_event, self._stream_clients,
+                                 activity=stream_activity)
                 )
             for queue_event in spec.sqs_events:
                 self._sqs_pollers.append(
@@ -164,6 +164,10 @@ class LocalStack:
         logger.info("local stack up: API %s, emulator %s, %d functions, %d stream and %d queue pollers",
                     self.api_url, self.moto_url, len(self.functions), len(self._stream_pollers),
                     len(self._sqs_pollers))
+
+    def _stream_clients(self, service: str) -> Any:
+        """A stream poller's clients: its stream read in this process (emulator.LocalStreams)."""
+        return local_streams if service == "dynamodbstreams" else self._emulator.client(service)
 
     def _parameter_values(self) -> dict[str, str]:
         declared = self.template.data.get("Parameters") or {}
