@@ -81,6 +81,9 @@ class Recorder:
         elif records and records[0].get("eventSource") == "aws:dynamodb":
             entry["source"] = "stream"
             entry["events"] = [e.id for e in notifying_events(records)]
+            # When each notifying record was written (the stream record's creation time).
+            entry["written"] = {e.id: float(r["dynamodb"]["ApproximateCreationDateTime"])
+                                for r in records for e in notifying_events([r])}
         with self.lock:
             self.invocations.append(entry)
 
@@ -141,6 +144,7 @@ def milestones(event_id: str, accepted: float, arrivals: list[float],
                invocations: list[dict[str, Any]]) -> dict[str, Any]:
     """Seconds after the 201 at which each step first and last happened for one event."""
     streams = [i["start"] for i in invocations if event_id in i.get("events", [])]
+    written = [i["written"][event_id] for i in invocations if event_id in i.get("written", {})]
     plan_jobs = [(i, j) for i in invocations if i["source"].lower().endswith("planqueue")
                  for j in i["jobs"] if j.get("event_id") == event_id]
     webhook_plans = [(i, j) for i, j in plan_jobs if j.get("channel") == "webhook"]
@@ -164,6 +168,7 @@ def milestones(event_id: str, accepted: float, arrivals: list[float],
             hops[which][hop] = round(point[end] - before, 3) if point else None
             before = point[end] if point else before
     return {"at": at, "hops": hops,
+            "written_s": round(min(written) - accepted, 3) if written else None,
             "plan_jobs": {"webhook": len(webhook_plans), "all": len(plan_jobs),
                           "invocations": len({id(i) for i, _ in plan_jobs})},
             "plan_queue_wait_p50": round(statistics.median(i["start"] - j["sent"] for i, j in webhook_plans), 3)
@@ -247,7 +252,8 @@ def _main() -> list[dict[str, Any]]:
                 lines.append({"bench": "notify_latency", "figure": "update", "update": n + 1, "received": len(got),
                               "first_s": round(got[0] - accepted, 3) if got else None,
                               "last_s": round(got[-1] - accepted, 3) if got else None,
-                              "api_s": result["api_s"], "at": result["at"], "plan_jobs": result["plan_jobs"],
+                              "api_s": result["api_s"], "written_s": result["written_s"], "at": result["at"],
+                              "plan_jobs": result["plan_jobs"],
                               "plan_queue_wait_p50": result["plan_queue_wait_p50"],
                               "sender_invocations": result["sender_invocations"],
                               "handler_thread_cpu_s": result["handler_cpu_s"]})

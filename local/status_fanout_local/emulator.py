@@ -250,9 +250,25 @@ def _retained(backend: Any, queue_name: str, message: Any) -> bool:
 
 
 def lean_sqs() -> None:
+    """moto's SQS, cheaper per received message, and a message made visible
+    again at once (a retry held 0 s) ends a waiting long poll, as on SQS:
+    moto only looked again once a second."""
     from moto.sqs.models import SQSBackend
 
     setattr(SQSBackend, "is_message_valid_based_on_retention_period", _retained)  # noqa: B010 - patching moto
+    change = SQSBackend.change_message_visibility
+    if getattr(change, "_wakes", False):
+        return
+
+    def change_and_wake(backend: Any, queue_name: str, receipt_handle: str, visibility_timeout: int) -> None:
+        change(backend, queue_name, receipt_handle, visibility_timeout)
+        if int(visibility_timeout) == 0:
+            queue = backend.get_queue(queue_name)
+            with queue._messages_lock:
+                queue._messages_lock.notify_all()
+
+    change_and_wake._wakes = True  # type: ignore[attr-defined]
+    setattr(SQSBackend, "change_message_visibility", change_and_wake)  # noqa: B010
 
 
 class StreamActivity:

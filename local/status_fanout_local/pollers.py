@@ -26,9 +26,10 @@ IDLE_POLL_SECONDS = 0.05
 # Lambda does (four times a second); the emulator wakes it at once when a
 # write adds stream records (emulator.StreamActivity).
 STREAM_POLL_SECONDS = 0.25
-# Lambda may wait up to 300 s to fill a batch; locally a long window only
-# slows feedback, so it is capped while batching still happens.
-MAX_LOCAL_BATCHING_WINDOW = 0.25
+# Lambda may wait up to 300 s to fill a batch (the template asks for 1 s);
+# locally a long window only slows feedback, so it is capped while batching
+# still happens: a burst of writes or of delivery jobs still comes in batches.
+MAX_LOCAL_BATCHING_WINDOW = 0.1
 SHARD_REFRESH_SECONDS = 5.0
 SQS_WAIT_SECONDS = 1  # long poll, short enough for a prompt stop()
 DEFAULT_SQS_CONCURRENCY = 2
@@ -196,8 +197,13 @@ class StreamPoller:
                 if records:
                     fetched = True
                     converted = (stream_record(r, self.event.stream) for r in records)
-                    shard.buffer.extend(r for r in converted if filters.keep(r, self.event.filters))
-                    shard.buffered_since = shard.buffered_since or time.monotonic()
+                    kept = [r for r in converted if filters.keep(r, self.event.filters)]
+                    if kept:
+                        # Only records the filters keep open a batching window,
+                        # as on Lambda: a filtered-out write left a stale start
+                        # behind, and the next kept record was invoked at once.
+                        shard.buffer.extend(kept)
+                        shard.buffered_since = shard.buffered_since or time.monotonic()
             if shard.buffer and (
                 len(shard.buffer) >= self.event.batch_size
                 or time.monotonic() - (shard.buffered_since or 0) >= self.window
