@@ -10,6 +10,7 @@ import threading
 import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -43,6 +44,7 @@ _DYNAMODB_OPERATIONS = (
     "batch_get_item", "transact_write_items", "transact_get_items",
 )
 _dynamodb_lock = threading.RLock()
+_depth = 0  # nesting of the DynamoDB operations running under _dynamodb_lock
 
 
 def serialize_dynamodb() -> None:
@@ -65,8 +67,15 @@ def serialize_dynamodb() -> None:
             original = _stream_survives_rollback(original)
 
         def locked(*args: Any, __original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+            global _depth
             with _dynamodb_lock:
-                return __original(*args, **kwargs)
+                _depth += 1
+                try:
+                    return __original(*args, **kwargs)
+                finally:
+                    _depth -= 1
+                    if not _depth:  # moto's transactions call the wrapped put_item & co.
+                        stream_activity.operation_done()
 
         locked._serialized = True  # type: ignore[attr-defined]
         locked.__name__ = name
@@ -230,6 +239,151 @@ def lean_dynamodb() -> None:
         setattr(model, "instances_tracked", _Forgetful())  # noqa: B010
 
 
+def _retained(backend: Any, queue_name: str, message: Any) -> bool:
+    """moto's retention check of a received message, without its cost: moto
+    computed every attribute of the queue (three of them counting all its
+    messages) once per message received, ~2.6 ms each."""
+    from moto.core.utils import unix_time
+
+    queue = backend.get_queue(queue_name)
+    return bool(int(queue.message_retention_period) + message.sent_timestamp / 1000 > unix_time())
+
+
+def lean_sqs() -> None:
+    """moto's SQS, cheaper per received message, and a message made visible
+    again at once (a retry held 0 s) ends a waiting long poll, as on SQS:
+    moto only looked again once a second."""
+    from moto.sqs.models import SQSBackend
+
+    setattr(SQSBackend, "is_message_valid_based_on_retention_period", _retained)  # noqa: B010 - patching moto
+    change = SQSBackend.change_message_visibility
+    if getattr(change, "_wakes", False):
+        return
+
+    def change_and_wake(backend: Any, queue_name: str, receipt_handle: str, visibility_timeout: int) -> None:
+        change(backend, queue_name, receipt_handle, visibility_timeout)
+        if int(visibility_timeout) == 0:
+            queue = backend.get_queue(queue_name)
+            with queue._messages_lock:
+                queue._messages_lock.notify_all()
+
+    change_and_wake._wakes = True  # type: ignore[attr-defined]
+    setattr(SQSBackend, "change_message_visibility", change_and_wake)  # noqa: B010
+
+
+class StreamActivity:
+    """A generation count of the table streams' writes, for the local stream
+    pollers to sleep on instead of polling moto every few milliseconds: they
+    are woken once a DynamoDB operation that appended stream records has
+    finished (a transaction as a whole, so that a poller never wakes to read
+    the records of one that is then rolled back), and otherwise read again
+    after their poll interval. Works because moto runs in this process."""
+
+    def __init__(self) -> None:
+        self._written = threading.Condition()
+        self.generation = 0
+        self._appended = False
+
+    def appended(self) -> None:
+        """A record was appended; called by moto's stream shard, under _dynamodb_lock."""
+        self._appended = True
+
+    def operation_done(self) -> None:
+        """The outermost DynamoDB operation ended, under _dynamodb_lock."""
+        if self._appended:
+            self._appended = False
+            with self._written:
+                self.generation += 1
+                self._written.notify_all()
+
+    def wait(self, seen: int, timeout: float) -> None:
+        """Until a write newer than generation `seen`, or `timeout` seconds."""
+        with self._written:
+            self._written.wait_for(lambda: self.generation != seen, timeout=max(0.0, timeout))
+
+
+stream_activity = StreamActivity()
+
+
+def signal_stream_writes() -> None:
+    """Tell stream_activity of every record moto appends to a table stream,
+    and read a stream only between DynamoDB operations: a GetRecords served
+    during a transaction could see a record its rollback then removes (and
+    whose sequence number the next write reuses)."""
+    from moto.dynamodb.models.table import StreamShard
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    add = StreamShard.add
+    if getattr(add, "_signals", False):
+        return
+
+    def add_and_signal(shard: Any, *args: Any, **kwargs: Any) -> Any:
+        stream_activity.appended()
+        return add(shard, *args, **kwargs)
+
+    get_records = DynamoDBStreamsBackend.get_records
+
+    def get_records_between_writes(*args: Any, **kwargs: Any) -> Any:
+        with _dynamodb_lock:
+            return get_records(*args, **kwargs)
+
+    add_and_signal._signals = True  # type: ignore[attr-defined]
+    setattr(StreamShard, "add", add_and_signal)  # noqa: B010 - patching moto's class
+    setattr(DynamoDBStreamsBackend, "get_records", get_records_between_writes)  # noqa: B010
+
+
+class LocalStreams:
+    """The three DynamoDB Streams calls a local stream poller makes
+    (DescribeStream, GetShardIterator from TRIM_HORIZON, GetRecords),
+    answered from moto's model in this process, in the shapes boto3 returns.
+
+    Over HTTP a stream record cost ~3 ms of CPU (moto's serializer, then
+    botocore's parser), and every write to the table is a record that both
+    of the template's stream mappings read and, mostly, filter out: ~2 s of
+    the one process's CPU per notifying update. Lambda's event source
+    mappings read the stream outside the function too. Reads take the
+    DynamoDB lock, so they never see a transaction's records before it has
+    committed."""
+
+    def _shard(self, stream_arn: str) -> Any:
+        from moto.dynamodb.models import dynamodb_backends
+
+        table_name = stream_arn.split(":", 6)[5].split("/")[1]
+        return dynamodb_backends[ACCOUNT_ID][REGION].get_table(table_name).stream_shard
+
+    def describe_stream(self, StreamArn: str) -> dict[str, Any]:  # boto3's parameter names
+        with _dynamodb_lock:
+            shard = self._shard(StreamArn)
+        shards = [{"ShardId": shard.id}] if shard is not None else []
+        return {"StreamDescription": {"StreamArn": StreamArn, "Shards": shards}}
+
+    def get_shard_iterator(self, StreamArn: str, ShardId: str, ShardIteratorType: str) -> dict[str, Any]:
+        if ShardIteratorType != "TRIM_HORIZON":
+            raise ValueError(f"only TRIM_HORIZON is emulated, not {ShardIteratorType}")
+        with _dynamodb_lock:
+            start = self._shard(StreamArn).starting_sequence_number
+        return {"ShardIterator": f"{StreamArn}|{ShardId}|{start}"}
+
+    def get_records(self, ShardIterator: str, Limit: int = 1000) -> dict[str, Any]:
+        stream_arn, shard_id, position = ShardIterator.rsplit("|", 2)
+        sequence = int(position)
+        with _dynamodb_lock:
+            shard = self._shard(stream_arn)
+            offset = sequence - shard.starting_sequence_number
+            items = [item.to_json() for item in shard.items[offset : offset + Limit]]
+        records = []
+        for raw in items:
+            change = raw["dynamodb"]
+            created = change["ApproximateCreationDateTime"]  # moto's naive UTC; boto3 gives it aware
+            if isinstance(created, datetime) and created.tzinfo is None:
+                change = {**change, "ApproximateCreationDateTime": created.replace(tzinfo=UTC)}
+            records.append({**raw, "dynamodb": change})
+        return {"Records": records, "NextShardIterator": f"{stream_arn}|{shard_id}|{sequence + len(records)}"}
+
+
+local_streams = LocalStreams()
+
+
 # The port of the previous emulator in this process. Handlers' shared library
 # may cache boto3 clients in module globals, which outlive a stack; reusing the
 # port keeps such clients pointing at a live emulator when tests start a
@@ -251,6 +405,8 @@ class Emulator:
             # moto logs every AWS call at INFO; the pollers alone make ~20 a second.
             werkzeug_log.setLevel(logging.WARNING)
         serialize_dynamodb()
+        signal_stream_writes()
+        lean_sqs()
         # ThreadedMotoServer binds in its thread and hangs start() if the bind
         # fails, so the old port is probed first.
         self._server = self._serve(_previous_port if _port_free(_previous_port) else 0)
@@ -306,21 +462,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def forget_shard_iterator(iterator: str) -> None:
-    """Drop a used shard iterator from moto's in-process backend.
-
-    moto stores every iterator it hands out and never expires them; a poller
-    asking ten times a second would otherwise grow the server by ~100 MB an
-    hour. Best effort: it only works because moto runs in this process.
-    """
-    try:
-        from moto.dynamodbstreams.models import dynamodbstreams_backends
-
-        dynamodbstreams_backends[ACCOUNT_ID][REGION].shard_iterators.pop(iterator, None)
-    except Exception:  # pragma: no cover - moto internals may change
-        logger.debug("cannot prune moto shard iterators", exc_info=True)
 
 
 class ResourceFactory:

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from . import filters
 from .runtime import Runtime
@@ -22,14 +22,27 @@ from .template import REGION, DynamoDBEvent, SqsEvent
 logger = logging.getLogger("status_fanout_local.pollers")
 
 IDLE_POLL_SECONDS = 0.05
-# Lambda may wait up to 300 s to fill a batch; locally a long window only
-# slows feedback, so it is capped while batching still happens.
-MAX_LOCAL_BATCHING_WINDOW = 0.25
+# A stream mapping reads its shards this often when nothing wakes it, as
+# Lambda does (four times a second); the emulator wakes it at once when a
+# write adds stream records (emulator.StreamActivity).
+STREAM_POLL_SECONDS = 0.25
+# Lambda may wait up to 300 s to fill a batch (the template asks for 1 s);
+# locally a long window only slows feedback, so it is capped while batching
+# still happens: a burst of writes or of delivery jobs still comes in batches.
+MAX_LOCAL_BATCHING_WINDOW = 0.1
 SHARD_REFRESH_SECONDS = 5.0
 SQS_WAIT_SECONDS = 1  # long poll, short enough for a prompt stop()
 DEFAULT_SQS_CONCURRENCY = 2
 
 ClientFactory = Callable[[str], Any]
+
+
+class Activity(Protocol):
+    """Something that counts writes to the streams and can be waited on."""
+
+    generation: int
+
+    def wait(self, seen: int, timeout: float) -> None: ...
 
 
 def _jsonable(value: Any) -> Any:
@@ -98,13 +111,13 @@ class StreamPoller:
         function: str,
         event: DynamoDBEvent,
         client: ClientFactory,
-        forget_iterator: Callable[[str], None] = lambda _: None,
+        activity: Activity | None = None,
     ) -> None:
         self.runtime = runtime
         self.function = function
         self.event = event
         self._client = client
-        self._forget_iterator = forget_iterator
+        self._activity = activity
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"ddb-{function}-{event.name}", daemon=True)
         self._shards: dict[str, _Shard] = {}
@@ -131,6 +144,8 @@ class StreamPoller:
         sqs = self._client("sqs")
         last_refresh = 0.0
         while not self._stop.is_set():
+            # Before the round: a write while it reads is not slept through.
+            seen, started = (self._activity.generation if self._activity else 0), time.monotonic()
             try:
                 if time.monotonic() - last_refresh > SHARD_REFRESH_SECONDS:
                     self._refresh_shards(streams)
@@ -141,7 +156,19 @@ class StreamPoller:
                 busy = False
                 self._stop.wait(1.0)
             if not busy:
-                self._stop.wait(IDLE_POLL_SECONDS)
+                self._idle(seen, started)
+
+    def _idle(self, seen: int, started: float) -> None:
+        """Sleep until a write, the end of a buffered batch's window, or the next poll;
+        never read again sooner than IDLE_POLL_SECONDS after the last round began
+        (every write to the table wakes the pollers)."""
+        due = [shard.buffered_since + self.window - time.monotonic()
+               for shard in self._shards.values() if shard.buffer and shard.buffered_since is not None]
+        if self._activity is None:
+            self._stop.wait(min([IDLE_POLL_SECONDS, *due]))
+            return
+        self._activity.wait(seen, min([STREAM_POLL_SECONDS, *due]))
+        self._stop.wait(min([IDLE_POLL_SECONDS - (time.monotonic() - started), *due]))
 
     def _refresh_shards(self, streams: Any) -> None:
         description = streams.describe_stream(StreamArn=self.event.stream)["StreamDescription"]
@@ -165,14 +192,18 @@ class StreamPoller:
                 response = streams.get_records(
                     ShardIterator=shard.iterator, Limit=min(1000, self.event.batch_size - len(shard.buffer))
                 )
-                self._forget_iterator(shard.iterator)
                 shard.iterator = response.get("NextShardIterator")
                 records = response.get("Records") or []
                 if records:
                     fetched = True
                     converted = (stream_record(r, self.event.stream) for r in records)
-                    shard.buffer.extend(r for r in converted if filters.keep(r, self.event.filters))
-                    shard.buffered_since = shard.buffered_since or time.monotonic()
+                    kept = [r for r in converted if filters.keep(r, self.event.filters)]
+                    if kept:
+                        # Only records the filters keep open a batching window,
+                        # as on Lambda: a filtered-out write left a stale start
+                        # behind, and the next kept record was invoked at once.
+                        shard.buffer.extend(kept)
+                        shard.buffered_since = shard.buffered_since or time.monotonic()
             if shard.buffer and (
                 len(shard.buffer) >= self.event.batch_size
                 or time.monotonic() - (shard.buffered_since or 0) >= self.window
@@ -312,7 +343,16 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
 
 
 class SqsPoller:
-    """One SQS event source mapping with a few batches in flight at once."""
+    """One SQS event source mapping: a long-polling receiver and up to
+    `concurrency` batches in flight at once.
+
+    As Lambda's pollers do, the receiver only receives when a batch can be
+    invoked: it takes a slot first, so no message waits invisible for a
+    container, and each batch is invoked on a thread of its own. One
+    receiver feeds every slot: receiving is cheap, and every idle long poll
+    costs the one process it shares with moto and the handlers (57 threads
+    long-polling, one per slot, burnt ~0.4 cores doing nothing).
+    """
 
     def __init__(
         self,
@@ -328,11 +368,14 @@ class SqsPoller:
         self._client = client
         self._stop = threading.Event()
         self.window = min(event.maximum_batching_window, MAX_LOCAL_BATCHING_WINDOW)
-        workers = event.maximum_concurrency or concurrency
-        self._threads = [
-            threading.Thread(target=self._run, name=f"sqs-{function}-{event.name}-{n}", daemon=True)
-            for n in range(max(1, workers))
-        ]
+        # MaximumConcurrency, else the local default; never more batches than
+        # the runtime has containers for the function (they would only wait).
+        self.concurrency = max(1, min(event.maximum_concurrency or concurrency, runtime.capacity(function)))
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+        self._threads = [threading.Thread(target=self._run, name=f"sqs-{function}-{event.name}", daemon=True)]
+        self._batches: set[threading.Thread] = set()
+        self._batches_lock = threading.Lock()
+        self._clients: list[Any] = []  # idle clients for the batches' deletes
         self.url = queue_url(client("sqs"), event.queue)
 
     @property
@@ -347,8 +390,13 @@ class SqsPoller:
         self._stop.set()
 
     def join(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._batches_lock:
+            batches = list(self._batches)
+        for thread in batches:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def backlog(self, sqs: Any) -> int:
         """Messages visible, in flight or delayed: zero means drained."""
@@ -363,13 +411,39 @@ class SqsPoller:
     def _run(self) -> None:
         sqs = self._client("sqs")
         while not self._stop.is_set():
+            if not self._slots.acquire(timeout=0.5):
+                continue
             try:
                 messages = self._receive(sqs)
-                if messages:
-                    self._handle(sqs, messages)
             except Exception:
+                self._slots.release()
                 logger.exception("SQS poller %s failed; retrying", self.description)
                 self._stop.wait(1.0)
+                continue
+            if not messages:
+                self._slots.release()
+                continue
+            thread = threading.Thread(target=self._batch, args=(messages,), daemon=True,
+                                      name=f"sqs-{self.function}-{self.event.name}-batch")
+            with self._batches_lock:
+                self._batches.add(thread)
+            thread.start()
+
+    def _batch(self, messages: list[dict[str, Any]]) -> None:
+        """One invocation and its deletes, on its own thread; frees its slot."""
+        with self._batches_lock:
+            sqs = self._clients.pop() if self._clients else None
+        try:
+            sqs = sqs or self._client("sqs")
+            self._handle(sqs, messages)
+        except Exception:
+            logger.exception("SQS poller %s failed on a batch; its messages come back", self.description)
+        finally:
+            with self._batches_lock:
+                if sqs is not None:
+                    self._clients.append(sqs)
+                self._batches.discard(threading.current_thread())
+            self._slots.release()
 
     def _receive(self, sqs: Any) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []

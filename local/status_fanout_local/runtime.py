@@ -171,6 +171,10 @@ class Runtime:
         with self._lock:
             return self._activity
 
+    def capacity(self, logical_id: str) -> int:
+        """How many invocations of a function can run at once (its containers)."""
+        return self._pools[logical_id].max_containers
+
     def function_arn(self, logical_id: str) -> str:
         return self.functions[logical_id].arn
 

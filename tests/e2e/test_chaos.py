@@ -82,10 +82,16 @@ def cleanup(api: Api, *webhook_ids: str) -> None:
 @contextmanager
 def emulator_refusing_calls(services: tuple[str, ...]) -> Iterator[Counter[str]]:
     """Every call to these moto services answers 503 ServiceUnavailable while
-    the block runs, as an AWS service in a bad minute does."""
+    the block runs, as an AWS service in a bad minute does. The local stream
+    pollers read the stream from moto's model in process (emulator.LocalStreams),
+    not over HTTP: their reads are refused too, with the error boto3 raises."""
+    from botocore.exceptions import ClientError
     from moto.core.responses import BaseResponse
 
+    from status_fanout_local.emulator import LocalStreams
+
     original = BaseResponse.call_action
+    originals = {name: getattr(LocalStreams, name) for name in ("describe_stream", "get_records")}
     refused: Counter[str] = Counter()
 
     def call_action(self: BaseResponse) -> Any:
@@ -96,11 +102,23 @@ def emulator_refusing_calls(services: tuple[str, ...]) -> Iterator[Counter[str]]
             return 503, {"x-amzn-ErrorType": "ServiceUnavailable", "Content-Type": "application/x-amz-json-1.0"}, body
         return original(self)
 
+    def refusing(operation: str) -> Any:
+        def refuse(self: LocalStreams, **_: Any) -> Any:
+            refused["dynamodbstreams"] += 1
+            error = {"Error": {"Code": "ServiceUnavailable", "Message": "chaos: service unavailable"}}
+            raise ClientError(error, operation)
+        return refuse
+
     BaseResponse.call_action = call_action  # type: ignore[method-assign]
+    if "dynamodbstreams" in services:
+        LocalStreams.describe_stream = refusing("DescribeStream")
+        LocalStreams.get_records = refusing("GetRecords")
     try:
         yield refused
     finally:
         BaseResponse.call_action = original  # type: ignore[method-assign]
+        for name, method in originals.items():
+            setattr(LocalStreams, name, method)
 
 
 def test_emulator_refusing_every_call_for_seconds(stack: LocalStack, api: Api, outbox: Outbox,
