@@ -117,27 +117,15 @@ def threading(event: EventSnapshot, message_id: str, subscriber_id: str, sender:
     return message_id, root
 
 
-def _shared_headers(settings: Settings, subject: str) -> dict[str, Any]:
-    """The headers every mail of one rendering has alike, parsed once: the email
-    package parses each header it is given (most of a mail's cost), and keeps a
-    header object it is handed as it is. They are immutable, so mails share them."""
-    make = BODY_POLICY.header_factory
-    return {
-        "From": make("From", Address(display_name=header_text(f"{settings.page.name} Status", 100),
-                                     addr_spec=settings.email.sender_address)),
-        "Subject": make("Subject", header_text(subject)),
-        "Auto-Submitted": make("Auto-Submitted", "auto-generated"),
-    }
-
-
-def _envelope(shared: Mapping[str, Any], to: str, message_id: str, now: datetime) -> EmailMessage:
+def _envelope(settings: Settings, to: str, subject: str, message_id: str, now: datetime) -> EmailMessage:
     message = EmailMessage(policy=BODY_POLICY)
-    message["From"] = shared["From"]
+    message["From"] = Address(display_name=header_text(f"{settings.page.name} Status", 100),
+                              addr_spec=settings.email.sender_address)
     message["To"] = Address(addr_spec=to)
-    message["Subject"] = shared["Subject"]
+    message["Subject"] = header_text(subject)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
-    message["Auto-Submitted"] = shared["Auto-Submitted"]
+    message["Auto-Submitted"] = "auto-generated"
     return message
 
 
@@ -176,8 +164,6 @@ class RenderedUpdate:
     subject: str
     text: str
     html: str
-    # From, Subject, Auto-Submitted, List-Id and List-Unsubscribe-Post, parsed once.
-    headers: Mapping[str, Any]
 
 
 def render_update(settings: Settings, event: EventSnapshot, subscribed_to: Sequence[str]) -> RenderedUpdate:
@@ -214,15 +200,7 @@ def render_update(settings: Settings, event: EventSnapshot, subscribed_to: Seque
             new_status=COMPONENT_STATUS_LABELS.get(change.get("new_status", ""), change.get("new_status", "")),
             at=long_time(event.occurred_at, tz),
         )
-    headers = {
-        **_shared_headers(settings, subject),
-        "List-Id": BODY_POLICY.header_factory("List-Id", f"{header_text(settings.page.name, 100)} status "
-                                              f"<{settings.page.effective_id}.status."
-                                              f"{domain_of(settings.email.sender_address)}>"),
-        "List-Unsubscribe-Post": BODY_POLICY.header_factory("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-    }
-    return RenderedUpdate(subject, _render("email_update.txt", **context), _render("email_update.html", **context),
-                          headers)
+    return RenderedUpdate(subject, _render("email_update.txt", **context), _render("email_update.html", **context))
 
 
 def update_message(settings: Settings, event: EventSnapshot, *, to: str, subscriber_id: str, message_id: str,
@@ -240,13 +218,14 @@ def update_message(settings: Settings, event: EventSnapshot, *, to: str, subscri
     for stand_in, link in links.items():
         text, html = text.replace(stand_in, link), html.replace(stand_in, str(escape(link)))
     own_id, root = threading(event, message_id, subscriber_id, settings.email.sender_address)
-    message = _envelope(rendered.headers, to, own_id, now)
+    message = _envelope(settings, to, rendered.subject, own_id, now)
     if root is not None:
         message["In-Reply-To"] = root
         message["References"] = root
-    message["List-Id"] = rendered.headers["List-Id"]
+    message["List-Id"] = f"{header_text(settings.page.name, 100)} status <{settings.page.effective_id}.status." \
+                         f"{domain_of(settings.email.sender_address)}>"
     message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    message["List-Unsubscribe-Post"] = rendered.headers["List-Unsubscribe-Post"]
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return _alternative(message, text, html)
 
 
@@ -256,5 +235,5 @@ def confirm_message(settings: Settings, *, to: str, message_id: str, confirm_url
     subject = header_text(f"[{settings.page.name}] Confirm your subscription")
     context = {"subject": subject, "page_name": settings.page.name, "email": to, "confirm_url": confirm_url,
                "subscribed_to": list(subscribed_to)}
-    message = _envelope(_shared_headers(settings, subject), to, message_id, now)
+    message = _envelope(settings, to, subject, message_id, now)
     return _alternative(message, _render("email_confirm.txt", **context), _render("email_confirm.html", **context))
