@@ -36,8 +36,16 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/status-fanout local --demo
 
+# A run the interpreter itself kills (a signal: exit status 128 + n) is run
+# once more, loudly; a test that fails is never run again. CPython 3.11.7
+# segfaulted once in the local stack's poller while it formatted a traceback
+# (docs/testing.md, "An interpreter crash"); a failing test is still a failure.
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -ge 128 ]; then \
+		echo "== pytest was killed by signal $$((status - 128)); running the suite once more"; \
+		$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	fi; exit $$status
 
 test-fast: $(STAMP)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
