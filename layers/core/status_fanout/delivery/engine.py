@@ -15,8 +15,11 @@ turns the outcome into the delivery's item, which the batch's group commit
 stores with other workers' outcomes (delivery.commits: BatchWriteItem, the
 worker waiting until its outcome is durable before its next job); that write
 ends the claim. A failed retry sets the message's visibility to the retry
-delay, so SQS itself holds the retry and no Lambda sleeps. After a channel's last retry the job goes to its dead-letter
-queue, where replay and redrive find it. A job whose delivery another attempt
+delay, so SQS itself holds the retry and no Lambda sleeps; a recipient that
+throttles (429) is retried when its Retry-After says. After a channel's last
+retry, or at once when the recipient refused the delivery for good (a chat
+app's 400: REJECTED), the job goes to its dead-letter queue, where replay and
+redrive find it. A job whose delivery another attempt
 holds comes back soon; one that raised comes back after the channel's first
 retry delay with its claim released.
 """
@@ -44,7 +47,7 @@ from status_fanout.delivery.jobs import (
     parse_job,
     require_fields,
 )
-from status_fanout.delivery.retry import DEFAULT_LEASE_SECONDS, RetryLater, backoff, busy_delay
+from status_fanout.delivery.retry import DEFAULT_LEASE_SECONDS, RetryLater, backoff, bounded, busy_delay
 from status_fanout.dynamo import Store
 from status_fanout.observability import count, logger
 from status_fanout.timefmt import format_ts, utcnow
@@ -54,6 +57,7 @@ DELIVERED = "delivered"  # the recipient has it
 NOTHING = "nothing"      # there was nothing to send (the claim ends done, nothing is counted)
 FAILED = "failed"        # not accepted: retry on the channel's schedule
 GONE = "gone"            # the recipient is gone for good: no retry
+REJECTED = "rejected"    # refused as malformed: it would be refused again, so dead-lettered at once
 
 
 @dataclass
@@ -81,6 +85,9 @@ class Answer:
     detail: Any = None
     # The recipient's Retry-After, in seconds.
     retry_after: int | None = None
+    # The recipient said it is rate limited (HTTP 429): its Retry-After is
+    # its instruction, so the retry comes then, not at the schedule's next step.
+    throttled: bool = False
 
 
 class Channel(Protocol):
@@ -228,8 +235,13 @@ class DeliveryEngine:
             record(GONE)
             count(f"{name}Failed")
             return None
-        delay = channel.retry_delay(delivery.attempt, answer.retry_after, self.rng)
-        if delay is None:  # the last scheduled attempt: park it where replay and redrive find it
+        if answer.outcome == REJECTED:
+            delay = None
+        elif answer.throttled and answer.retry_after is not None and delivery.attempt < channel.max_receives:
+            delay = bounded(answer.retry_after)
+        else:
+            delay = channel.retry_delay(delivery.attempt, answer.retry_after, self.rng)
+        if delay is None:  # the last scheduled attempt, or refused for good: park it where replay and redrive find it
             record("dead")
             if channel.dlq_url:
                 self.sqs.send_message(QueueUrl=channel.dlq_url, MessageBody=json.dumps(delivery.job))

@@ -25,13 +25,14 @@ class RetryLater(Exception):
         self.delay = delay
 
 
-def _bounded(delay: float) -> int:
+def bounded(delay: float) -> int:
+    """Whole seconds SQS can hold a message for: 0 to 12 h."""
     return int(min(MAX_VISIBILITY, max(0, round(delay))))
 
 
 def backoff(base: int, attempt: int, rng: random.Random) -> int:
     """Seconds before retry `attempt` (1-based): base·2^(n-1), ±20 %, ≤ 15 min."""
-    return _bounded(min(MAX_BACKOFF, base * 2 ** min(attempt - 1, 20)) * (1 + rng.uniform(-JITTER, JITTER)))
+    return bounded(min(MAX_BACKOFF, base * 2 ** min(attempt - 1, 20)) * (1 + rng.uniform(-JITTER, JITTER)))
 
 
 def scheduled_delay(schedule: tuple[float, ...], attempt: int, retry_after: int | None,
@@ -47,7 +48,7 @@ def scheduled_delay(schedule: tuple[float, ...], attempt: int, retry_after: int 
     delay = schedule[attempt - 1] * (1 + rng.uniform(-JITTER, JITTER))
     if retry_after is not None:
         delay = max(delay, retry_after)
-    return _bounded(delay)
+    return bounded(delay)
 
 
 def busy_delay(base: int, attempt: int, lease_seconds: int, rng: random.Random) -> int:

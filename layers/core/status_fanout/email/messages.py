@@ -41,7 +41,7 @@ from markupsafe import Markup, escape
 from status_fanout.delivery.events import EventSnapshot
 from status_fanout.incidents.lifecycle import status_labels
 from status_fanout.publishing import feeds
-from status_fanout.publishing.pages import COMPONENT_STATUS_LABELS, long_time
+from status_fanout.publishing.presentation import COMPONENT_STATUS_LABELS, long_time
 from status_fanout.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"

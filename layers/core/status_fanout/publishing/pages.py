@@ -25,7 +25,7 @@ from markupsafe import Markup
 from status_fanout.incidents.lifecycle import STATUS_LABELS
 from status_fanout.incidents.models import Component, Incident, IncidentUpdate
 from status_fanout.publishing import feeds
-from status_fanout.publishing.presentation import grouped
+from status_fanout.publishing.presentation import COMPONENT_STATUS_LABELS, IMPACT_LABELS, grouped, long_time
 from status_fanout.publishing.public_json import status_object
 from status_fanout.settings import Settings
 
@@ -33,23 +33,9 @@ HTML_TYPE = "text/html; charset=utf-8"
 TEMPLATES = Path(__file__).parent / "templates"
 RECENT_ON_PAGE = 10
 
-COMPONENT_STATUS_LABELS = {
-    "operational": "Operational",
-    "degraded_performance": "Degraded Performance",
-    "partial_outage": "Partial Outage",
-    "major_outage": "Major Outage",
-    "under_maintenance": "Under Maintenance",
-}
-IMPACT_LABELS = {"none": "No impact", "minor": "Minor impact", "major": "Major impact", "critical": "Critical impact"}
 
 
 # --- environment -----------------------------------------------------------------
-
-def long_time(ts: str, tz: tzinfo) -> str:
-    """The page's time format: ``Aug 30, 2018 - 18:18 EDT``."""
-    when = feeds.local_time(ts, tz)
-    return f"{when:%b} {when.day}, {when.year} - {when:%H:%M} {when:%Z}"
-
 
 def time_range(start: str, end: str | None, tz: tzinfo) -> list[tuple[str, str]]:
     """A period's ends as (timestamp, text), which the page joins with an en dash:

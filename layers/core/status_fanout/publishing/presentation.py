@@ -1,15 +1,28 @@
-"""What the public renderings share: how components are grouped on a page.
+"""What the public renderings share: how components are grouped on a page,
+the words for their statuses and the page's time format.
 
-The status page, the v2 JSON, the feeds and the mails show the same page,
-so they read its order and its groups from here.
+The status page, the v2 JSON, the feeds, the mails and the chat messages show
+the same page, so they read its order, its groups and its labels from here
+(free of Jinja2, so the senders do not load it for a label).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from status_fanout.incidents.models import Component
+from status_fanout.publishing.feeds import local_time
+
+COMPONENT_STATUS_LABELS = {
+    "operational": "Operational",
+    "degraded_performance": "Degraded Performance",
+    "partial_outage": "Partial Outage",
+    "major_outage": "Major Outage",
+    "under_maintenance": "Under Maintenance",
+}
+IMPACT_LABELS = {"none": "No impact", "minor": "Minor impact", "major": "Major impact", "critical": "Critical impact"}
 
 # Least to most severe: a group shows its worst member's status.
 STATUS_SEVERITY = ["operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"]
@@ -41,3 +54,9 @@ def grouped(components: Iterable[Component]) -> list[Group]:
     return [
         Group(g.name, max((m.status for m in g.members), key=STATUS_SEVERITY.index), g.members) for g in result
     ]
+
+
+def long_time(ts: str, tz: tzinfo) -> str:
+    """The page's time format: ``Aug 30, 2018 - 18:18 EDT``."""
+    when = local_time(ts, tz)
+    return f"{when:%b} {when.day}, {when.year} - {when:%H:%M} {when:%Z}"

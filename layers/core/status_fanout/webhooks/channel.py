@@ -1,12 +1,18 @@
-"""Webhooks as a channel of the delivery engine: signed HTTP POSTs to partners.
+"""Webhooks as a channel of the delivery engine: signed HTTP POSTs to
+partners, and messages to chat apps' incoming webhooks (status_fanout.chat).
 
 Per delivery: check the URL against the SSRF guard and dial the checked
-address (pinned, so a name that changes meanwhile cannot redirect it); sign
-with every live secret; the answer decides: 2xx delivered, 410 gone (the
-endpoint is disabled), anything else a retry on the endpoint's schedule,
-never sooner than its Retry-After. The delivery-log entry of each attempt
-ends its claim. An endpoint failing for `settings.webhook.disable_after_seconds` is
-disabled and staff are told.
+address (pinned, so a name that changes meanwhile cannot redirect it); build
+the body in the endpoint's format (once per event and format within a batch,
+but Statuspage's, which names the endpoint); sign a partner's with every
+live secret (a chat app's is not signed: its URL is the credential). The
+answer decides: 2xx delivered; 410, and a chat app's 404, gone (the endpoint
+is disabled); a chat app's 400 rejected (dead-lettered at once, its answer in
+the log); 429 retried when its Retry-After (or Discord's JSON `retry_after`)
+says; anything else a retry on the endpoint's schedule, never sooner than
+its Retry-After. The delivery-log entry of each attempt ends its claim. An
+endpoint failing for `settings.webhook.disable_after_seconds` is disabled and
+staff are told.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from status_fanout.chat import formats as chat_formats
 from status_fanout.delivery.claims import ClaimRequest
-from status_fanout.delivery.engine import DELIVERED, FAILED, GONE, Answer, Delivery
+from status_fanout.delivery.engine import DELIVERED, FAILED, GONE, REJECTED, Answer, Delivery
 from status_fanout.delivery.events import EventSnapshot
 from status_fanout.delivery.jobs import DELIVERY_JOB_FIELDS, BatchMemo
 from status_fanout.delivery.retry import scheduled_delay
@@ -33,6 +40,10 @@ from status_fanout.webhooks.store import WebhookStore
 from status_fanout.webhooks.transport import Dialer, Outcome
 
 MAX_IN_FLIGHT = 32
+
+
+def encode(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class WebhookChannel:
@@ -80,21 +91,37 @@ class WebhookChannel:
         pass
 
     def send(self, delivery: Delivery, memo: BatchMemo) -> Answer:
-        """One signed POST. `memo` shares each URL's checked address within the batch."""
+        """One POST. `memo` shares each URL's checked address, and each event's body, within the batch."""
         endpoint, event, now = delivery.recipient, delivery.event, self.clock()
         assert event is not None
         try:
             target = memo.get(endpoint.url, lambda: ssrf.check(
                 endpoint.url, allow_http=self.webhook.allow_http,
                 allow_loopback=self.webhook.allow_loopback, resolve=self.resolve))
-            outcome = self._post(target, delivery.job, endpoint, event, now)
         except InvalidFieldError as refused:
             outcome = Outcome(None, 0, error=f"refused: {refused.message}")
+            error = outcome.error
+        else:
+            outcome = self._post(target, delivery.job, endpoint, event, now, memo)
+            error = outcome.error
+            if error and not endpoint.signed:  # a chat URL's path is its credential: never in the log
+                error = error.replace(target.path, "/…")
         entry = {"at": format_ts(now), "attempt": delivery.attempt, "status_code": outcome.status,
-                 "error": outcome.error, "latency_ms": outcome.latency_ms, "response": outcome.excerpt[:200] or None}
+                 "error": error, "latency_ms": outcome.latency_ms, "response": outcome.excerpt[:200] or None}
         if outcome.delivered:
             return Answer(DELIVERED, entry)
-        return Answer(GONE if outcome.gone else FAILED, entry, outcome.retry_after)
+        return Answer(self._meaning(endpoint, outcome.status), entry, outcome.retry_after,
+                      throttled=outcome.status == 429)
+
+    @staticmethod
+    def _meaning(endpoint: WebhookEndpoint, status: int | None) -> str:
+        """What a refusal means. A chat app's 404 is a deleted webhook and its 400
+        a message it will never take; a partner's 404 may be a deploy, so retried."""
+        if status == 410 or (status == 404 and not endpoint.signed):
+            return GONE
+        if status == 400 and not endpoint.signed:
+            return REJECTED
+        return FAILED
 
     def record(self, delivery: Delivery, status: str, answer: Answer, next_retry_at: str | None) -> dict[str, Any]:
         """The attempt's delivery-log item (its commit ends the claim), after what
@@ -105,7 +132,10 @@ class WebhookChannel:
             if endpoint.failing_since:
                 self.webhooks.clear_failing(endpoint.id)
         elif status == GONE:
-            self.disable(endpoint.id, "the endpoint answered 410 Gone")
+            code = (answer.detail or {}).get("status_code")
+            self.disable(endpoint.id, f"the endpoint answered {code} ({'Gone' if code == 410 else 'Not Found'})")
+        elif answer.outcome == REJECTED:
+            pass  # that message was refused, not the endpoint: it stays active
         else:
             failing_since = self.webhooks.mark_failing(endpoint.id, format_ts(now))
             if parse_ts(failing_since) <= now - timedelta(seconds=self.webhook.disable_after_seconds):
@@ -116,12 +146,14 @@ class WebhookChannel:
     # --- one POST -------------------------------------------------------------------
 
     def _post(self, target: ssrf.Target, job: Mapping[str, Any], endpoint: WebhookEndpoint, event: EventSnapshot,
-              now: datetime) -> Outcome:
-        if endpoint.format == "statuspage":
-            document = statuspage_body(event, endpoint.id, format_ts(now), self.settings.links_base)
-        else:
-            document = standard_body(event)
-        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+              now: datetime, memo: BatchMemo) -> Outcome:
+        if endpoint.format == "statuspage":  # names the endpoint: built for each
+            body = encode(statuspage_body(event, endpoint.id, format_ts(now), self.settings.links_base))
+        else:  # the same bytes for every endpoint of this format
+            body = memo.get(f"body\x00{event.id}\x00{endpoint.format}", lambda: encode(
+                standard_body(event) if endpoint.format == "standard" else chat_formats.body(endpoint.format, event)))
+        if not endpoint.signed:
+            return self.dialer.post(target, {}, body)
         timestamp = int(now.timestamp())
         headers = {
             "webhook-id": job["delivery_id"],
@@ -138,7 +170,7 @@ class WebhookChannel:
             now = format_ts(self.clock())
             self.webhooks.save(endpoint.model_copy(update={
                 "status": "disabled", "disabled_reason": reason, "disabled_at": now, "updated_at": now}), endpoint)
-            self.notify_staff(f"Webhook {webhook_id} ({endpoint.url}) was disabled: {reason}")
+            self.notify_staff(f"Webhook {webhook_id} ({endpoint.shown_url}) was disabled: {reason}")
 
         try:
             retry_conflicts(apply, "the endpoint")

@@ -1,5 +1,6 @@
-"""Webhook endpoints: models, Standard Webhooks signatures, and the two body
-formats (our `standard` one and Statuspage's own, for migrating consumers)."""
+"""Webhook endpoints: models, Standard Webhooks signatures, and the two
+partner body formats (our `standard` one and Statuspage's own, for migrating
+consumers). The chat apps' formats are `status_fanout.chat`'s."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from status_fanout.delivery.events import EVENT_TYPES, EventSnapshot, EventType
 from status_fanout.incidents.models import ComponentId
 from status_fanout.webhooks import docs as webhook_docs
 
-BodyFormat = Literal["standard", "statuspage"]
+BodyFormat = Literal["standard", "statuspage", "slack", "teams", "discord", "google_chat"]
+SIGNED_FORMATS = ("standard", "statuspage")
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 SECRET_BYTES = 32  # docs/contract.md §7.2: at least 24 random bytes
 
@@ -42,7 +44,8 @@ class WebhookEndpoint(BaseModel):
     components: list[str] = Field(default_factory=list)
     events: list[str] = Field(default_factory=list)
     format: BodyFormat = "standard"
-    secrets: list[WebhookSecret]
+    # None for a chat endpoint: its URL is its credential, and it gets no signature.
+    secrets: list[WebhookSecret] = Field(default_factory=list)
     status: Literal["active", "disabled"] = "active"
     disabled_reason: str | None = None
     disabled_at: str | None = None
@@ -60,9 +63,22 @@ class WebhookEndpoint(BaseModel):
             return bool(set(self.components) & set(component_ids))
         return True
 
+    @property
+    def signed(self) -> bool:
+        return self.format in SIGNED_FORMATS
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as staff see it: a chat endpoint's is its credential, so masked."""
+        if self.signed:
+            return self.url
+        from status_fanout.chat.formats import mask
+
+        return mask(self.url)
+
     def public(self) -> dict[str, Any]:
-        """What the API shows: everything but the secrets."""
-        return self.model_dump(exclude={"secrets", "version"})
+        """What the API shows: everything but the secrets, a chat URL masked."""
+        return {**self.model_dump(exclude={"secrets", "version"}), "url": self.shown_url}
 
 
 class WebhookCreate(BaseModel):

@@ -6,9 +6,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from status_fanout.chat.formats import check_destination, is_chat
 from status_fanout.delivery.events import EventSnapshot, delivery_id
 from status_fanout.delivery.planner import Planner
 from status_fanout.delivery.subscriber_index import SubscriberIndex
+from status_fanout.errors import ConflictError
 from status_fanout.incidents.lifecycle import new_id
 from status_fanout.incidents.service import check_components
 from status_fanout.incidents.store import IncidentStore
@@ -41,20 +43,25 @@ class WebhookService:
         self.resolve = resolve
         self.clock = clock
 
-    def _check_url(self, url: str) -> str:
-        ssrf.check(url, allow_http=self.settings.webhook.allow_http,
-                   allow_loopback=self.settings.webhook.allow_loopback, resolve=self.resolve)
+    def _check_url(self, url: str, body_format: str) -> str:
+        """The SSRF guard, then a chat format's own host (chat.formats)."""
+        webhook = self.settings.webhook
+        target = ssrf.check(url, allow_http=webhook.allow_http, allow_loopback=webhook.allow_loopback,
+                            resolve=self.resolve)
+        if is_chat(body_format):
+            check_destination(body_format, url, target.address, webhook.allow_loopback)
         return url.strip()
 
-    def create(self, request: WebhookCreate) -> tuple[WebhookEndpoint, str]:
-        url = self._check_url(request.url)
+    def create(self, request: WebhookCreate) -> tuple[WebhookEndpoint, str | None]:
+        """The new endpoint and its signing secret (None for a chat endpoint, which is not signed)."""
+        url = self._check_url(request.url, request.format)
         check_components(self.store, request.components)
         now = format_ts(self.clock())
-        secret = new_secret()
+        secret = None if is_chat(request.format) else new_secret()
         endpoint = WebhookEndpoint(
             id=new_id(), url=url, description=request.description, components=request.components,
             events=list(request.events), format=request.format,
-            secrets=[WebhookSecret(secret=secret, created_at=now)], created_at=now, updated_at=now,
+            secrets=[WebhookSecret(secret=secret, created_at=now)] if secret else [], created_at=now, updated_at=now,
         )
         return self.webhooks.save(endpoint, None), secret
 
@@ -64,11 +71,20 @@ class WebhookService:
     def list_endpoints(self, limit: int, cursor: str | None) -> tuple[list[WebhookEndpoint], str | None]:
         return self.webhooks.list_endpoints(limit, cursor)
 
-    def update(self, webhook_id: str, request: WebhookPatch) -> WebhookEndpoint:
+    def update(self, webhook_id: str, request: WebhookPatch) -> tuple[WebhookEndpoint, str | None]:
+        """The changed endpoint, and a new signing secret when it became a signed one."""
         current = self.webhooks.get(webhook_id)
-        changes: dict[str, Any] = {"updated_at": format_ts(self.clock())}
-        if request.url is not None:
-            changes["url"] = self._check_url(request.url)
+        now = format_ts(self.clock())
+        changes: dict[str, Any] = {"updated_at": now}
+        body_format = request.format or current.format
+        if request.url is not None or body_format != current.format:
+            changes["url"] = self._check_url(request.url if request.url is not None else current.url, body_format)
+        secret = None
+        if is_chat(body_format):
+            changes["secrets"] = []
+        elif not current.secrets:  # a chat endpoint became a partner one: it is signed from now on
+            secret = new_secret()
+            changes["secrets"] = [WebhookSecret(secret=secret, created_at=now)]
         if request.components is not None:
             check_components(self.store, request.components)
             changes["components"] = list(dict.fromkeys(request.components))
@@ -79,7 +95,7 @@ class WebhookService:
             changes["events"] = list(dict.fromkeys(request.events))
         if request.status == "active":
             changes.update(status="active", disabled_reason=None, disabled_at=None, failing_since=None)
-        return self.webhooks.save(current.model_copy(update=changes), current)
+        return self.webhooks.save(current.model_copy(update=changes), current), secret
 
     def delete(self, webhook_id: str) -> None:
         self.webhooks.delete(self.webhooks.get(webhook_id))
@@ -87,6 +103,9 @@ class WebhookService:
     def rotate_secret(self, webhook_id: str) -> tuple[WebhookEndpoint, str]:
         """A new secret signs from now on; the old one keeps signing for 24 h."""
         current = self.webhooks.get(webhook_id)
+        if not current.signed:
+            raise ConflictError(f"a {current.format} endpoint has no secret: its URL is its credential, "
+                                "so register the app's new URL to change it")
         now = self.clock()
         now_text = format_ts(now)
         retires = format_ts(now + ROTATION_GRACE)

@@ -9,6 +9,8 @@ enough to log it.
 from __future__ import annotations
 
 import email.utils
+import json
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -50,6 +52,18 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> int | No
     except (TypeError, ValueError):
         return None
     return max(0, int(when.timestamp() - (now if now is not None else time.time())))
+
+
+def json_retry_after(body: str) -> int | None:
+    """Discord's rate-limit answer says when in its JSON body: `{"retry_after": 1.5, ...}`
+    (seconds, fractional); whole seconds, rounded up, as SQS holds a message."""
+    try:
+        value = json.loads(body).get("retry_after")
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 86400:
+        return None
+    return math.ceil(value)
 
 
 class Dialer:
@@ -103,5 +117,7 @@ class Dialer:
         else:
             # An unread rest (or a never-ending body) is not worth draining.
             response.close()
-        return Outcome(response.status, latency, retry_after=retry_after_seconds(response.headers.get("Retry-After")),
-                       excerpt=excerpt)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        if retry_after is None and response.status == 429:
+            retry_after = json_retry_after(excerpt)
+        return Outcome(response.status, latency, retry_after=retry_after, excerpt=excerpt)

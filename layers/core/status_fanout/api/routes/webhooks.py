@@ -21,14 +21,20 @@ else:
     models = Lazy(MODELS)
 
 
+def with_secret(shown: dict[str, Any], secret: str | None) -> dict[str, Any]:
+    """A newly minted secret is shown once, beside the endpoint; a chat endpoint has none."""
+    return {**shown, "secret": secret} if secret else shown
+
+
 def router(services: Services) -> DocumentedRouter:
     routes = DocumentedRouter()
 
-    @routes.operation("POST", "/v1/webhooks", "Register a webhook endpoint (the secret is shown only here)",
+    @routes.operation("POST", "/v1/webhooks",
+                      "Register a webhook endpoint (a signed one's secret is shown only here; a chat one has none)",
                       body=f"{MODELS}:WebhookCreate", status=201)
     def create_webhook() -> Response[str]:
         endpoint, secret = services.webhooks.create(parse_body(models.WebhookCreate, body_text(routes.event)))
-        return respond(201, {**endpoint.public(), "secret": secret}, {"Location": f"/v1/webhooks/{endpoint.id}"})
+        return respond(201, with_secret(endpoint.public(), secret), {"Location": f"/v1/webhooks/{endpoint.id}"})
 
     @routes.operation("GET", "/v1/webhooks", "List webhook endpoints", query=PageQuery)
     def list_webhooks() -> dict[str, Any]:
@@ -40,11 +46,13 @@ def router(services: Services) -> DocumentedRouter:
     def get_webhook(webhook_id: str) -> dict[str, Any]:
         return services.webhooks.get(webhook_id).public()
 
-    @routes.operation("PATCH", "/v1/webhooks/<webhook_id>", "Change a webhook endpoint (status 'active' re-enables it)",
-                      body=f"{MODELS}:WebhookPatch", errors=(404, 409))
+    @routes.operation("PATCH", "/v1/webhooks/<webhook_id>",
+                      "Change a webhook endpoint (status 'active' re-enables it; a chat endpoint made a signed one "
+                      "shows its new secret here, once)", body=f"{MODELS}:WebhookPatch", errors=(404, 409))
     def update_webhook(webhook_id: str) -> dict[str, Any]:
         request = parse_body(models.WebhookPatch, body_text(routes.event))
-        return services.webhooks.update(webhook_id, request).public()
+        endpoint, secret = services.webhooks.update(webhook_id, request)
+        return with_secret(endpoint.public(), secret)
 
     @routes.operation("DELETE", "/v1/webhooks/<webhook_id>", "Delete a webhook endpoint", status=204, errors=(404,))
     def delete_webhook(webhook_id: str) -> Response[str]:
@@ -52,7 +60,8 @@ def router(services: Services) -> DocumentedRouter:
         return Response(status_code=204, body="")
 
     @routes.operation("POST", "/v1/webhooks/<webhook_id>/rotate-secret",
-                      "New signing secret; the old one keeps signing for 24 hours", status=201, errors=(404, 409))
+                      "New signing secret; the old one keeps signing for 24 hours (409 for a chat endpoint)",
+                      status=201, errors=(404, 409))
     def rotate_webhook_secret(webhook_id: str) -> Response[str]:
         endpoint, secret = services.webhooks.rotate_secret(webhook_id)
         return respond(201, {**endpoint.public(), "secret": secret})

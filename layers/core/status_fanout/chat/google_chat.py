@@ -1,0 +1,44 @@
+"""Google Chat: a `cardsV2` card for an incoming webhook, with `text`, the
+line Chat shows in notifications.
+
+Card text is Chat's HTML subset, escaped; the header and the message
+text are plain. Chat takes a message of ≤ 32,000 bytes and ≤ 4,096
+characters of text; the update's text is cut at 4,000.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from status_fanout.chat import text
+from status_fanout.chat.message import ChatMessage
+
+TEXT_MAX = 4096
+BODY_MAX = 4000
+HEADER_MAX = 200
+WIDGETS_MAX = 50
+
+
+def body(message: ChatMessage) -> dict[str, Any]:
+    widgets: list[dict[str, Any]] = [{"decoratedText": {
+        "topLabel": "Status", "text": f"{message.marker} <b>{text.card_html(message.label)}</b>",
+        "bottomLabel": message.when}}]
+    if message.body.strip():
+        more = f' <a href="{text.card_html(message.link)}">Read the full update</a>' if message.link else ""
+        widgets.append({"textParagraph": {"text": text.fit(message.body, text.card_html, BODY_MAX, more)}})
+    sections: list[dict[str, Any]] = [{"widgets": widgets}]
+    if message.components:
+        sections.append({"header": "Components", "collapsible": len(message.components) > 5,
+                         "uncollapsibleWidgetsCount": min(5, len(message.components)), "widgets": [
+            {"decoratedText": {"topLabel": text.card_html(name), "text": text.card_html(status)}}
+            for name, status in message.components[:WIDGETS_MAX]]})
+    if message.link:
+        sections.append({"widgets": [{"buttonList": {"buttons": [
+            {"text": message.link_text, "onClick": {"openLink": {"url": message.link}}}]}}]})
+    return {
+        "text": text.cut(text.chat_text(message.summary), TEXT_MAX),
+        "cardsV2": [{"cardId": "status-update", "card": {
+            "header": {"title": text.cut(text.plain(message.title), HEADER_MAX),
+                       "subtitle": text.cut(text.plain(message.page_name), HEADER_MAX)},
+            "sections": sections}}],
+    }

@@ -1,0 +1,68 @@
+"""Microsoft Teams: an Adaptive Card 1.5 in the message a Workflows
+("Post to a channel when a webhook request is received") webhook takes.
+
+The card is coloured by impact (a container's style); its TextBlocks are
+markdown, escaped. Teams refuses a message over 28 KB, so the update's
+text is cut until the whole message fits.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from status_fanout.chat import text
+from status_fanout.chat.message import ChatMessage
+
+CARD_VERSION = "1.5"
+MESSAGE_MAX_BYTES = 28 * 1024
+# Headroom for what Teams adds around the card it receives.
+MESSAGE_BUDGET = MESSAGE_MAX_BYTES - 1024
+BODY_MAX = 12_000
+FACTS_MAX = 50
+STYLES = {"resolved": "good", "none": "emphasis", "minor": "warning", "major": "warning", "critical": "attention",
+          "maintenance": "accent"}
+COLOURS = {"resolved": "good", "none": "default", "minor": "warning", "major": "warning", "critical": "attention",
+           "maintenance": "accent"}
+
+
+def body(message: ChatMessage) -> dict[str, Any]:
+    limit = BODY_MAX
+    while True:
+        document = _message(message, limit)
+        size = len(json.dumps(document, ensure_ascii=False).encode())
+        if size <= MESSAGE_BUDGET or limit <= 100:
+            return document
+        limit = max(100, limit * MESSAGE_BUDGET // size - 100)
+
+
+def _message(message: ChatMessage, body_limit: int) -> dict[str, Any]:
+    items: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": text.markdown(message.page_name), "size": "Small", "isSubtle": True,
+         "wrap": True},
+        {"type": "TextBlock", "text": text.fit(message.title, text.markdown, 500), "size": "Large",
+         "weight": "Bolder", "wrap": True},
+        {"type": "TextBlock", "text": f"**{text.markdown(message.label)}** · {message.when}",
+         "color": COLOURS[message.severity], "wrap": True, "spacing": "Small"},
+    ]
+    card_body: list[dict[str, Any]] = [
+        {"type": "Container", "style": STYLES[message.severity], "bleed": True, "items": items}]
+    if message.body.strip():
+        more = f"\n\n[Read the full update]({message.link})" if message.link else ""
+        card_body.append({"type": "TextBlock", "text": text.fit(message.body, text.markdown, body_limit, more),
+                          "wrap": True})
+    if message.components:
+        card_body.append({"type": "FactSet", "facts": [
+            {"title": text.fit(name, text.markdown, 200), "value": text.fit(status, text.markdown, 200)}
+            for name, status in message.components[:FACTS_MAX]]})
+    card: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": CARD_VERSION,
+        "fallbackText": text.cut(text.plain(message.summary), 500),
+        "body": card_body,
+    }
+    if message.link:
+        card["actions"] = [{"type": "Action.OpenUrl", "title": message.link_text, "url": message.link}]
+    return {"type": "message", "attachments": [
+        {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}]}
