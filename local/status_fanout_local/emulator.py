@@ -475,6 +475,9 @@ class ResourceFactory:
             "AWS::DynamoDB::Table": self._table,
             "AWS::S3::Bucket": self._bucket,
             "AWS::SQS::Queue": self._queue,
+            # Real topics, so what the functions publish (the ops topic's staff
+            # notices) reaches whoever subscribes locally, as on AWS.
+            "AWS::SNS::Topic": self._topic,
         }
 
     def create_all(self) -> dict[str, PhysicalResource]:
@@ -557,6 +560,12 @@ class ResourceFactory:
         return PhysicalResource(
             logical_id, "AWS::SQS::Queue", url, {"Arn": arn, "QueueName": name, "QueueUrl": url}
         )
+
+
+    def _topic(self, logical_id: str, props: Mapping[str, Any]) -> PhysicalResource:
+        name = props.get("TopicName") or physical_name(logical_id, "AWS::SNS::Topic")
+        arn = self.emulator.client("sns").create_topic(Name=name)["TopicArn"]
+        return PhysicalResource(logical_id, "AWS::SNS::Topic", arn, {"TopicArn": arn, "TopicName": name})
 
 
 def _ints(throughput: Mapping[str, Any]) -> dict[str, int]:

@@ -2,7 +2,7 @@
 
 Only what the local stack needs is evaluated: parameters, pseudo parameters,
 conditions, and references to the resources the emulator creates. Anything
-that is not emulated (CloudFront, layers, APIs, SNS ...) resolves to a
+that is not emulated (CloudFront, layers, APIs, alarms ...) resolves to a
 placeholder string so that a template can grow without breaking `make run`.
 """
 
@@ -36,7 +36,7 @@ REGION = PSEUDO_PARAMETERS["AWS::Region"]
 ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
 
 # Resource types the emulator creates; every other type gets placeholders.
-EMULATED_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue"})
+EMULATED_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SNS::Topic"})
 FUNCTION_TYPE = "AWS::Serverless::Function"
 # Custom resources backed by a function of the template are created by
 # invoking it as CloudFormation does (custom_resources.py).

@@ -28,8 +28,26 @@ def fail_first(times: int, status: int = 503, headers: dict[str, str] | None = N
     return behave
 
 
-def always(status: int, headers: dict[str, str] | None = None) -> Behaviour:
-    return lambda _: (status, headers or {}, b"")
+def always(status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> Behaviour:
+    return lambda _: (status, headers or {}, body)
+
+
+# What each chat app's incoming webhook answers a message it accepts (docs/chat.md).
+APP_SUCCESS: dict[str, tuple[int, dict[str, str], bytes]] = {
+    "slack": (200, {"Content-Type": "text/plain"}, b"ok"),
+    "teams": (202, {}, b""),
+    "discord": (204, {}, b""),
+    "google_chat": (200, {"Content-Type": "application/json"}, b'{"name": "spaces/AAA/messages/BBB"}'),
+}
+
+
+def app_like(app: str) -> Behaviour:
+    return lambda _: APP_SUCCESS[app]
+
+
+def then_app_like(first: Behaviour, times: int, app: str) -> Behaviour:
+    """`first` for the first `times` requests, then the app's own success."""
+    return lambda n: first(n) if n <= times else APP_SUCCESS[app]
 
 
 def hang(seconds: float) -> Behaviour:

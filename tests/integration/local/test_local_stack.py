@@ -68,10 +68,10 @@ def test_template_reads_every_short_tag(tmp_path: Path) -> None:
         "  B: !Not [!Condition A]\n"
         "  C: !Or [!Condition B, !And [!Condition A, !Equals [1, 1]]]\n"
         "Mappings:\n  M: {k: {v: mapped}}\n"
-        "Resources:\n  T: {Type: AWS::SNS::Topic}\n"
+        "Resources:\n  T: {Type: AWS::CloudWatch::Alarm}\n"
         "Outputs:\n"
         "  o1: {Value: !Ref AWS::Region}\n"
-        "  o2: {Value: !GetAtt T.TopicName}\n"
+        "  o2: {Value: !GetAtt T.Arn}\n"
         "  o3: {Value: !Sub '${AWS::StackName}-${T}-${!Literal}'}\n"
         "  o4: {Value: !If [C, chosen, other]}\n"
         "  o5: {Value: !Join ['-', [a, b]]}\n"
@@ -81,7 +81,7 @@ def test_template_reads_every_short_tag(tmp_path: Path) -> None:
         "  o9: {Value: !If [B, x, !Ref AWS::NoValue]}\n"
     )
     raw = load_template(tmp_path / "template.yaml")
-    assert raw["Outputs"]["o2"]["Value"] == {"Fn::GetAtt": ["T", "TopicName"]}
+    assert raw["Outputs"]["o2"]["Value"] == {"Fn::GetAtt": ["T", "Arn"]}
 
     # WHEN its outputs are resolved
     outputs = Template(tmp_path).resolver().resolve(raw["Outputs"])
@@ -90,7 +90,7 @@ def test_template_reads_every_short_tag(tmp_path: Path) -> None:
     values = {name: output.get("Value") for name, output in outputs.items()}
     assert values == {
         "o1": "us-east-1",
-        "o2": "local-placeholder-t-topicname",
+        "o2": "local-placeholder-t-arn",
         "o3": "status-fanout-local-local-placeholder-t-${Literal}",
         "o4": "chosen",
         "o5": "a-b",
@@ -181,7 +181,8 @@ class TestRunningStack:
         assert answer["env"]["SECRET"] == "s3cret"
         assert answer["env"]["SITE_URL"] == "https://status-fanout-local-publicbucket.s3.us-east-1.amazonaws.com"
         assert answer["env"]["WORK_QUEUE_URL"] == stack.queue_url("WorkQueue")
-        assert answer["env"]["TOPIC"] == "local-placeholder-alertstopic"
+        # A real topic in the emulator, not a placeholder
+        assert answer["env"]["TOPIC"] == "arn:aws:sns:us-east-1:123456789012:status-fanout-local-alertstopic"
         assert answer["context"]["function_name"] == "status-fanout-local-echofunction"
         assert answer["context"]["memory_limit_in_mb"] == 256
         assert 0 < answer["context"]["remaining_ms"] <= 10_000
