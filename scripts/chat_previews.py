@@ -123,6 +123,19 @@ def trimmed(document: Any, keep: int = 2) -> Any:
     return document
 
 
+def compact(document: Any, indent: str = "", lead: int = 0, width: int = 120) -> str:
+    """JSON as the docs quote it: a value that fits on its line (`lead` characters already on it) stays whole."""
+    flat = json.dumps(document, ensure_ascii=False)
+    if len(indent) + lead + len(flat) <= width or not isinstance(document, dict | list) or not document:
+        return flat
+    inner = indent + "  "
+    if isinstance(document, dict):
+        items = [f"{inner}{json.dumps(key)}: {compact(value, inner, len(json.dumps(key)) + 2, width)}"
+                 for key, value in document.items()]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    return "[\n" + ",\n".join(inner + compact(item, inner, 0, width) for item in document) + f"\n{indent}]"
+
+
 # --- text: each app's markup to escaped HTML -------------------------------------------------------
 
 
@@ -526,7 +539,7 @@ def main() -> None:
     documents = {name: formats.body(name, event) for name in FILES}
     if args.json:
         for name, document in documents.items():
-            print(f"== {name}\n{json.dumps(trimmed(document), indent=2, ensure_ascii=False)}")
+            print(f"== {name}\n{compact(trimmed(document))}")
         return
 
     if not CHROMIUM.exists():
