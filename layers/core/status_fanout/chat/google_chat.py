@@ -3,7 +3,8 @@ line Chat shows in notifications.
 
 Card text is Chat's HTML subset, escaped; the header and the message
 text are plain. Chat takes a message of ≤ 32,000 bytes and ≤ 4,096
-characters of text; the update's text is cut at 4,000.
+characters of text; the update's text is cut at 4,000, and the components
+listed are those that fit in the 32,000 bytes.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 
 The card is coloured by impact (a container's style); its TextBlocks are
 markdown, escaped. Teams refuses a message over 28 KB, so the update's
-text is cut until the whole message fits.
+text is cut until the whole message fits (and then, for very many long
+component names, those names).
 """
 
 from __future__ import annotations
