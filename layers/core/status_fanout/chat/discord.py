@@ -21,18 +21,29 @@ FIELD_VALUE_MAX = 1024
 FOOTER_MAX = 2048
 AUTHOR_MAX = 256
 TOTAL_MAX = 6000
+# Of those 6,000, what the component fields never take from the update's text.
+DESCRIPTION_RESERVE = 1000
 
 
 def body(message: ChatMessage) -> dict[str, Any]:
-    status_field = {"name": "Status", "value": text.fit(message.label or "—", text.markdown, FIELD_VALUE_MAX),
-                    "inline": True}
+    status_field: dict[str, Any] = {"name": "Status",
+                                    "value": text.fit(message.label or "—", text.markdown, FIELD_VALUE_MAX),
+                                    "inline": True}
     fields: list[dict[str, Any]] = [status_field]
-    for name, status in message.components[: FIELDS_MAX - 1]:
-        fields.append({"name": text.fit(name or "—", text.markdown, FIELD_NAME_MAX),
-                       "value": text.fit(status or "—", text.markdown, FIELD_VALUE_MAX), "inline": True})
     title = text.fit(message.title, text.markdown, TITLE_MAX)
     author = text.cut(text.plain(message.page_name), AUTHOR_MAX)
     footer = text.cut(message.when, FOOTER_MAX)
+    # 24 fields of long names could take all 6,000 characters (Discord then
+    # refuses the message): the components shown are those that fit.
+    room = (TOTAL_MAX - DESCRIPTION_RESERVE - len(title) - len(author) - len(footer)
+            - len(status_field["name"]) - len(status_field["value"]))
+    for name, status in message.components[: FIELDS_MAX - 1]:
+        field: dict[str, Any] = {"name": text.fit(name or "—", text.markdown, FIELD_NAME_MAX),
+                                 "value": text.fit(status or "—", text.markdown, FIELD_VALUE_MAX), "inline": True}
+        room -= len(field["name"]) + len(field["value"])
+        if room < 0:
+            break
+        fields.append(field)
     embed: dict[str, Any] = {
         "title": title, "color": message.colour, "author": {"name": author}, "fields": fields,
         "footer": {"text": footer}, "timestamp": message.timestamp,

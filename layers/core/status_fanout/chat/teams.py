@@ -3,7 +3,8 @@
 
 The card is coloured by impact (a container's style); its TextBlocks are
 markdown, escaped. Teams refuses a message over 28 KB, so the update's
-text is cut until the whole message fits.
+text is cut until the whole message fits (and then, for very many long
+component names, those names).
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ MESSAGE_MAX_BYTES = 28 * 1024
 # Headroom for what Teams adds around the card it receives.
 MESSAGE_BUDGET = MESSAGE_MAX_BYTES - 1024
 BODY_MAX = 12_000
+BODY_MIN = 100
 FACTS_MAX = 50
+FACT_MAX = 200
+FACT_MIN = 20
 STYLES = {"resolved": "good", "none": "emphasis", "minor": "warning", "major": "warning", "critical": "attention",
           "maintenance": "accent"}
 COLOURS = {"resolved": "good", "none": "default", "minor": "warning", "major": "warning", "critical": "attention",
@@ -27,16 +31,21 @@ COLOURS = {"resolved": "good", "none": "default", "minor": "warning", "major": "
 
 
 def body(message: ChatMessage) -> dict[str, Any]:
-    limit = BODY_MAX
+    body_limit, fact_limit = BODY_MAX, FACT_MAX
     while True:
-        document = _message(message, limit)
+        document = _message(message, body_limit, fact_limit)
         size = len(json.dumps(document, ensure_ascii=False).encode())
-        if size <= MESSAGE_BUDGET or limit <= 100:
+        if size <= MESSAGE_BUDGET or fact_limit <= FACT_MIN:
             return document
-        limit = max(100, limit * MESSAGE_BUDGET // size - 100)
+        if body_limit > BODY_MIN:
+            body_limit = max(BODY_MIN, body_limit * MESSAGE_BUDGET // size - 100)
+        else:
+            # 50 facts of long multi-byte names alone outweigh 28 KB: once the
+            # update's text is as short as it gets, the names give way too.
+            fact_limit = max(FACT_MIN, fact_limit * MESSAGE_BUDGET // size - 10)
 
 
-def _message(message: ChatMessage, body_limit: int) -> dict[str, Any]:
+def _message(message: ChatMessage, body_limit: int, fact_limit: int) -> dict[str, Any]:
     items: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": text.markdown(message.page_name), "size": "Small", "isSubtle": True,
          "wrap": True},
@@ -53,7 +62,7 @@ def _message(message: ChatMessage, body_limit: int) -> dict[str, Any]:
                           "wrap": True})
     if message.components:
         card_body.append({"type": "FactSet", "facts": [
-            {"title": text.fit(name, text.markdown, 200), "value": text.fit(status, text.markdown, 200)}
+            {"title": text.fit(name, text.markdown, fact_limit), "value": text.fit(status, text.markdown, fact_limit)}
             for name, status in message.components[:FACTS_MAX]]})
     card: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
