@@ -351,7 +351,10 @@ def discord_page(document: dict[str, Any], message: ChatMessage) -> str:
     if "description" in embed:
         parts.append(f'<div class="description">{markdown_html(embed["description"])}</div>')
     parts.append(f'<div class="fields">{fields}</div>')
-    parts.append(f'<div class="footer">{plain(embed["footer"]["text"])} • {esc(stamp)}</div>')
+    footer = plain(embed["footer"]["text"])
+    if "timestamp" in embed:  # Discord shows an embed's timestamp after its footer, in the reader's zone
+        footer += f" • {esc(stamp)}"
+    parts.append(f'<div class="footer">{footer}</div>')
     if document.get("content"):
         parts.insert(0, f"<div>{markdown_html(document['content'])}</div>")
     colour = f"#{int(embed.get('color', 0x1E1F22)):06x}"

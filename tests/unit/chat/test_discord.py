@@ -78,5 +78,5 @@ def test_a_discord_embed_shows_the_incident_its_status_components_time_and_link(
         ("Status", "Investigating"), ("SMTP Email", "Major Outage"), ("Transactional Emails", "Major Outage"),
         ("Email Marketing", "Major Outage"), ("POP3/IMAP Email", "Major Outage")]
     assert embed["footer"] == {"text": "Aug 30, 2018 - 18:18 EDT"}
-    assert embed["timestamp"] == "2018-08-30T22:18:00.000Z"
+    assert "timestamp" not in embed  # Discord would show the time a second time, in the reader's zone
     assert embed["url"].startswith("https://status.example.com/incidents/")

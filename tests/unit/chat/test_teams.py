@@ -91,3 +91,13 @@ def test_a_teams_card_shows_the_incident_its_status_time_and_link() -> None:
     assert card["actions"][0]["type"] == "Action.OpenUrl"
     assert card["actions"][0]["url"].startswith("https://status.example.com/incidents/")
     assert card["fallbackText"] == "Bottlenose: Mail platform outage — Investigating"
+
+
+def test_each_line_of_an_update_is_its_own_paragraph_in_teams() -> None:
+    # GIVEN an update written on three lines
+    event = update_with(body="Relays drained.\nQueues replaying.\nNext update in 30 minutes.")
+    # WHEN it is sent to Teams
+    card = assert_teams_accepts(message("teams", event))
+    # THEN the lines stay apart (a TextBlock joins single line breaks into one paragraph)
+    [update] = [b for b in card["body"] if b["type"] == "TextBlock"]
+    assert update["text"] == "Relays drained.\n\nQueues replaying.\n\nNext update in 30 minutes."

@@ -46,7 +46,9 @@ def body(message: ChatMessage) -> dict[str, Any]:
         fields.append(field)
     embed: dict[str, Any] = {
         "title": title, "color": message.colour, "author": {"name": author}, "fields": fields,
-        "footer": {"text": footer}, "timestamp": message.timestamp,
+        # The time in the page's zone, as every other rendering shows it; no
+        # `timestamp` beside it, which Discord would show a second time.
+        "footer": {"text": footer},
     }
     if message.link:
         embed["url"] = message.link

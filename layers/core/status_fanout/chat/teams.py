@@ -26,8 +26,12 @@ FACT_MAX = 200
 FACT_MIN = 20
 STYLES = {"resolved": "good", "none": "emphasis", "minor": "warning", "major": "warning", "critical": "attention",
           "maintenance": "accent"}
-COLOURS = {"resolved": "good", "none": "default", "minor": "warning", "major": "warning", "critical": "attention",
-           "maintenance": "accent"}
+
+
+def paragraphs(raw: str) -> str:
+    """Markdown-escaped, each line break doubled: a TextBlock joins single
+    line breaks into one paragraph, so an update's lines would run together."""
+    return text.markdown(raw).replace("\n", "\n\n")
 
 
 def body(message: ChatMessage) -> dict[str, Any]:
@@ -52,13 +56,13 @@ def _message(message: ChatMessage, body_limit: int, fact_limit: int) -> dict[str
         {"type": "TextBlock", "text": text.fit(message.title, text.markdown, 500), "size": "Large",
          "weight": "Bolder", "wrap": True},
         {"type": "TextBlock", "text": f"**{text.markdown(message.label)}** · {message.when}",
-         "color": COLOURS[message.severity], "wrap": True, "spacing": "Small"},
+         "wrap": True, "spacing": "Small"},
     ]
     card_body: list[dict[str, Any]] = [
         {"type": "Container", "style": STYLES[message.severity], "bleed": True, "items": items}]
     if message.body.strip():
         more = f"\n\n[Read the full update]({message.link})" if message.link else ""
-        card_body.append({"type": "TextBlock", "text": text.fit(message.body, text.markdown, body_limit, more),
+        card_body.append({"type": "TextBlock", "text": text.fit(message.body, paragraphs, body_limit, more),
                           "wrap": True})
     if message.components:
         card_body.append({"type": "FactSet", "facts": [

@@ -1,12 +1,16 @@
 """User text made inert for each chat app, and cut to fit its limits.
 
-Nothing an incident's author writes may format, link or mention in a chat:
+Nothing an incident's author writes may link or mention in a chat, nor
+format where the app has an escape for it:
 each app's markup is escaped (Slack mrkdwn's `&`, `<`, `>`; Discord's and
 Teams' markdown by backslash, as CommonMark escapes any ASCII punctuation;
 the HTML subset of Google Chat's cards by entity), and the bare broadcast
 words (`@everyone`, `@here`, `@channel`, `@all`) get an invisible word
 joiner after the `@`, so no app's mention parser sees them even where the
 body's own settings (Discord's `allowed_mentions`) would already disarm them.
+Slack's mrkdwn and Google Chat's message text have no escape for their
+emphasis marks (`*bold*`, `_italic_`, `~strike~`, backticks), so those still
+emphasise there; they cannot link or mention.
 """
 
 from __future__ import annotations
