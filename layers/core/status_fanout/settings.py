@@ -2,7 +2,7 @@
 
 They are grouped by who reads them: `settings.page` (the status page every
 rendering and mail names), `settings.fanout` (planning), `settings.webhook`
-and `settings.email` (one section per channel); what every function shares
+and `settings.email` (one section per channel), `settings.maintenance` (its clock); what every function shares
 (the table, the public bucket, the staff digests, the ops topic) is at the
 top. `ENVIRONMENT` is the one table of which environment variable sets which
 field; template.yaml and the local stack set them.
@@ -15,6 +15,7 @@ field; template.yaml and the local stack set them.
 import functools
 import os
 import re
+from datetime import timedelta
 from typing import Any, Self
 
 from pydantic import BaseModel, Field, field_validator
@@ -118,6 +119,22 @@ class EmailSettings(BaseModel):
     confirm_window_seconds: int = Field(default=3600, ge=1)
 
 
+class MaintenanceSettings(BaseModel):
+    """The maintenance clock (docs/maintenance.md): the schedule group its
+    one-time schedules live in, what they invoke, and the reminder's lead."""
+
+    schedule_group: str = ""
+    clock_function_arn: str = ""
+    scheduler_role_arn: str = ""
+    # Minutes before the start that the reminder goes out (Statuspage: 60).
+    # Tests shorten it, so a whole maintenance runs in minutes.
+    reminder_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60)
+
+    @property
+    def reminder_lead(self) -> timedelta:
+        return timedelta(minutes=self.reminder_minutes)
+
+
 class Settings(BaseModel):
     table_name: str
     public_bucket: str = ""
@@ -128,6 +145,7 @@ class Settings(BaseModel):
     fanout: FanoutSettings = Field(default_factory=FanoutSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
 
     @field_validator("staff_token_sha256", mode="before")
     @classmethod
@@ -193,6 +211,10 @@ ENVIRONMENT: dict[str, str] = {
     "SUBSCRIBE_IP_WINDOW_SECONDS": "email.subscribe_ip_window_seconds",
     "CONFIRM_MAILS_PER_ADDRESS": "email.confirm_mails_per_address",
     "CONFIRM_WINDOW_SECONDS": "email.confirm_window_seconds",
+    "MAINTENANCE_SCHEDULE_GROUP": "maintenance.schedule_group",
+    "MAINTENANCE_CLOCK_ARN": "maintenance.clock_function_arn",
+    "MAINTENANCE_SCHEDULER_ROLE_ARN": "maintenance.scheduler_role_arn",
+    "MAINTENANCE_REMINDER_MINUTES": "maintenance.reminder_minutes",
 }
 
 

@@ -16,6 +16,7 @@ from status_fanout.settings import Settings
 
 if TYPE_CHECKING:
     from status_fanout.email.subscriptions import SubscriptionService
+    from status_fanout.maintenance.service import MaintenanceService
     from status_fanout.webhooks.service import WebhookService
 
 
@@ -44,6 +45,12 @@ class Services:
         from status_fanout.webhooks.service import WebhookService
 
         return WebhookService(self.store, self.settings)
+
+    @functools.cached_property
+    def maintenance(self) -> MaintenanceService:
+        from status_fanout.maintenance.service import MaintenanceService
+
+        return MaintenanceService(self.store, self.settings)
 
     @functools.cached_property
     def subscriptions(self) -> SubscriptionService:

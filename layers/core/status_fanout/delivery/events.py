@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from status_fanout.dynamo import Store, to_item
 
-EventType = Literal["incident.created", "incident.updated", "incident.postmortem", "component.updated", "webhook.test"]
+EventType = Literal["incident.created", "incident.updated", "incident.postmortem", "component.updated", "webhook.test",
+                    "maintenance.scheduled", "maintenance.reminder", "maintenance.started", "maintenance.updated",
+                    "maintenance.rescheduled", "maintenance.completed", "maintenance.cancelled"]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 EVENT_SK = "#EVENT"
 # Snapshots never change once written, so a container keeps the ones it read.

@@ -140,11 +140,16 @@ class Planner:
         if (incident.postmortem_published_at or "") > current.created_at:
             as_of = as_of.model_copy(update={"postmortem_body": None, "postmortem_published_at": None,
                                              "postmortem_updated_at": None})
-        body = public_json.incident_object(as_of, upto, components, self.settings)
         update = {**public_json.update_object(current), "label": lifecycle.labels(upto)[current.id]}
         touched = list(dict.fromkeys([*as_of.component_ids, *(a.code for a in current.affected_components or [])]))
+        if incident.is_maintenance:  # the maintenance as it stood, with its clock's fields
+            body = public_json.maintenance_object(as_of, upto, components, self.settings, full=True)
+            event_type = f"maintenance.{current.step or 'updated'}"
+        else:
+            body = public_json.incident_object(as_of, upto, components, self.settings)
+            event_type = "incident.created" if current.seq == 1 else "incident.updated"
         return EventSnapshot(
-            id=ref.id, type="incident.created" if current.seq == 1 else "incident.updated",
+            id=ref.id, type=event_type,  # type: ignore[arg-type]  # one of EventType's maintenance.* names
             occurred_at=current.created_at, incident_id=incident.id, component_ids=touched, page=page,
             status=status, incident=body, update=update, sequence=current.incident_version or current.seq,
         )

@@ -33,7 +33,19 @@ STATUS_LABELS: dict[str, str] = {
     "identified": "Identified",
     "monitoring": "Monitoring",
     "resolved": "Resolved",
+    # A maintenance's, as Statuspage's page shows them
+    "scheduled": "Scheduled",
+    "in_progress": "In progress",
+    "verifying": "Verifying",
+    "completed": "Completed",
 }
+# A maintenance's update is labelled by its step: what subscribers are told happened.
+STEP_LABELS: dict[str, str] = {
+    "scheduled": "Scheduled", "reminder": "Reminder", "started": "In progress", "updated": "Update",
+    "rescheduled": "Rescheduled", "completed": "Completed", "cancelled": "Cancelled",
+}
+# What ends an incident (or a maintenance): its resolved_at is when the final run of these began.
+FINAL_STATUSES = ("resolved", "completed")
 POSTMORTEM_LABEL = "Postmortem"
 UPDATE_LABEL = "Update"
 
@@ -58,8 +70,14 @@ def display_order(updates: Iterable[IncidentUpdate]) -> list[IncidentUpdate]:
 
 
 def labels(updates: Iterable[IncidentUpdate]) -> dict[str, str]:
-    """Statuspage's label per update: "Update" when the status did not change."""
-    return status_labels((update.id, update.status) for update in display_order(updates))
+    """Statuspage's label per update: "Update" when the status did not change;
+    a maintenance's update, its step's."""
+    ordered = display_order(updates)
+    result = status_labels((update.id, update.status) for update in ordered)
+    for update in ordered:
+        if update.step is not None:
+            result[update.id] = STEP_LABELS[update.step]
+    return result
 
 
 def status_labels(in_display_order: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -97,10 +115,10 @@ def derive(incident: Incident, updates: list[IncidentUpdate]) -> Incident:
     latest = ordered[-1]
     monitoring_at = next((u.display_at for u in ordered if u.status == "monitoring"), None)
     resolved_at = None
-    if latest.status == "resolved":
-        # Resolved when the final run of "resolved" updates began.
+    if latest.status in FINAL_STATUSES:
+        # Resolved when the final run of "resolved" (or "completed") updates began.
         index = len(ordered) - 1
-        while index > 0 and ordered[index - 1].status == "resolved":
+        while index > 0 and ordered[index - 1].status in FINAL_STATUSES:
             index -= 1
         resolved_at = ordered[index].display_at
     component_ids = list(incident.component_ids)

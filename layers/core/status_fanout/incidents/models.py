@@ -12,7 +12,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 ComponentStatus = Literal["operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"]
 IncidentStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+# A scheduled maintenance is an incident whose impact is "maintenance", as in
+# Statuspage (docs/maintenance.md); these are its statuses.
+MaintenanceStatus = Literal["scheduled", "in_progress", "verifying", "completed"]
 Impact = Literal["none", "minor", "major", "critical"]
+MAINTENANCE: Literal["maintenance"] = "maintenance"
+# What a maintenance's update did: its event type and its label.
+MaintenanceStep = Literal["scheduled", "reminder", "started", "updated", "rescheduled", "completed", "cancelled"]
 
 COMPONENT_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
 ComponentId = Annotated[str, StringConstraints(pattern=COMPONENT_ID_PATTERN)]
@@ -61,7 +67,7 @@ class IncidentUpdate(BaseModel):
     id: str
     incident_id: str
     seq: int
-    status: IncidentStatus
+    status: IncidentStatus | MaintenanceStatus
     body: str
     created_at: str
     updated_at: str
@@ -72,14 +78,16 @@ class IncidentUpdate(BaseModel):
     # The incident's version this update created: a per-incident sequence
     # that webhook receivers can order events by.
     incident_version: int = 0
+    # A maintenance's update: which step of its lifecycle it is.
+    step: MaintenanceStep | None = None
 
 
 class Incident(BaseModel):
     model_config = _lazy
     id: str
     name: str
-    status: IncidentStatus
-    impact: Impact
+    status: IncidentStatus | MaintenanceStatus
+    impact: Impact | Literal["maintenance"]
     created_at: str
     updated_at: str
     started_at: str
@@ -93,6 +101,23 @@ class Incident(BaseModel):
     # Optimistic-lock counter and the number of updates ever added.
     version: int = 0
     seq: int = 0
+    # A maintenance's schedule (None and False for an incident), Statuspage's names.
+    scheduled_for: str | None = None
+    scheduled_until: str | None = None
+    scheduled_remind_prior: bool = False
+    scheduled_reminded_at: str | None = None
+    scheduled_auto_in_progress: bool = False
+    scheduled_auto_completed: bool = False
+    cancelled_at: str | None = None
+    # Raised by each reschedule: a schedule made for an earlier one does nothing,
+    # and the calendar's SEQUENCE says the event moved.
+    schedule_sequence: int = 0
+    # The components' statuses when it started, restored when it completes.
+    restore_statuses: dict[str, ComponentStatus] = Field(default_factory=dict)
+
+    @property
+    def is_maintenance(self) -> bool:
+        return self.impact == MAINTENANCE
 
 
 # --- requests -------------------------------------------------------------
@@ -152,6 +177,59 @@ class PostmortemPut(BaseModel):
     body: Body
     notify: bool = True
     display_at: AwareDatetime | None = None
+
+
+class MaintenanceCreate(BaseModel):
+    model_config = _strict
+    name: Name
+    body: Body
+    scheduled_for: AwareDatetime
+    scheduled_until: AwareDatetime
+    components: Annotated[list[ComponentId], Field(max_length=MAX_COMPONENTS_PER_REQUEST)] = Field(
+        default_factory=list)
+    notify: bool = True
+    remind_prior: bool = True
+    auto_in_progress: bool = True
+    auto_completed: bool = True
+    # Backfill: a past maintenance, recorded as it happened (never notifies, no clock).
+    display_at: AwareDatetime | None = None
+
+
+class MaintenanceUpdateCreate(BaseModel):
+    model_config = _strict
+    status: MaintenanceStatus
+    body: Body
+    notify: bool = True
+    display_at: AwareDatetime | None = None
+
+
+class MaintenancePatch(BaseModel):
+    model_config = _strict
+    name: Name | None = None
+    scheduled_for: AwareDatetime | None = None
+    scheduled_until: AwareDatetime | None = None
+    body: Body | None = Field(default=None, description="what subscribers are told of the new times")
+    notify: bool = True
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> Self:
+        if self.name is None and self.scheduled_for is None and self.scheduled_until is None:
+            raise ValueError("give name, scheduled_for or scheduled_until")
+        return self
+
+
+class MaintenanceCancel(BaseModel):
+    model_config = _strict
+    body: Body | None = None
+    notify: bool = True
+
+
+class MaintenanceQuery(BaseModel):
+    model_config = _strict
+    status: Literal["upcoming", "active", "completed"] | None = Field(
+        default=None, description="upcoming (scheduled), active (in progress or verifying), completed")
+    limit: Annotated[int, Field(ge=1, le=100, description="Items per page")] = 20
+    cursor: Annotated[str | None, Field(max_length=2048, description="next_cursor of the previous page")] = None
 
 
 class PageQuery(BaseModel):

@@ -12,6 +12,10 @@ from status_fanout.incidents.models import Component, Incident, IncidentUpdate
 COMPONENTS_PK = "COMP"
 INCIDENTS_GSI1PK = "INCIDENTS"
 OPEN_GSI2PK = "OPEN"
+# Maintenances are incidents in their own index partitions, so no incident
+# query (the list, the unresolved ones behind the page's status) meets one.
+MAINTENANCES_GSI1PK = "MAINTENANCES"
+OPEN_MAINTENANCES_GSI2PK = "MAINTENANCE_OPEN"
 HEAD_SK = "#HEAD"
 
 
@@ -86,16 +90,19 @@ class IncidentStore(Store):
         return head, updates
 
     def _incident_put(self, incident: Incident, previous_version: int) -> dict[str, Any]:
+        maintenance = incident.is_maintenance
+        # A maintenance sorts by when it is scheduled for, an incident by when it started.
+        sort = f"{incident.scheduled_for if maintenance else incident.started_at}#{incident.id}"
         data: dict[str, Any] = {
             "pk": incident_pk(incident.id), "sk": HEAD_SK, "type": "incident",
-            "gsi1pk": INCIDENTS_GSI1PK, "gsi1sk": f"{incident.started_at}#{incident.id}",
+            "gsi1pk": MAINTENANCES_GSI1PK if maintenance else INCIDENTS_GSI1PK, "gsi1sk": sort,
             **incident.model_dump(),
         }
         data["version"] = previous_version + 1
-        if incident.status != "resolved":
-            # Sparse index: only unresolved incidents carry gsi2 keys.
-            data["gsi2pk"] = OPEN_GSI2PK
-            data["gsi2sk"] = f"{incident.started_at}#{incident.id}"
+        if incident.status not in ("resolved", "completed"):
+            # Sparse index: only open incidents (and maintenances to come or under way) carry gsi2 keys.
+            data["gsi2pk"] = OPEN_MAINTENANCES_GSI2PK if maintenance else OPEN_GSI2PK
+            data["gsi2sk"] = sort
         put: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(data)}
         if previous_version == 0:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
@@ -135,10 +142,21 @@ class IncidentStore(Store):
         return self._incident_page("gsi1", INCIDENTS_GSI1PK, limit, cursor)
 
     def list_unresolved(self) -> list[Incident]:
+        return self._all("gsi2", OPEN_GSI2PK)
+
+    def list_maintenances(self, limit: int, cursor: str | None = None) -> tuple[list[Incident], str | None]:
+        """Latest scheduled first, one page."""
+        return self._incident_page("gsi1", MAINTENANCES_GSI1PK, limit, cursor)
+
+    def list_open_maintenances(self) -> list[Incident]:
+        """Upcoming and under way: latest scheduled first."""
+        return self._all("gsi2", OPEN_MAINTENANCES_GSI2PK)
+
+    def _all(self, index: str, partition: str) -> list[Incident]:
         incidents: list[Incident] = []
         cursor = None
         while True:
-            page, cursor = self._incident_page("gsi2", OPEN_GSI2PK, 100, cursor)
+            page, cursor = self._incident_page(index, partition, 100, cursor)
             incidents.extend(page)
             if cursor is None:
                 return incidents

@@ -135,6 +135,32 @@ def incident_object(
     }
 
 
+def maintenance_object(
+    maintenance: Incident,
+    updates: Iterable[IncidentUpdate],
+    components: Mapping[str, Component],
+    settings: Settings,
+    full: bool = False,
+) -> dict[str, Any]:
+    """Statuspage's scheduled-maintenance object: its key set is the one of
+    /api/v2/scheduled-maintenances.json (data/statuspage-maintenance/).
+    `full` adds the clock's fields, as webhook bodies and the staff API carry them."""
+    document = incident_object(maintenance, updates, components, settings)
+    for key in ("postmortem_body", "postmortem_body_last_updated_at", "postmortem_published_at"):
+        del document[key]
+    document["scheduled_for"] = maintenance.scheduled_for
+    document["scheduled_until"] = maintenance.scheduled_until
+    if full:
+        document.update(
+            scheduled_remind_prior=maintenance.scheduled_remind_prior,
+            scheduled_reminded_at=maintenance.scheduled_reminded_at,
+            scheduled_auto_in_progress=maintenance.scheduled_auto_in_progress,
+            scheduled_auto_completed=maintenance.scheduled_auto_completed,
+            cancelled_at=maintenance.cancelled_at,
+        )
+    return document
+
+
 def status_object(components: Iterable[Component], unresolved: Iterable[Incident]) -> dict[str, str]:
     levels: list[str] = list(IMPACT_ORDER)
     worst = 0
