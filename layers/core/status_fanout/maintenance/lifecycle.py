@@ -206,7 +206,7 @@ def reschedule(incident: Incident, updates: list[IncidentUpdate], *, name: str |
                now: datetime, reminder_lead: timedelta) -> tuple[Incident, IncidentUpdate | None]:
     """New times (and or a new name) for a maintenance not yet started. New
     times raise the schedule's sequence and tell subscribers once; a new name
-    alone tells nobody."""
+    alone tells nobody. A new start without a new end keeps its length."""
     if incident.cancelled_at:
         raise ConflictError("the maintenance was cancelled")
     changes: dict[str, object] = {"updated_at": max(incident.updated_at, _ts(now))}
@@ -216,8 +216,10 @@ def reschedule(incident: Incident, updates: list[IncidentUpdate], *, name: str |
         return incident.model_copy(update=changes), None
     if incident.status != "scheduled":
         raise ConflictError(f"the maintenance is {incident.status}: only one not yet started can be rescheduled")
-    start_at = scheduled_for or parse_ts(incident.scheduled_for or "")
-    end_at = scheduled_until or parse_ts(incident.scheduled_until or "")
+    old_start, old_end = parse_ts(incident.scheduled_for or ""), parse_ts(incident.scheduled_until or "")
+    start_at = scheduled_for or old_start
+    # A new start alone moves the whole window: the maintenance keeps its length.
+    end_at = scheduled_until or (start_at + (old_end - old_start) if scheduled_for else old_end)
     _check_window(start_at, end_at, now, backfill=False)
     when, seq = _ts(now), incident.seq + 1
     remind = reminds(start_at, now, reminder_lead, incident.scheduled_remind_prior or
