@@ -17,7 +17,7 @@ conditional on the version read, so two firings at once cannot both apply.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
 
 from status_fanout.errors import ConflictError, InvalidFieldError
@@ -32,6 +32,7 @@ from status_fanout.incidents.models import (
     MaintenanceStatus,
     MaintenanceStep,
 )
+from status_fanout.maintenance.window import window_text
 from status_fanout.timefmt import format_ts, parse_ts, truncate_ms
 
 Step = Literal["reminder", "start", "complete"]
@@ -41,7 +42,8 @@ REMINDER_BODY = "Maintenance will begin as scheduled in {minutes} minutes."
 STARTED_BODY = "Scheduled maintenance is currently in progress. We will provide updates as necessary."
 COMPLETED_BODY = "The scheduled maintenance has been completed."
 CANCELLED_BODY = "This scheduled maintenance has been cancelled."
-RESCHEDULED_BODY = "This maintenance has been rescheduled: it now runs from {start} to {end} (UTC)."
+# The new window in the page's zone, as every channel shows it (maintenance.window).
+RESCHEDULED_BODY = "This maintenance has been rescheduled: {window}."
 UNDER_MAINTENANCE: ComponentStatus = "under_maintenance"
 # Moves by hand, from each status (a completed maintenance is over).
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -203,7 +205,7 @@ def add_update(incident: Incident, updates: list[IncidentUpdate], *, status: Mai
 
 def reschedule(incident: Incident, updates: list[IncidentUpdate], *, name: str | None,
                scheduled_for: datetime | None, scheduled_until: datetime | None, body: str | None, notify: bool,
-               now: datetime, reminder_lead: timedelta) -> tuple[Incident, IncidentUpdate | None]:
+               now: datetime, reminder_lead: timedelta, tz: tzinfo = UTC) -> tuple[Incident, IncidentUpdate | None]:
     """New times (and or a new name) for a maintenance not yet started. New
     times raise the schedule's sequence and tell subscribers once; a new name
     alone tells nobody. A new start without a new end keeps its length."""
@@ -227,7 +229,7 @@ def reschedule(incident: Incident, updates: list[IncidentUpdate], *, name: str |
     changes.update(scheduled_for=_ts(start_at), scheduled_until=_ts(end_at), seq=seq,
                    schedule_sequence=incident.schedule_sequence + 1, scheduled_remind_prior=remind,
                    scheduled_reminded_at=None)
-    text = body or RESCHEDULED_BODY.format(start=f"{start_at:%Y-%m-%d %H:%M}", end=f"{end_at:%Y-%m-%d %H:%M}")
+    text = body or RESCHEDULED_BODY.format(window=window_text(_ts(start_at), _ts(end_at), tz))
     update = _update(incident, seq, "scheduled", text, "rescheduled", when, notify)
     return derive(incident.model_copy(update=changes), [*updates, update]), update
 
