@@ -65,7 +65,7 @@ import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import urllib3
 from floorkit import (
@@ -181,7 +181,7 @@ def one_delay(args: argparse.Namespace, settings: Any, emulated: Emulated, recei
     from status_fanout.dynamo import Store
     from status_fanout.timefmt import format_ts, utcnow
     from status_fanout.webhooks.channel import WebhookChannel
-    from status_fanout.webhooks.models import WebhookEndpoint, WebhookSecret, new_secret
+    from status_fanout.webhooks.models import BodyFormat, WebhookEndpoint, WebhookSecret, new_secret
     from status_fanout.webhooks.store import WebhookStore
     from status_fanout.webhooks.transport import Dialer
 
@@ -196,7 +196,7 @@ def one_delay(args: argparse.Namespace, settings: Any, emulated: Emulated, recei
              for fmt in formats}
     endpoints = {fmt: [setup_store.save(WebhookEndpoint(
         id=f"wh_d{delay}_{n:04d}" if fmt == "standard" else f"wh_d{delay}_{fmt}_{n:04d}",
-        url=receiver.url + paths[fmt][n], created_at=now, updated_at=now, format=fmt,
+        url=receiver.url + paths[fmt][n], created_at=now, updated_at=now, format=cast(BodyFormat, fmt),
         secrets=[WebhookSecret(secret=new_secret(), created_at=now)] if fmt == "standard" else []), None)
         for n in range(args.endpoints)] for fmt in formats}
     path_of = {ep.id: paths[fmt][n] for fmt in formats for n, ep in enumerate(endpoints[fmt])}
@@ -301,12 +301,14 @@ def one_delay(args: argparse.Namespace, settings: Any, emulated: Emulated, recei
     fmt_of = {side: "standard" if side in ("sender", "floor") else side for side in sides}
     runs = {side: run_floor if side == "floor" else run_sender for side in sides}
 
-    # Warm every side up (imports, pools, connections, each format's builder) on one batch each, unmeasured.
+    # Warm every side up (imports, pools, connections, each format's builder) on one batch each, unmeasured,
+    # checked as a round is: a failed warm-up delivery voids the figure (and says why).
+    warm_void = []
     for side in sides:
-        runs[side](workload("warm", 1, fmt_of[side])[:args.batch])
-    receiver.get_json("/seen")
-    # A failed warm-up delivery leaves its endpoint failing, and the measured rounds clear it.
-    warm_void = [f"warm-up: {len(calls)} SQS calls"] if (calls := sqs.take()) else []
+        jobs = workload("warm", 1, fmt_of[side])[:args.batch]
+        warm = Phase(side, len(jobs), 0.0, {}, {}, 0)
+        check(warm, jobs, runs[side](jobs)[1])
+        warm_void += [f"warm-up {side}: {reason}" for reason in warm.void]
 
     started = start_mark()
     phases: dict[str, list[Phase]] = {side: [] for side in sides}

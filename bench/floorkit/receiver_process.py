@@ -105,9 +105,13 @@ def main() -> None:
         def log_message(self, *_: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 128
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        # The listen backlog, read when the server binds: a batch's 32 (or
+        # more) connections are dialled at once, and the default 5 reset some.
+        request_queue_size = 128
+
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
     sys.stdin.read()
