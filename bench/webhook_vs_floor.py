@@ -48,7 +48,9 @@ processes, AWS requests per delivery (botocore `before-call`), load average.
 Then one line per format (`"bench": "webhook_vs_floor.format"`, standard
 included): its median rate, the median of the rounds' rate ratios to the
 standard format's, CPU ms per delivery of each process and the bench
-process's ratio to and difference from the standard format's, load average.
+process's ratio to (over all rounds, and round by round) and difference from
+the standard format's, load average (the 1-minute one at start and end, and
+/proc/loadavg at the end).
 
 Usage: .venv/bin/python bench/webhook_vs_floor.py [--endpoints 100] [--events 10] [--batch 50]
        [--in-flight 32] [--delays 0,50] [--rounds 3] [--formats standard,slack,teams,discord,google_chat]
@@ -358,6 +360,8 @@ def by_format(fmt: str, phases: list[Phase], standard: list[Phase], started: tup
             [round(r, 3) for r in ratios],
         "cpu_ms_per_delivery": mine["cpu_ms_per_delivery"],
         "bench_cpu_ratio_to_standard": round(cpu / standard_cpu, 3),
+        "round_bench_cpu_ratios_to_standard": [round(p.cpu["bench"] / p.deliveries / (s.cpu["bench"] / s.deliveries), 3)
+                                               for p, s in zip(phases, standard, strict=True)],
         "bench_cpu_extra_ms_per_delivery": round(cpu - standard_cpu, 3),
         "standard_cpu_ms_per_delivery": theirs["cpu_ms_per_delivery"],
         "aws_requests_per_delivery": mine["aws_requests_per_delivery"],
