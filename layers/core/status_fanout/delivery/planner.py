@@ -105,7 +105,8 @@ class Planner:
     def snapshot(self, ref: EventRef) -> EventSnapshot | None:
         """Build the event's frozen data and store it once; None if it vanished."""
         components = {c.id: c for c in self.store.list_components()}
-        status = public_json.status_object(components.values(), self.store.list_unresolved())
+        status = public_json.status_object(components.values(), self.store.list_unresolved(),
+                                           self.store.list_open_maintenances())
         if ref.kind == "component":
             event = self._component_event(ref, components, status)
         else:
