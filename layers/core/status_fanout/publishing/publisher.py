@@ -8,7 +8,7 @@ Last-Modified stay put).
 Only what a change touched is rendered: an incident change renders that
 incident's JSON and page, the indexes, the page feeds and the feeds of the
 components it touches; a component change renders `/`, the component JSON,
-`/subscribe` and (when a component is new or renamed) its feeds. A
+`/subscribe`, its badges and (when a component is new or renamed) its feeds. A
 maintenance (an incident whose impact is "maintenance", in its own index
 partitions) renders like an incident, except that its documents are the
 scheduled-maintenance ones and the calendar, not the incident JSON.
@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 from status_fanout.clients import aws_client
 from status_fanout.incidents.models import MAINTENANCE, Component, Incident
 from status_fanout.incidents.store import COMPONENTS_PK, IncidentStore
-from status_fanout.publishing import feeds, ics_calendar, pages, public_json
+from status_fanout.publishing import badges, feeds, ics_calendar, pages, public_json
 from status_fanout.publishing.feeds import IncidentWithUpdates
 from status_fanout.publishing.pages import HTML_TYPE
 from status_fanout.settings import Settings
@@ -67,6 +67,8 @@ class RenderPlan:
     # Components whose own artifacts (their feeds) need rendering: new or renamed
     # ones. A status change alone does not show in a component's feed.
     component_ids: set[str] = field(default_factory=set)
+    # Components whose record changed in any way (a status move too): their badges.
+    changed_component_ids: set[str] = field(default_factory=set)
     # A maintenance changed (or may have): the scheduled-maintenance documents
     # and the calendar render too.
     maintenances: bool = False
@@ -78,8 +80,9 @@ class RenderPlan:
     def everything_in(cls, incident_ids: Iterable[str], component_ids: Iterable[str]) -> RenderPlan:
         """The plan that renders every public artifact of a page holding these
         incidents and maintenances and these components (all of them, or none)."""
-        return cls(incident_ids=set(incident_ids), components=True, component_ids=set(component_ids),
-                   maintenances=True, everything=True)
+        component_ids = set(component_ids)
+        return cls(incident_ids=set(incident_ids), components=True, component_ids=component_ids,
+                   changed_component_ids=set(component_ids), maintenances=True, everything=True)
 
     @classmethod
     def from_stream_records(cls, records: Iterable[Mapping[str, Any]]) -> RenderPlan:
@@ -94,13 +97,15 @@ class RenderPlan:
             elif pk == COMPONENTS_PK:
                 plan.components = True
                 component_id = keys.get("sk", {}).get("S", "").removeprefix("COMP#")
+                if component_id:
+                    plan.changed_component_ids.add(component_id)
                 if component_id and _identity_changed(change):
                     plan.component_ids.add(component_id)
         return plan
 
     def __bool__(self) -> bool:
-        return (bool(self.incident_ids) or self.components or bool(self.component_ids) or self.maintenances
-                or self.everything)
+        return (bool(self.incident_ids) or self.components or bool(self.component_ids)
+                or bool(self.changed_component_ids) or self.maintenances or self.everything)
 
     @property
     def incident_lists(self) -> bool:
@@ -182,6 +187,7 @@ def render(plan: RenderPlan, state: SiteState, settings: Settings, *, json: bool
     components = state.components
     if json:
         artifacts.update(_json_documents(plan, state, settings))
+        artifacts.update(_badge_artifacts(plan, state, settings))
     # "/" shows components, incidents and maintenances: any change can move it.
     artifacts["index.html"] = Artifact(pages.index_page(
         settings, components.values(), state.unresolved, state.recent_heads, state.open_maintenances).encode(),
@@ -217,14 +223,27 @@ def _feed_artifacts(site: feeds.FeedSite, feed: feeds.Feed,
     return {f"{feed.path}.rss": Artifact(rss, feeds.RSS_TYPE), f"{feed.path}.atom": Artifact(atom, feeds.ATOM_TYPE)}
 
 
+def page_status(state: SiteState) -> dict[str, str]:
+    """status.json's `status`: the page's indicator and its description."""
+    return public_json.status_object(state.components.values(), (i for i, _ in state.unresolved),
+                                     (m for m, _ in state.open_maintenances))
+
+
+def _badge_artifacts(plan: RenderPlan, state: SiteState, settings: Settings) -> dict[str, Artifact]:
+    """The page's badges, with status.json (on every render), and the changed components'."""
+    changed = [state.components[c] for c in sorted(plan.changed_component_ids) if c in state.components]
+    rendered = badges.render(settings.page.name, page_status(state), changed)
+    return {key: Artifact(body, badges.SVG_TYPE if key.endswith(".svg") else JSON_TYPE)
+            for key, body in rendered.items()}
+
+
 def _json_documents(plan: RenderPlan, state: SiteState, settings: Settings) -> dict[str, Artifact]:
     components = state.components
     stamps = [c.updated_at for c in components.values()]
     stamps += [i.updated_at for i, _ in [*state.unresolved, *state.recent, *state.touched,
                                          *state.open_maintenances, *state.maintenances]]
     page = public_json.page_object(settings, max(stamps) if stamps else None)
-    status = public_json.status_object(components.values(), (i for i, _ in state.unresolved),
-                                       (m for m, _ in state.open_maintenances))
+    status = page_status(state)
 
     def incidents(pairs: list[IncidentWithUpdates]) -> list[dict[str, Any]]:
         return [public_json.incident_object(i, u, components, settings) for i, u in pairs]
