@@ -478,6 +478,10 @@ class ResourceFactory:
             # Real topics, so what the functions publish (the ops topic's staff
             # notices) reaches whoever subscribes locally, as on AWS.
             "AWS::SNS::Topic": self._topic,
+            # Real groups, so the API's schedules land in them and the local
+            # stack's scheduler poller fires them (pollers.SchedulerPoller).
+            "AWS::Scheduler::ScheduleGroup": self._schedule_group,
+            "AWS::IAM::Role": self._role,
         }
 
     def create_all(self) -> dict[str, PhysicalResource]:
@@ -566,6 +570,28 @@ class ResourceFactory:
         name = props.get("TopicName") or physical_name(logical_id, "AWS::SNS::Topic")
         arn = self.emulator.client("sns").create_topic(Name=name)["TopicArn"]
         return PhysicalResource(logical_id, "AWS::SNS::Topic", arn, {"TopicArn": arn, "TopicName": name})
+
+
+    def _schedule_group(self, logical_id: str, props: Mapping[str, Any]) -> PhysicalResource:
+        name = props.get("Name") or physical_name(logical_id, "AWS::Scheduler::ScheduleGroup")
+        arn = self.emulator.client("scheduler").create_schedule_group(Name=name)["ScheduleGroupArn"]
+        return PhysicalResource(logical_id, "AWS::Scheduler::ScheduleGroup", name, {"Arn": arn})
+
+    def _role(self, logical_id: str, props: Mapping[str, Any]) -> PhysicalResource:
+        """The role and its inline policies, as written; nothing locally checks them."""
+        iam = self.emulator.client("iam")
+        name = props.get("RoleName") or physical_name(logical_id, "AWS::IAM::Role")
+        role = iam.create_role(RoleName=name, Path=props.get("Path") or "/",
+                               AssumeRolePolicyDocument=_json_text(props.get("AssumeRolePolicyDocument") or {}),
+                               Description=props.get("Description") or "")["Role"]
+        for policy in props.get("Policies") or []:
+            iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"],
+                                PolicyDocument=_json_text(policy["PolicyDocument"]))
+        return PhysicalResource(logical_id, "AWS::IAM::Role", name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
+
+
+def _json_text(document: Any) -> str:
+    return document if isinstance(document, str) else json.dumps(document)
 
 
 def _ints(throughput: Mapping[str, Any]) -> dict[str, int]:
