@@ -83,7 +83,7 @@ def no_retry_wait(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def poller_for(runtime: FakeRuntime, fake: FakeScheduler, now: list[datetime]) -> SchedulerPoller:
-    return SchedulerPoller(runtime, GROUP, client=lambda service: fake, clock=lambda: now[0])  # type: ignore[arg-type]
+    return SchedulerPoller(runtime, GROUP, client=lambda service: fake, clock=lambda: now[0])
 
 
 def settle(poller: SchedulerPoller) -> None:

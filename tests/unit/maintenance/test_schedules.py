@@ -98,7 +98,7 @@ def test_a_new_maintenance_gets_one_one_time_schedule_per_step(scheduler: FakeSc
                        "complete": "at(2026-12-01T12:00:00)"}
     assert scheduler.calls == [("create", f"maintenance-{incident.id}-{step}") for step in planned]
     for step, expression in planned.items():
-        request = scheduler.named(incident.id, step)  # type: ignore[arg-type]
+        request = scheduler.named(incident.id, step)
         assert request["ScheduleExpression"] == expression
         assert request["ScheduleExpressionTimezone"] == "UTC"
         assert request["ActionAfterCompletion"] == "DELETE"
