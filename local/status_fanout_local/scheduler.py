@@ -18,10 +18,15 @@ What is emulated, per schedule in the group:
 - ActionAfterCompletion DELETE: the schedule is deleted once fired (or given
   up on); with NONE it stays, and is not fired again unless changed.
 
-moto serves each call over HTTP, so the poller lists the group once a round
-(ListSchedules, SCHEDULER_POLL_SECONDS) and reads a schedule (GetSchedule)
-only when it is new or its LastModificationDate changed, and once more just
-before firing it, since the API may have moved or deleted it meanwhile.
+moto serves each call over HTTP (~8 ms of the one process's CPU for a
+listing), so a round lists the group (ListSchedules) and reads a schedule
+(GetSchedule) only when it is new or its LastModificationDate changed, and
+once more just before firing it, since the API may have moved or deleted it
+meanwhile. Between rounds the poller sleeps until moto's Scheduler was
+written to (emulator.ScheduleActivity), the next schedule it knows of is
+due, or SCHEDULER_IDLE_SECONDS, and never lists more often than every
+SCHEDULER_POLL_SECONDS: listing five times a second whatever happened cost
+an idle stack ~0.04 cores, more than all its other pollers together.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from .runtime import Runtime
@@ -42,8 +47,13 @@ from .runtime import Runtime
 logger = logging.getLogger("status_fanout_local.scheduler")
 
 # Scheduler's own resolution is the second (an at() expression has no less);
-# a fifth of one keeps a step's lateness well under a second here.
+# a fifth of one keeps a step's lateness well under a second here: the
+# poller lists the group at most this often, ...
 SCHEDULER_POLL_SECONDS = 0.2
+# ... and at least this often when nothing wakes it (a write to moto's
+# Scheduler, a schedule falling due): every write goes through moto in this
+# process and wakes it, so this is only a safety net.
+SCHEDULER_IDLE_SECONDS = 5.0
 # Scheduler retries a failed invocation for up to a day (185 attempts by
 # default); locally a few quick tries say as much and keep tests short.
 LOCAL_RETRIES = 3
@@ -56,6 +66,16 @@ _AT = re.compile(r"^\s*at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)\s*$")
 
 ClientFactory = Callable[[str], Any]
 _NEVER = object()
+
+
+class Activity(Protocol):
+    """Something that counts writes to the schedules and can be waited on."""
+
+    generation: int
+
+    def changed(self) -> None: ...
+
+    def wait(self, seen: int, timeout: float) -> None: ...
 
 
 def at_time(expression: str, timezone: str | None = None) -> datetime | None:
@@ -92,12 +112,15 @@ class SchedulerPoller:
         client: ClientFactory,
         interval: float = SCHEDULER_POLL_SECONDS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        activity: Activity | None = None,
     ) -> None:
         self.runtime = runtime
         self.group = group
         self._client = client
         self.interval = interval
         self.clock = clock
+        self._activity = activity
+        self._seen: int | None = None  # the activity generation the latest complete round began at
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"scheduler-{group}", daemon=True)
         self._known: dict[str, _Known] = {}
@@ -107,9 +130,10 @@ class SchedulerPoller:
         self._firing: dict[str, threading.Thread] = {}
         self._slots = threading.BoundedSemaphore(MAX_FIRINGS)
         self._clients: list[Any] = []  # idle clients for the firing threads
-        # Monotonic start of the latest round that found nothing due and
-        # nothing firing; None while something is. wait_idle compares it.
-        self.caught_up_at: float | None = None
+        # Without an activity to watch: the monotonic start of the latest
+        # round that found nothing due and nothing firing, None while
+        # something is. wait_idle compares caught_up_at with its own start.
+        self._caught_up_at: float | None = None
         self.fired = 0  # invocations that succeeded, for tests and benches
 
     @property
@@ -121,6 +145,8 @@ class SchedulerPoller:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._activity is not None:
+            self._activity.changed()  # wakes the sleeping poller at once
 
     def join(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -136,24 +162,57 @@ class SchedulerPoller:
         with self._lock:
             return bool(self._firing)
 
+    @property
+    def caught_up_at(self) -> float | None:
+        """For wait_idle: a time at which the group had nothing to do, or None.
+
+        With an activity the poller may sleep a second, so instead of waiting
+        for its next round this answers "now" if its latest round saw every
+        write to the schedules and nothing is due unfired or firing."""
+        if self._activity is None:
+            return self._caught_up_at
+        if self._seen != self._activity.generation or self.busy:
+            return None
+        if (due := self._next_due()) is not None and due <= self.clock():
+            return None
+        return time.monotonic()
+
+    def _next_due(self) -> datetime | None:
+        """The earliest due time of a schedule not yet fired (maybe past)."""
+        with self._lock:
+            due = [known.due for name, known in self._known.items()
+                   if known.due is not None and known.state == "ENABLED"
+                   and self._fired.get(name, _NEVER) != known.modified]
+        return min(due, default=None)
+
     # -- the rounds
 
     def _run(self) -> None:
         scheduler = self._client("scheduler")
         while not self._stop.is_set():
-            started = time.monotonic()
+            seen, started = (self._activity.generation if self._activity else 0), time.monotonic()
             try:
                 self.round(scheduler, started)
             except Exception:
-                # moto's scheduler is not thread-safe: a listing while the API
-                # writes may fail; the next round reads again.
                 logger.exception("scheduler poller for %s failed; retrying", self.group)
-                self.caught_up_at = None
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+                self._seen, self._caught_up_at = None, None
+                self._stop.wait(1.0)
+            self._sleep(seen, started)
+
+    def _sleep(self, seen: int, started: float) -> None:
+        """Until a write to the schedules, the next due time or the idle
+        interval; never less than `interval` after the round began."""
+        if self._activity is not None:
+            timeout = SCHEDULER_IDLE_SECONDS
+            if (due := self._next_due()) is not None:
+                timeout = min(timeout, (due - self.clock()).total_seconds())
+            self._activity.wait(seen, timeout)
+        self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     def round(self, scheduler: Any, started: float | None = None) -> list[str]:
         """List the group, fire what is due; the names of the schedules set firing."""
         started = time.monotonic() if started is None else started
+        seen = self._activity.generation if self._activity else None
         listed: dict[str, Any] = {}
         token: str | None = None
         while True:
@@ -163,9 +222,9 @@ class SchedulerPoller:
             token = page.get("NextToken")
             if not token:
                 break
-        for name in set(self._known) - set(listed):
-            del self._known[name]
         with self._lock:
+            for name in set(self._known) - set(listed):
+                del self._known[name]
             for name in set(self._fired) - set(listed):
                 del self._fired[name]
         for name, modified in listed.items():
@@ -174,12 +233,13 @@ class SchedulerPoller:
                 detail = self._get(scheduler, name)
                 if detail is None:
                     continue
-                self._known[name] = _Known(modified, at_time(detail.get("ScheduleExpression", ""),
-                                                             detail.get("ScheduleExpressionTimezone")),
-                                           str(detail.get("State") or "ENABLED"))
+                with self._lock:
+                    self._known[name] = _Known(modified, at_time(detail.get("ScheduleExpression", ""),
+                                                                 detail.get("ScheduleExpressionTimezone")),
+                                               str(detail.get("State") or "ENABLED"))
         now = self.clock()
         fired = []
-        for name, known in self._known.items():
+        for name, known in list(self._known.items()):
             if known.due is None or known.due > now or known.state != "ENABLED":
                 continue
             with self._lock:
@@ -191,7 +251,8 @@ class SchedulerPoller:
                 self._firing[name] = thread
             thread.start()
             fired.append(name)
-        self.caught_up_at = None if (fired or self.busy) else started
+        self._caught_up_at = None if (fired or self.busy) else started
+        self._seen = seen
         return fired
 
     def _get(self, scheduler: Any, name: str) -> dict[str, Any] | None:

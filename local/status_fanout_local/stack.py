@@ -21,6 +21,7 @@ from .emulator import (
     apply_environment,
     local_streams,
     restore_environment,
+    schedule_activity,
     stream_activity,
 )
 from .http import FrontDoor, routes_for
@@ -162,7 +163,8 @@ class LocalStack:
                 )
         for resource in self.resources.values():
             if resource.type == SCHEDULE_GROUP_TYPE:
-                self._scheduler_pollers.append(SchedulerPoller(self._runtime, resource.ref, self._emulator.client))
+                self._scheduler_pollers.append(SchedulerPoller(self._runtime, resource.ref, self._emulator.client,
+                                                               activity=schedule_activity))
         for poller in self._pollers():
             poller.start()
         self._front_door.start()

@@ -8,7 +8,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from botocore.exceptions import ClientError
@@ -83,7 +83,7 @@ def no_retry_wait(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def poller_for(runtime: FakeRuntime, fake: FakeScheduler, now: list[datetime]) -> SchedulerPoller:
-    return SchedulerPoller(runtime, GROUP, client=lambda service: fake, clock=lambda: now[0])
+    return SchedulerPoller(cast(Any, runtime), GROUP, client=lambda service: fake, clock=lambda: now[0])
 
 
 def settle(poller: SchedulerPoller) -> None:
@@ -232,3 +232,40 @@ def test_the_group_is_caught_up_only_when_nothing_is_due_or_firing() -> None:
     # THEN the next round, with nothing due, is
     poller.round(fake, started=2.0)
     assert poller.caught_up_at == 2.0
+
+
+class FakeActivity:
+    def __init__(self) -> None:
+        self.generation = 0
+
+    def changed(self) -> None:
+        self.generation += 1
+
+    def wait(self, seen: int, timeout: float) -> None:
+        return None
+
+
+def test_with_an_activity_the_group_is_caught_up_until_a_write_or_a_due_time() -> None:
+    # GIVEN a poller that sleeps on writes to the schedules, and a schedule due in a minute
+    runtime, fake, now, activity = FakeRuntime(), FakeScheduler(), [NOW], FakeActivity()
+    fake.put("later", NOW + timedelta(minutes=1))
+    poller = SchedulerPoller(cast(Any, runtime), GROUP, client=lambda service: fake, clock=lambda: now[0],
+                             activity=activity)
+    # WHEN nothing has been read yet, it is not caught up
+    assert poller.caught_up_at is None
+    # AND after a round that saw every write and found nothing due, it is, without another round
+    poller.round(fake)
+    assert poller.caught_up_at is not None
+    # BUT a write to the schedules since (the API made one) is work to look at
+    activity.changed()
+    assert poller.caught_up_at is None
+    poller.round(fake)
+    assert poller.caught_up_at is not None
+    # AND so is a schedule falling due, until it has fired
+    now[0] = NOW + timedelta(minutes=1)
+    assert poller.caught_up_at is None
+    poller.round(fake)
+    settle(poller)
+    activity.changed()  # its delete
+    poller.round(fake)
+    assert poller.caught_up_at is not None and len(runtime.events) == 1
