@@ -229,6 +229,27 @@ def proxy_response(answer: Any) -> Response:
     return response
 
 
+# What CloudFront's response headers policy (template.yaml, PublicCorsPolicy)
+# adds to every public artifact and answers a preflight with.
+CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag, Last-Modified"}
+PREFLIGHT_HEADERS = {"Access-Control-Allow-Methods": "GET, HEAD, OPTIONS", "Access-Control-Max-Age": "86400"}
+
+
+def cross_origin(response: Response) -> Response:
+    for name, value in CORS_HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+def preflight(request: Request) -> Response:
+    """A CORS preflight for a public artifact: allowed from anywhere, any headers."""
+    response = Response(status=204)
+    response.headers.update(CORS_HEADERS)
+    response.headers.update(PREFLIGHT_HEADERS)
+    response.headers["Access-Control-Allow-Headers"] = request.headers.get("Access-Control-Request-Headers") or "*"
+    return response
+
+
 def error_response(status: int, code: str, message: str) -> Response:
     """The front door's own errors, in the shape of docs/contract.md §5.5."""
     return _json(status, {"error": {"code": code, "message": message, "details": []}})
@@ -346,7 +367,9 @@ class FrontDoor:
         if known:
             return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {path}")
         if request.method in ("GET", "HEAD"):
-            return self._bucket(request, path)
+            return cross_origin(self._bucket(request, path))
+        if request.method == "OPTIONS":
+            return preflight(request)
         return error_response(404, "not_found", f"no route for {request.method} {path}")
 
     # -- API Gateway proxy

@@ -1,7 +1,8 @@
 """The events the chat tests send: the real seed incident as the planner
-snapshots it, a component change, a `webhook.test` ping, and the same seed
-update with its text, name or components replaced (hostile or as large as
-the API accepts)."""
+snapshots it, every step of two real maintenances (tests/unit/delivery/
+maintenance_events.py), a component change, a `webhook.test` ping, and the
+same seed update (or maintenance update) with its text, name or components
+replaced (hostile or as large as the API accepts)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from status_fanout.delivery.events import EventSnapshot
 from status_fanout.incidents.models import MAX_BODY, MAX_COMPONENTS_PER_REQUEST, MAX_NAME
 from status_fanout.webhooks import service
 from status_fanout.webhooks.channel import encode
+from tests.unit.delivery.maintenance_events import maintenance_events
 from tests.unit.email.test_messages import SETTINGS, component_event, seed_events
 
 FORMATS = list(formats.CHAT_FORMATS)
@@ -26,6 +28,8 @@ WORDS = ("status", "mail", "relay", "queue", "restart", "we", "are", "monitoring
 def _every_event() -> tuple[tuple[str, EventSnapshot], ...]:
     seed = seed_events()
     events = [(f"{e.type} #{n} ({(e.update or {}).get('label')})", e) for n, e in enumerate(seed)]
+    events.extend((f"{e.type} of {(e.incident or {}).get('name')} ({(e.update or {}).get('label')})", e)
+                  for e in maintenance_events())
     events.append(("component.updated", component_event()))
     events.append(("webhook.test", ping_event()))
     return tuple(events)
@@ -77,12 +81,19 @@ def words(length: int = MAX_BODY) -> str:
     return " ".join(text)[:length]
 
 
-def largest_update(char: str = "服") -> EventSnapshot:
+def largest_update(char: str = "服", base: EventSnapshot | None = None) -> EventSnapshot:
     """As large as the API takes: a 20,000-character text, a 255-character name and 98
-    components of 255-character names, all of `char` (a multi-byte one by default)."""
+    components of 255-character names, all of `char` (a multi-byte one by default);
+    the seed's first update, or `base`'s."""
     return update_with(body=char * MAX_BODY, name=char * MAX_NAME,
                        components=[(char * MAX_NAME)[: MAX_NAME - 3] + f"{n:03}"
-                                   for n in range(MAX_COMPONENTS_PER_REQUEST)])
+                                   for n in range(MAX_COMPONENTS_PER_REQUEST)], base=base)
+
+
+def largest_maintenance_update(char: str = "服") -> EventSnapshot:
+    """A maintenance's update as large as the API takes: its window takes room too."""
+    scheduled = next(e for e in maintenance_events() if e.type == "maintenance.scheduled")
+    return largest_update(char, base=scheduled)
 
 
 def message(body_format: str, event: EventSnapshot) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from status_fanout.delivery.events import EventSnapshot
-from tests.unit.chat.events import every_event, largest_update, message, update_with, words
+from tests.unit.chat.events import every_event, largest_maintenance_update, largest_update, message, update_with, words
 
 # Discord's "Embed Limits".
 TITLE_MAX, DESCRIPTION_MAX, FIELDS_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX = 256, 4096, 25, 256, 1024
@@ -18,7 +18,8 @@ FOOTER_MAX, AUTHOR_MAX, EMBEDS_MAX, TOTAL_MAX = 2048, 256, 10, 6000
 def discord_messages() -> dict[str, EventSnapshot]:
     return {**every_event(), "20,000 characters of words": update_with(body=words()),
             "largest update": largest_update(), "largest update of <": largest_update("<"),
-            "largest update of emoji": largest_update("😀")}
+            "largest update of emoji": largest_update("😀"),
+            "largest maintenance update": largest_maintenance_update()}
 
 
 def embed_characters(embed: dict[str, Any]) -> int:

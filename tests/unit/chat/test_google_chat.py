@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from status_fanout.delivery.events import EventSnapshot
-from tests.unit.chat.events import every_event, largest_update, message, update_with, wire_size, words
+from tests.unit.chat.events import (
+    every_event,
+    largest_maintenance_update,
+    largest_update,
+    message,
+    update_with,
+    wire_size,
+    words,
+)
 
 TEXT_MAX = 4096
 BODY_MAX = 4000
@@ -28,7 +36,8 @@ BUTTON_FIELDS = {"text", "onClick"}
 def google_chat_messages() -> dict[str, EventSnapshot]:
     return {**every_event(), "20,000 characters of words": update_with(body=words()),
             "largest update": largest_update(), "largest update of <": largest_update("<"),
-            "largest update of emoji": largest_update("😀")}
+            "largest update of emoji": largest_update("😀"),
+            "largest maintenance update": largest_maintenance_update()}
 
 
 def assert_fields(value: dict[str, Any], allowed: set[str], where: str) -> None:

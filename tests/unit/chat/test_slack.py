@@ -11,7 +11,7 @@ from slack_sdk.models.blocks import Block
 
 from status_fanout.chat import formats
 from status_fanout.delivery.events import EventSnapshot
-from tests.unit.chat.events import every_event, largest_update, message, update_with, words
+from tests.unit.chat.events import every_event, largest_maintenance_update, largest_update, message, update_with, words
 
 BLOCKS_MAX = 50
 FIELD_MAX = 2000
@@ -19,7 +19,8 @@ FIELD_MAX = 2000
 
 def slack_messages() -> dict[str, EventSnapshot]:
     return {**every_event(), "largest update": largest_update(), "largest update of <": largest_update("<"),
-            "20,000 characters of words": update_with(body=words())}
+            "20,000 characters of words": update_with(body=words()),
+            "largest maintenance update": largest_maintenance_update()}
 
 
 def assert_slack_accepts(document: dict[str, Any]) -> None:

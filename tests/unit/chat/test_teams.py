@@ -13,7 +13,15 @@ import pytest
 from jsonschema import Draft6Validator
 
 from status_fanout.delivery.events import EventSnapshot
-from tests.unit.chat.events import every_event, largest_update, message, update_with, wire_size, words
+from tests.unit.chat.events import (
+    every_event,
+    largest_maintenance_update,
+    largest_update,
+    message,
+    update_with,
+    wire_size,
+    words,
+)
 
 SCHEMA = Path(__file__).resolve().parents[3] / "data" / "schemas" / "adaptive-card.json"
 MESSAGE_MAX_BYTES = 28 * 1024
@@ -35,7 +43,8 @@ def teams_messages() -> dict[str, EventSnapshot]:
     return {**every_event(),
             "20,000 characters and 60 multi-byte components": update_with(body=words(), components=multibyte),
             "largest update": largest_update(), "largest update of emoji": largest_update("😀"),
-            "largest update of <": largest_update("<")}
+            "largest update of <": largest_update("<"),
+            "largest maintenance update": largest_maintenance_update()}
 
 
 def assert_teams_accepts(document: dict[str, Any]) -> dict[str, Any]:

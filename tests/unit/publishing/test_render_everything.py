@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import feedparser
+import icalendar
 from botocore.exceptions import ClientError
 
 from status_fanout.incidents.models import Component, Incident, IncidentUpdate
@@ -25,6 +26,8 @@ EMPTY_PAGE = {
     "index.html", "subscribe", "history.rss", "history.atom",
     "api/v2/summary.json", "api/v2/status.json", "api/v2/components.json",
     "api/v2/incidents.json", "api/v2/incidents/unresolved.json",
+    "api/v2/scheduled-maintenances.json", "api/v2/scheduled-maintenances/upcoming.json",
+    "api/v2/scheduled-maintenances/active.json", "maintenances.ics",
 }
 
 
@@ -42,6 +45,12 @@ def test_an_empty_page_renders_every_artifact_a_reader_can_ask_for() -> None:
     assert summary["page"]["name"] == "Bottlenose" and summary["status"]["indicator"] == "none"
     for key in ("api/v2/incidents.json", "api/v2/incidents/unresolved.json"):
         assert json.loads(artifacts[key].body)["incidents"] == [], key
+    for key in ("api/v2/scheduled-maintenances.json", "api/v2/scheduled-maintenances/upcoming.json",
+                "api/v2/scheduled-maintenances/active.json"):
+        assert json.loads(artifacts[key].body)["scheduled_maintenances"] == [], key
+    # AND the calendar is a calendar with no event in it
+    calendar = icalendar.Calendar.from_ical(artifacts["maintenances.ics"].body)
+    assert calendar.walk("VEVENT") == [] and str(calendar["VERSION"]) == "2.0"
     assert json.loads(artifacts["api/v2/components.json"].body)["components"] == []
     # AND the feeds are valid and empty
     for key in ("history.rss", "history.atom"):
@@ -85,28 +94,43 @@ def test_the_full_plan_sets_every_field_of_a_render_plan() -> None:
 # --- Publisher.publish_all against an in-memory table and bucket ----------------------------
 
 class FakeStore:
-    """The reads the publisher makes, from memory; pages of `limit` heads like the index."""
+    """The reads the publisher makes, from memory; pages of `limit` heads like the index.
+    Maintenances sit in their own index partitions, as in the table."""
 
     def __init__(self, incidents: list[tuple[Incident, list[IncidentUpdate]]],
                  components: dict[str, Component]) -> None:
-        self.incidents = sorted(incidents, key=lambda p: (p[0].started_at, p[0].id), reverse=True)
+        self.incidents = sorted((p for p in incidents if not p[0].is_maintenance),
+                                key=lambda p: (p[0].started_at, p[0].id), reverse=True)
+        self.maintenances = sorted((p for p in incidents if p[0].is_maintenance),
+                                   key=lambda p: (p[0].scheduled_for or "", p[0].id), reverse=True)
         self.components = components
         self.pages_read = 0
 
+    @staticmethod
+    def _page(pairs: list[tuple[Incident, list[IncidentUpdate]]], limit: int,
+              cursor: str | None) -> tuple[list[Incident], str | None]:
+        start = int(cursor or 0)
+        page = [i for i, _ in pairs[start:start + limit]]
+        return page, (str(start + limit) if start + limit < len(pairs) else None)
+
     def list_incidents(self, limit: int, cursor: str | None = None) -> tuple[list[Incident], str | None]:
         self.pages_read += 1
-        start = int(cursor or 0)
-        page = [i for i, _ in self.incidents[start:start + limit]]
-        return page, (str(start + limit) if start + limit < len(self.incidents) else None)
+        return self._page(self.incidents, limit, cursor)
 
     def list_unresolved(self) -> list[Incident]:
         return [i for i, _ in self.incidents if i.status != "resolved"]
+
+    def list_maintenances(self, limit: int, cursor: str | None = None) -> tuple[list[Incident], str | None]:
+        return self._page(self.maintenances, limit, cursor)
+
+    def list_open_maintenances(self) -> list[Incident]:
+        return [m for m, _ in self.maintenances if m.status != "completed"]
 
     def list_components(self) -> list[Component]:
         return list(self.components.values())
 
     def load_incident(self, incident_id: str) -> tuple[Incident, list[IncidentUpdate]] | None:
-        return next(((i, u) for i, u in self.incidents if i.id == incident_id), None)
+        return next(((i, u) for i, u in [*self.incidents, *self.maintenances] if i.id == incident_id), None)
 
 
 class FakeBucket:

@@ -147,6 +147,9 @@ class _SnapshotStore:
     def list_unresolved(self) -> list[Incident]:
         return []
 
+    def list_open_maintenances(self) -> list[Incident]:
+        return []
+
     def load_incident(self, incident_id: str) -> tuple[Incident, list[IncidentUpdate]]:
         return self.loaded
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from status_fanout.chat import text
-from status_fanout.chat.message import ChatMessage
+from status_fanout.chat.message import WINDOW_LABEL, ChatMessage
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -30,14 +30,17 @@ def body(message: ChatMessage) -> dict[str, Any]:
                                     "value": text.fit(message.label or "—", text.markdown, FIELD_VALUE_MAX),
                                     "inline": True}
     fields: list[dict[str, Any]] = [status_field]
+    if message.window:  # a maintenance's window, on a line of its own
+        fields.append({"name": WINDOW_LABEL, "value": text.fit(message.window, text.markdown, FIELD_VALUE_MAX),
+                       "inline": False})
     title = text.fit(message.title, text.markdown, TITLE_MAX)
     author = text.cut(text.plain(message.page_name), AUTHOR_MAX)
     footer = text.cut(message.when, FOOTER_MAX)
     # 24 fields of long names could take all 6,000 characters (Discord then
     # refuses the message): the components shown are those that fit.
     room = (TOTAL_MAX - DESCRIPTION_RESERVE - len(title) - len(author) - len(footer)
-            - len(status_field["name"]) - len(status_field["value"]))
-    for name, status in message.components[: FIELDS_MAX - 1]:
+            - sum(len(f["name"]) + len(f["value"]) for f in fields))
+    for name, status in message.components[: FIELDS_MAX - len(fields)]:
         field: dict[str, Any] = {"name": text.fit(name or "—", text.markdown, FIELD_NAME_MAX),
                                  "value": text.fit(status or "—", text.markdown, FIELD_VALUE_MAX), "inline": True}
         room -= len(field["name"]) + len(field["value"])

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from status_fanout.chat import text
-from status_fanout.chat.message import ChatMessage
+from status_fanout.chat.message import WINDOW_LABEL, ChatMessage
 
 TEXT_MAX = 4096
 BODY_MAX = 4000
@@ -26,6 +26,8 @@ def body(message: ChatMessage) -> dict[str, Any]:
     widgets: list[dict[str, Any]] = [{"decoratedText": {
         "topLabel": "Status", "text": f"{message.marker} <b>{text.card_html(message.label)}</b>",
         "bottomLabel": message.when}}]
+    if message.window:
+        widgets.append({"decoratedText": {"topLabel": WINDOW_LABEL, "text": text.card_html(message.window)}})
     if message.body.strip():
         more = f' <a href="{text.card_html(message.link)}">Read the full update</a>' if message.link else ""
         widgets.append({"textParagraph": {"text": text.fit(message.body, text.card_html, BODY_MAX, more)}})

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from status_fanout.delivery.events import EventSnapshot
+from status_fanout.maintenance.window import event_window, is_maintenance
 from status_fanout.publishing.feeds import zone
 from status_fanout.publishing.presentation import COMPONENT_STATUS_LABELS, long_time
 
@@ -24,6 +25,8 @@ COLOURS = {
     "critical": 0xE74C3C,     # red
     "maintenance": 0x3498DB,  # blue
 }
+# What each app calls a maintenance's window beside it.
+WINDOW_LABEL = "Maintenance window"
 MARKERS = {"resolved": "🟢", "none": "⚪", "minor": "🟡", "major": "🟠", "critical": "🔴", "maintenance": "🔵"}
 COMPONENT_SEVERITY = {
     "operational": "resolved", "under_maintenance": "maintenance", "degraded_performance": "minor",
@@ -34,15 +37,18 @@ COMPONENT_SEVERITY = {
 @dataclass(frozen=True)
 class ChatMessage:
     page_name: str
-    title: str             # the incident's (or component's) name
-    label: str             # the status label, as the feeds show it: "Investigating", "Resolved", ...
+    title: str             # the incident's (or maintenance's, or component's) name
+    label: str             # the status label, as the feeds show it: "Investigating", "Resolved", ...;
+                           # a maintenance's step's: "Scheduled", "Reminder", "In progress", ...
     body: str              # the update's text
     components: tuple[tuple[str, str], ...]  # (name, status label) of what it affects
     when: str              # in the page's time zone: "Aug 30, 2018 - 18:18 EDT"
     timestamp: str         # the same instant, ISO 8601 UTC
-    link: str              # the incident's page (the status page for a component change)
+    link: str              # the incident's (or maintenance's) page (the status page for a component change)
     link_text: str
     severity: str          # a key of COLOURS
+    # A maintenance's window in the page's time zone ("Dec 3, 2026 - 02:00 – 04:00 EST"); "" otherwise.
+    window: str = ""
 
     @property
     def colour(self) -> int:
@@ -54,8 +60,9 @@ class ChatMessage:
 
     @property
     def summary(self) -> str:
-        """One line for notifications and previews."""
-        return f"{self.page_name}: {self.title} — {self.label}"
+        """One line for notifications and previews; a maintenance's names its window."""
+        line = f"{self.page_name}: {self.title} — {self.label}"
+        return f"{line} ({self.window})" if self.window else line
 
 
 TEST_BODY = ("This is a test message from status-fanout. This chat will get {page}'s incident updates, "
@@ -69,13 +76,17 @@ def chat_message(event: EventSnapshot) -> ChatMessage:
     if event.incident is not None and event.update is not None:
         incident, update = event.incident, event.update
         at = str(update.get("display_at") or update.get("created_at") or event.occurred_at)
+        maintenance = is_maintenance(incident)
+        # A maintenance is blue at every step, as the status page shows one (its
+        # impact is "maintenance"); an incident is green once resolved.
         severity = "resolved" if incident.get("status") == "resolved" else str(incident.get("impact") or "none")
         link = str(incident.get("shortlink") or f"{page_url}/incidents/{incident.get('id', event.incident_id)}")
         return ChatMessage(
             page_name=page_name, title=str(incident.get("name") or ""), label=str(update.get("label") or ""),
             body=str(update.get("body") or ""), components=_incident_components(incident, update),
-            when=long_time(at, tz), timestamp=at, link=link, link_text="View incident",
-            severity=severity if severity in COLOURS else "none",
+            when=long_time(at, tz), timestamp=at, link=link,
+            link_text="View maintenance" if maintenance else "View incident",
+            severity=severity if severity in COLOURS else "none", window=event_window(incident, tz),
         )
     if event.type == "component.updated":
         component, change = event.component or {}, event.component_update or {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from status_fanout.chat import text
-from status_fanout.chat.message import ChatMessage
+from status_fanout.chat.message import WINDOW_LABEL, ChatMessage
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
@@ -32,6 +32,9 @@ def body(message: ChatMessage) -> dict[str, Any]:
         {"type": "context", "elements": [{"type": "mrkdwn", "text": text.fit(
             f"*{message.label}* · {message.page_name} · {message.when}", text.slack, SECTION_MAX)}]},
     ]
+    if message.window:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text.fit(
+            f"*{WINDOW_LABEL}:* {message.window}", text.slack, SECTION_MAX)}})
     if message.body.strip():
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
                                                     "text": text.fit(message.body, text.slack, SECTION_MAX, more)}})

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from status_fanout.chat import text
-from status_fanout.chat.message import ChatMessage
+from status_fanout.chat.message import WINDOW_LABEL, ChatMessage
 
 CARD_VERSION = "1.5"
 MESSAGE_MAX_BYTES = 28 * 1024
@@ -58,6 +58,9 @@ def _message(message: ChatMessage, body_limit: int, fact_limit: int) -> dict[str
         {"type": "TextBlock", "text": f"**{text.markdown(message.label)}** · {message.when}",
          "wrap": True, "spacing": "Small"},
     ]
+    if message.window:
+        items.append({"type": "TextBlock", "text": f"**{WINDOW_LABEL}:** {text.markdown(message.window)}",
+                      "wrap": True, "spacing": "Small"})
     card_body: list[dict[str, Any]] = [
         {"type": "Container", "style": STYLES[message.severity], "bleed": True, "items": items}]
     if message.body.strip():

@@ -26,14 +26,14 @@ _BROADCAST = re.compile(r"@(?=(everyone|here|channel|all)\b)", re.IGNORECASE)
 # where a line starts (headings, quotes, lists, a numbered list's dot). A
 # backslash escapes any of them in CommonMark and in Discord's parser; the
 # rest of the punctuation is left alone so the raw JSON stays readable.
-_INLINE = re.compile(r"[\\`*_~|<\[\]]")
+_INLINE_MARKS = ("\\", "`", "*", "_", "~", "|", "<", "[", "]")
 _LINE_START = re.compile(r"^([ \t]*)([#>+\-]|\d+(?=[.)]))", re.MULTILINE)
 # A cut looks this far back for a space; a longer word is cut where it stands.
 WORD_SEARCH = 40
 
 
 def disarm_mentions(text: str) -> str:
-    return _BROADCAST.sub("@" + WORD_JOINER, text)
+    return _BROADCAST.sub("@" + WORD_JOINER, text) if "@" in text else text
 
 
 def slack(text: str) -> str:
@@ -45,7 +45,12 @@ def slack(text: str) -> str:
 def markdown(text: str) -> str:
     """Discord and Teams markdown: each markup character backslash-escaped
     (a numbered list's number too), so `<@123>`, `[x](y)`, `**` show as typed."""
-    escaped = _INLINE.sub(lambda m: "\\" + m.group(0), text)
+    # Chained str.replace, the backslash first: ~6x faster than a regex calling
+    # back per character on markup-dense text (bench/chat_bodies.py).
+    escaped = text
+    for mark in _INLINE_MARKS:
+        if mark in escaped:
+            escaped = escaped.replace(mark, "\\" + mark)
     return disarm_mentions(_LINE_START.sub(_escape_line_start, escaped))
 
 
@@ -83,9 +88,10 @@ def cut(text: str, limit: int) -> str:
 def fit(text: str, escape: Callable[[str], str], limit: int, more: str = "") -> str:
     """`text` escaped, at most `limit` characters once escaped; when it must be
     cut, it ends at a word with "…" followed by `more` (the link to the rest)."""
-    escaped = escape(text)
-    if len(escaped) <= limit:
-        return escaped
+    if len(text) <= limit:  # escaping only lengthens: a longer text cannot fit whole
+        escaped = escape(text)
+        if len(escaped) <= limit:
+            return escaped
     budget = limit - len(more)
     size = budget
     while size > 0:

@@ -40,6 +40,11 @@ class EventSnapshot(BaseModel):
     component_update: dict[str, Any] | None = None
     sequence: int | None = None
     message: str | None = None
+    # Each of the incident's updates' labels by update id, as the status page
+    # shows them (`lifecycle.labels`): a maintenance's are its steps' ("Reminder",
+    # "Rescheduled", "Cancelled"), which its public JSON does not carry. Empty in
+    # a snapshot written before this field: readers fall back to the statuses.
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 

@@ -105,7 +105,8 @@ class Planner:
     def snapshot(self, ref: EventRef) -> EventSnapshot | None:
         """Build the event's frozen data and store it once; None if it vanished."""
         components = {c.id: c for c in self.store.list_components()}
-        status = public_json.status_object(components.values(), self.store.list_unresolved())
+        status = public_json.status_object(components.values(), self.store.list_unresolved(),
+                                           self.store.list_open_maintenances())
         if ref.kind == "component":
             event = self._component_event(ref, components, status)
         else:
@@ -128,7 +129,7 @@ class Planner:
                 id=ref.id, type="incident.postmortem",
                 occurred_at=incident.postmortem_published_at or incident.updated_at,
                 incident_id=incident.id, component_ids=incident.component_ids, page=page, status=status,
-                incident=body, update=update, sequence=incident.version,
+                incident=body, update=update, sequence=incident.version, labels=lifecycle.labels(updates),
             )
         upto = [u for u in updates if u.seq <= ref.update_seq]
         current = next((u for u in upto if u.seq == ref.update_seq), None)
@@ -140,7 +141,8 @@ class Planner:
         if (incident.postmortem_published_at or "") > current.created_at:
             as_of = as_of.model_copy(update={"postmortem_body": None, "postmortem_published_at": None,
                                              "postmortem_updated_at": None})
-        update = {**public_json.update_object(current), "label": lifecycle.labels(upto)[current.id]}
+        labels = lifecycle.labels(upto)
+        update = {**public_json.update_object(current), "label": labels[current.id]}
         touched = list(dict.fromkeys([*as_of.component_ids, *(a.code for a in current.affected_components or [])]))
         if incident.is_maintenance:  # the maintenance as it stood, with its clock's fields
             body = public_json.maintenance_object(as_of, upto, components, self.settings, full=True)
@@ -152,6 +154,7 @@ class Planner:
             id=ref.id, type=event_type,  # type: ignore[arg-type]  # one of EventType's maintenance.* names
             occurred_at=current.created_at, incident_id=incident.id, component_ids=touched, page=page,
             status=status, incident=body, update=update, sequence=current.incident_version or current.seq,
+            labels=labels,
         )
 
     def _component_event(self, ref: EventRef, components: dict[str, Component],

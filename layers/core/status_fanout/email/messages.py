@@ -40,6 +40,7 @@ from markupsafe import Markup, escape
 
 from status_fanout.delivery.events import EventSnapshot
 from status_fanout.incidents.lifecycle import status_labels
+from status_fanout.maintenance.window import event_window, is_maintenance
 from status_fanout.publishing import feeds
 from status_fanout.publishing.presentation import COMPONENT_STATUS_LABELS, long_time
 from status_fanout.settings import Settings
@@ -167,8 +168,9 @@ class RenderedUpdate:
 
 
 def render_update(settings: Settings, event: EventSnapshot, subscribed_to: Sequence[str]) -> RenderedUpdate:
-    """The parts of an incident update's (or postmortem's, or component change's)
-    mail that every subscriber with these components gets alike."""
+    """The parts of an incident update's (or postmortem's, or maintenance
+    update's, or component change's) mail that every subscriber with these
+    components gets alike."""
     tz = feeds.zone(settings.page.time_zone)
     subject = header_text(subject_of(settings, event, {}))
     context: dict[str, Any] = {
@@ -179,10 +181,13 @@ def render_update(settings: Settings, event: EventSnapshot, subscribed_to: Seque
     if event.incident is not None and event.update is not None:
         incident, update = event.incident, event.update
         updates = list(incident.get("incident_updates") or [])
-        labels = status_labels((str(u.get("id")), str(u.get("status", ""))) for u in sorted(
+        # The status page's labels, frozen with the event (a maintenance's are its
+        # steps'); a snapshot from before they were frozen has only the statuses.
+        labels = event.labels or status_labels((str(u.get("id")), str(u.get("status", ""))) for u in sorted(
             updates, key=lambda u: u.get("display_at") or u.get("created_at") or ""))
         current_id = update.get("id")
         when = update.get("display_at") or update.get("created_at") or event.occurred_at
+        maintenance = is_maintenance(incident)
         context.update(
             incident_name=incident.get("name", ""),
             current=Line(str(update.get("label", "")), long_time(when, tz), str(update.get("body") or "")),
@@ -190,7 +195,11 @@ def render_update(settings: Settings, event: EventSnapshot, subscribed_to: Seque
                           str(u.get("body") or ""))
                      for u in updates if u.get("id") != current_id],
             affected=[str(c.get("name", "")) for c in incident.get("components") or []],
-            incident_url=f"{settings.page.url}/incidents/{incident.get('id', event.incident_id)}",
+            incident_url=str(incident.get("shortlink")
+                             or f"{settings.page.url}/incidents/{incident.get('id', event.incident_id)}"),
+            kind="maintenance" if maintenance else "incident",
+            # A maintenance's window, in the page's zone; a cancelled one says so.
+            window=event_window(incident, tz), cancelled=maintenance and bool(incident.get("cancelled_at")),
         )
     else:
         component, change = event.component or {}, event.component_update or {}

@@ -17,7 +17,7 @@ conditional on the version read, so two firings at once cannot both apply.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
 
 from status_fanout.errors import ConflictError, InvalidFieldError
@@ -32,6 +32,7 @@ from status_fanout.incidents.models import (
     MaintenanceStatus,
     MaintenanceStep,
 )
+from status_fanout.maintenance.window import window_text
 from status_fanout.timefmt import format_ts, parse_ts, truncate_ms
 
 Step = Literal["reminder", "start", "complete"]
@@ -41,7 +42,8 @@ REMINDER_BODY = "Maintenance will begin as scheduled in {minutes} minutes."
 STARTED_BODY = "Scheduled maintenance is currently in progress. We will provide updates as necessary."
 COMPLETED_BODY = "The scheduled maintenance has been completed."
 CANCELLED_BODY = "This scheduled maintenance has been cancelled."
-RESCHEDULED_BODY = "This maintenance has been rescheduled: it now runs from {start} to {end} (UTC)."
+# The new window in the page's zone, as every channel shows it (maintenance.window).
+RESCHEDULED_BODY = "This maintenance has been rescheduled: {window}."
 UNDER_MAINTENANCE: ComponentStatus = "under_maintenance"
 # Moves by hand, from each status (a completed maintenance is over).
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -203,10 +205,10 @@ def add_update(incident: Incident, updates: list[IncidentUpdate], *, status: Mai
 
 def reschedule(incident: Incident, updates: list[IncidentUpdate], *, name: str | None,
                scheduled_for: datetime | None, scheduled_until: datetime | None, body: str | None, notify: bool,
-               now: datetime, reminder_lead: timedelta) -> tuple[Incident, IncidentUpdate | None]:
+               now: datetime, reminder_lead: timedelta, tz: tzinfo = UTC) -> tuple[Incident, IncidentUpdate | None]:
     """New times (and or a new name) for a maintenance not yet started. New
     times raise the schedule's sequence and tell subscribers once; a new name
-    alone tells nobody."""
+    alone tells nobody. A new start without a new end keeps its length."""
     if incident.cancelled_at:
         raise ConflictError("the maintenance was cancelled")
     changes: dict[str, object] = {"updated_at": max(incident.updated_at, _ts(now))}
@@ -216,8 +218,10 @@ def reschedule(incident: Incident, updates: list[IncidentUpdate], *, name: str |
         return incident.model_copy(update=changes), None
     if incident.status != "scheduled":
         raise ConflictError(f"the maintenance is {incident.status}: only one not yet started can be rescheduled")
-    start_at = scheduled_for or parse_ts(incident.scheduled_for or "")
-    end_at = scheduled_until or parse_ts(incident.scheduled_until or "")
+    old_start, old_end = parse_ts(incident.scheduled_for or ""), parse_ts(incident.scheduled_until or "")
+    start_at = scheduled_for or old_start
+    # A new start alone moves the whole window: the maintenance keeps its length.
+    end_at = scheduled_until or (start_at + (old_end - old_start) if scheduled_for else old_end)
     _check_window(start_at, end_at, now, backfill=False)
     when, seq = _ts(now), incident.seq + 1
     remind = reminds(start_at, now, reminder_lead, incident.scheduled_remind_prior or
@@ -225,7 +229,7 @@ def reschedule(incident: Incident, updates: list[IncidentUpdate], *, name: str |
     changes.update(scheduled_for=_ts(start_at), scheduled_until=_ts(end_at), seq=seq,
                    schedule_sequence=incident.schedule_sequence + 1, scheduled_remind_prior=remind,
                    scheduled_reminded_at=None)
-    text = body or RESCHEDULED_BODY.format(start=f"{start_at:%Y-%m-%d %H:%M}", end=f"{end_at:%Y-%m-%d %H:%M}")
+    text = body or RESCHEDULED_BODY.format(window=window_text(_ts(start_at), _ts(end_at), tz))
     update = _update(incident, seq, "scheduled", text, "rescheduled", when, notify)
     return derive(incident.model_copy(update=changes), [*updates, update]), update
 

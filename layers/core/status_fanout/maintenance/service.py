@@ -23,6 +23,7 @@ from status_fanout.incidents.store import IncidentStore
 from status_fanout.maintenance import lifecycle
 from status_fanout.maintenance.schedules import MaintenanceSchedules
 from status_fanout.observability import logger
+from status_fanout.publishing.feeds import zone
 from status_fanout.settings import Settings
 from status_fanout.timefmt import utcnow
 
@@ -91,7 +92,7 @@ class MaintenanceService:
         return self._change(maintenance_id, lambda incident, updates, components: lifecycle.reschedule(
             incident, updates, name=request.name, scheduled_for=request.scheduled_for,
             scheduled_until=request.scheduled_until, body=request.body, notify=request.notify, now=self.clock(),
-            reminder_lead=self.lead))
+            reminder_lead=self.lead, tz=zone(self.settings.page.time_zone)))
 
     def cancel(self, maintenance_id: str, request: MaintenanceCancel) -> Maintenance:
         return self._change(maintenance_id, lambda incident, updates, components: lifecycle.cancel(

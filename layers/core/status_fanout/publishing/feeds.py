@@ -1,10 +1,16 @@
 """RSS 2.0 and Atom 1.0 incident-history feeds, rendered with feedgen.
 
-One entry per incident; its content is the escaped HTML of every update,
-newest first, in Statuspage's shape:
+One entry per incident or scheduled maintenance; its content is the escaped
+HTML of every update, newest first, in Statuspage's shape:
 
     <p><small>Aug <var data-var='date'>30</var>, <var data-var='time'>18:18</var> EDT</small><br>
     <strong>Investigating</strong> - We have seen a major outrage ...</p>
+
+A maintenance's content starts with its window, as Statuspage's does
+(data/statuspage-samples/govuk_status_history_maintenance_excerpt.rss):
+
+    <p><strong>THIS IS A SCHEDULED EVENT Jan <var data-var='date'>16</var>, <var data-var='time'>12:00</var>
+    - <var data-var='time'>16:00</var> GMT</strong></p>
 
 Pure: the same incidents in give the same bytes out, so the publisher's
 skip-unchanged write leaves ETag and Last-Modified alone when nothing moved.
@@ -98,6 +104,27 @@ def text_html(text: str) -> str:
     return escaped.replace("\n", "<br />")
 
 
+def window_html(start: str, end: str, tz: tzinfo) -> str:
+    """A maintenance's window in the feed's time format: the date once when both
+    ends fall on the same local day, the zone once unless it changed between."""
+    first, last = local_time(start, tz), local_time(end, tz)
+    head = f"{first:%b} <var data-var='date'>{first.day:>2}</var>, <var data-var='time'>{first:%H:%M}</var>"
+    if f"{first:%Z}" != f"{last:%Z}":
+        head += f" {first:%Z}"
+    tail = f"<var data-var='time'>{last:%H:%M}</var> {last:%Z}"
+    if first.date() != last.date():
+        tail = f"{last:%b} <var data-var='date'>{last.day:>2}</var>, " + tail
+    return f"{head} - {tail}"
+
+
+def maintenance_header_html(maintenance: Incident, tz: tzinfo) -> str:
+    """The paragraph above a maintenance's updates (none for an incident)."""
+    if not maintenance.is_maintenance or not maintenance.scheduled_for or not maintenance.scheduled_until:
+        return ""
+    what = "THIS SCHEDULED EVENT WAS CANCELLED" if maintenance.cancelled_at else "THIS IS A SCHEDULED EVENT"
+    return f"<p><strong>{what} {window_html(maintenance.scheduled_for, maintenance.scheduled_until, tz)}</strong></p>"
+
+
 def content_html(lines: Sequence[HistoryLine], tz: tzinfo) -> str:
     return "".join(
         f"<p><small>{short_time_html(line.at, tz)}</small><br><strong>{line.label}</strong>"
@@ -148,7 +175,7 @@ def feed_entry(site: FeedSite, incident: Incident, updates: list[IncidentUpdate]
     entry.guid(entry_id(site, incident), permalink=False)
     entry.title(incident.name)
     entry.link(href=site.incident_url(incident.id), rel="alternate", type="text/html")
-    entry.content(content_html(lines, site.tz), type="html")
+    entry.content(maintenance_header_html(incident, site.tz) + content_html(lines, site.tz), type="html")
     # Atom's published is the entry's first publication (RFC 4287 §4.2.9):
     # the incident's creation, its first update's time, which no later update,
     # correction or postmortem moves. RSS has no <updated>, so its pubDate is,
@@ -203,7 +230,8 @@ def clear_cache() -> None:
 
 def rendered_entry(site: FeedSite, incident: Incident, updates: list[IncidentUpdate]) -> RenderedEntry:
     key = (site, incident.id, incident.version, incident.updated_at, len(updates),
-           incident.postmortem_updated_at, max((u.updated_at for u in updates), default=""))
+           incident.postmortem_updated_at, max((u.updated_at for u in updates), default=""),
+           incident.scheduled_for, incident.scheduled_until, incident.cancelled_at)
     cached = _ENTRY_CACHE.get(key)
     if cached is not None:
         _ENTRY_CACHE.move_to_end(key)
@@ -242,8 +270,9 @@ def component_feed(site: FeedSite, component_id: str, component_name: str) -> Fe
 
 
 def render(site: FeedSite, feed: Feed, incidents: Sequence[IncidentWithUpdates]) -> tuple[bytes, bytes]:
-    """(RSS 2.0, Atom 1.0) bytes for the feed: the newest FEED_ENTRIES incidents, newest first
-    (by start, as the incidents list orders them).
+    """(RSS 2.0, Atom 1.0) bytes for the feed: the newest FEED_ENTRIES incidents and maintenances,
+    newest first (by start, as the incidents list orders them; a maintenance starts when it is
+    announced, its first update).
 
     feedgen writes the feed's own elements; each entry is feedgen's too, but
     serialised once (see rendered_entry) and placed where feedgen places

@@ -25,8 +25,14 @@ from markupsafe import Markup
 from status_fanout.incidents.lifecycle import STATUS_LABELS
 from status_fanout.incidents.models import Component, Incident, IncidentUpdate
 from status_fanout.publishing import feeds
-from status_fanout.publishing.presentation import COMPONENT_STATUS_LABELS, IMPACT_LABELS, grouped, long_time
-from status_fanout.publishing.public_json import status_object
+from status_fanout.publishing.presentation import (
+    COMPONENT_STATUS_LABELS,
+    IMPACT_LABELS,
+    affected_names,
+    grouped,
+    long_time,
+)
+from status_fanout.publishing.public_json import is_active, soonest_first, status_object
 from status_fanout.settings import Settings
 
 HTML_TYPE = "text/html; charset=utf-8"
@@ -114,6 +120,22 @@ class OpenIncident:
     lines: list[feeds.HistoryLine]
 
 
+@dataclass(frozen=True)
+class OpenMaintenance:
+    """An upcoming or active maintenance as the status page shows it."""
+
+    maintenance: Incident
+    lines: list[feeds.HistoryLine]
+    active: bool
+    affected: list[str]
+
+
+def maintenance_state(maintenance: Incident) -> str:
+    """What a maintenance's page says it is: its status label, or "Cancelled"
+    (the JSON says `completed`: Statuspage has no cancelled status)."""
+    return "Cancelled" if maintenance.cancelled_at else STATUS_LABELS.get(maintenance.status, maintenance.status)
+
+
 # --- pages the publisher writes to the bucket ----------------------------------
 
 def index_page(
@@ -121,14 +143,21 @@ def index_page(
     components: Iterable[Component],
     unresolved: Sequence[tuple[Incident, list[IncidentUpdate]]],
     recent: Sequence[Incident],
+    maintenances: Sequence[tuple[Incident, list[IncidentUpdate]]] = (),
 ) -> str:
-    """`/`: overall status, open incidents with their updates, components by group, recent history."""
+    """`/`: overall status, open incidents with their updates, scheduled maintenance
+    (those under way first, then the upcoming ones, soonest first), components
+    by group, recent history."""
     components = list(components)
+    by_id = {c.id: c for c in components}
+    shown = [OpenMaintenance(m, [ln for ln in feeds.history(m, u) if ln.update_id], is_active(m),
+                             affected_names(m, u, by_id)) for m, u in soonest_first(maintenances)]
     return _render(
         "index.html", settings,
-        status=status_object(components, (i for i, _ in unresolved)),
+        status=status_object(components, (i for i, _ in unresolved), (m for m, _ in maintenances)),
         groups=grouped(components),
         unresolved=[OpenIncident(i, [ln for ln in feeds.history(i, u) if ln.update_id]) for i, u in unresolved],
+        maintenances=sorted(shown, key=lambda item: not item.active),
         recent=list(recent)[:RECENT_ON_PAGE],
     )
 
@@ -136,14 +165,15 @@ def index_page(
 def incident_page(
     settings: Settings, incident: Incident, updates: Sequence[IncidentUpdate], components: Mapping[str, Component]
 ) -> str:
-    """`/incidents/{id}`: title, postmortem, every update newest first with label and time, affected components."""
+    """`/incidents/{id}`: title, postmortem, every update newest first with label and time, affected
+    components. A maintenance's page also shows its window and what it is now (cancelled included)."""
     lines = feeds.history(incident, updates)
     postmortem = lines[0] if lines and lines[0].update_id is None else None
-    recorded = {a.code: a.name for u in updates for a in u.affected_components or []}
-    affected = [components[c].name if c in components else recorded.get(c, c) for c in incident.component_ids]
     return _render(
         "incident.html", settings,
-        incident=incident, postmortem=postmortem, lines=[ln for ln in lines if ln.update_id], affected=affected,
+        incident=incident, postmortem=postmortem, lines=[ln for ln in lines if ln.update_id],
+        affected=affected_names(incident, updates, components),
+        state=maintenance_state(incident) if incident.is_maintenance else None,
     )
 
 

@@ -8,11 +8,11 @@ the same page, so they read its order, its groups and its labels from here
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 
-from status_fanout.incidents.models import Component
+from status_fanout.incidents.models import Component, Incident, IncidentUpdate
 from status_fanout.publishing.feeds import local_time
 
 COMPONENT_STATUS_LABELS = {
@@ -22,7 +22,8 @@ COMPONENT_STATUS_LABELS = {
     "major_outage": "Major Outage",
     "under_maintenance": "Under Maintenance",
 }
-IMPACT_LABELS = {"none": "No impact", "minor": "Minor impact", "major": "Major impact", "critical": "Critical impact"}
+IMPACT_LABELS = {"none": "No impact", "minor": "Minor impact", "major": "Major impact", "critical": "Critical impact",
+                 "maintenance": "Scheduled maintenance"}
 
 # Least to most severe: a group shows its worst member's status.
 STATUS_SEVERITY = ["operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"]
@@ -60,3 +61,11 @@ def long_time(ts: str, tz: tzinfo) -> str:
     """The page's time format: ``Aug 30, 2018 - 18:18 EDT``."""
     when = local_time(ts, tz)
     return f"{when:%b} {when.day}, {when.year} - {when:%H:%M} {when:%Z}"
+
+
+def affected_names(incident: Incident, updates: Iterable[IncidentUpdate], components: Mapping[str, Component]
+                   ) -> list[str]:
+    """The names of the components an incident or maintenance involves: as they
+    are now, or as its updates recorded them if a component is gone."""
+    recorded = {a.code: a.name for u in updates for a in u.affected_components or []}
+    return [components[c].name if c in components else recorded.get(c, c) for c in incident.component_ids]

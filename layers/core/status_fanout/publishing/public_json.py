@@ -1,5 +1,6 @@
-"""Statuspage v2 public JSON shapes (summary, status, components, incidents),
-built from the domain models. Pure: same state in, same bytes out."""
+"""Statuspage v2 public JSON shapes (summary, status, components, incidents,
+scheduled maintenances), built from the domain models. Pure: same state in,
+same bytes out."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ INDICATOR_DESCRIPTION = {
     "critical": "Major System Outage",
     "maintenance": "Service Under Maintenance",
 }
+
+# A maintenance under way: Statuspage's "active" (/scheduled-maintenances/active.json).
+ACTIVE_MAINTENANCE = ("in_progress", "verifying")
 
 
 # Characters that could make a JSON body look like HTML to a sniffing client.
@@ -161,10 +165,38 @@ def maintenance_object(
     return document
 
 
-def status_object(components: Iterable[Component], unresolved: Iterable[Incident]) -> dict[str, str]:
+def is_upcoming(maintenance: Incident) -> bool:
+    """Statuspage's "upcoming": still `scheduled`. A cancelled one reads
+    `completed` (Statuspage has no cancelled status) and is never upcoming."""
+    return maintenance.status == "scheduled" and maintenance.cancelled_at is None
+
+
+def is_active(maintenance: Incident) -> bool:
+    """Statuspage's "active": `in_progress` or `verifying`."""
+    return maintenance.status in ACTIVE_MAINTENANCE and maintenance.cancelled_at is None
+
+
+def soonest_first(maintenances: Iterable[tuple[Incident, list[IncidentUpdate]]]
+                  ) -> list[tuple[Incident, list[IncidentUpdate]]]:
+    """The order of summary.json's `scheduled_maintenances` (githubstatus.com's
+    summary lists two upcoming ones soonest first), and of upcoming/active.json."""
+    return sorted(maintenances, key=lambda pair: (pair[0].scheduled_for or "", pair[0].id))
+
+
+def latest_scheduled_first(maintenances: Iterable[tuple[Incident, list[IncidentUpdate]]]
+                           ) -> list[tuple[Incident, list[IncidentUpdate]]]:
+    """The order of scheduled-maintenances.json: the latest scheduled first."""
+    return sorted(maintenances, key=lambda pair: (pair[0].scheduled_for or "", pair[0].id), reverse=True)
+
+
+def status_object(components: Iterable[Component], unresolved: Iterable[Incident],
+                  maintenances: Iterable[Incident] = ()) -> dict[str, str]:
+    """The page's indicator: the worst of the components and the open incidents;
+    `maintenance` when nothing is worse and a component is under maintenance or
+    a maintenance is active (one with no components still says so)."""
     levels: list[str] = list(IMPACT_ORDER)
     worst = 0
-    maintenance = False
+    maintenance = any(is_active(m) for m in maintenances)
     for component in components:
         if component.status == "under_maintenance":
             maintenance = True

@@ -8,7 +8,10 @@ Last-Modified stay put).
 Only what a change touched is rendered: an incident change renders that
 incident's JSON and page, the indexes, the page feeds and the feeds of the
 components it touches; a component change renders `/`, the component JSON,
-`/subscribe` and (when a component is new or renamed) its feeds.
+`/subscribe` and (when a component is new or renamed) its feeds. A
+maintenance (an incident whose impact is "maintenance", in its own index
+partitions) renders like an incident, except that its documents are the
+scheduled-maintenance ones and the calendar, not the incident JSON.
 
 `Publisher.publish_all` renders every artifact from the table's current state,
 empty or not (`RenderPlan.everything`): the deploy-time custom resource
@@ -20,7 +23,7 @@ too; tests/unit/test_render_everything.py fails otherwise.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from status_fanout.clients import aws_client
-from status_fanout.incidents.models import Component, Incident
+from status_fanout.incidents.models import MAINTENANCE, Component, Incident
 from status_fanout.incidents.store import COMPONENTS_PK, IncidentStore
-from status_fanout.publishing import feeds, pages, public_json
+from status_fanout.publishing import feeds, ics_calendar, pages, public_json
 from status_fanout.publishing.feeds import IncidentWithUpdates
 from status_fanout.publishing.pages import HTML_TYPE
 from status_fanout.settings import Settings
@@ -41,6 +44,9 @@ else:
     S3Client = Any
 
 RECENT_INCIDENTS = 50
+# scheduled-maintenances.json: Statuspage's "50 most recent", latest scheduled
+# first; the calendar holds these and every upcoming or active one.
+RECENT_MAINTENANCES = 50
 # Parallel S3 writes per publish (boto3 clients are thread-safe).
 WRITERS = 8
 # Incident heads per query when a component's feed needs older incidents.
@@ -54,11 +60,16 @@ CACHE_CONTROL = "public, max-age=30, stale-while-revalidate=30"
 
 @dataclass
 class RenderPlan:
+    # Incidents and maintenances whose partition changed (head or update):
+    # their pages and the lists and feeds that hold them.
     incident_ids: set[str] = field(default_factory=set)
     components: bool = False
     # Components whose own artifacts (their feeds) need rendering: new or renamed
     # ones. A status change alone does not show in a component's feed.
     component_ids: set[str] = field(default_factory=set)
+    # A maintenance changed (or may have): the scheduled-maintenance documents
+    # and the calendar render too.
+    maintenances: bool = False
     # Every artifact, including the indexes and feeds that hold no incident yet:
     # the deploy-time render and the local stack's start (Publisher.publish_all).
     everything: bool = False
@@ -66,9 +77,9 @@ class RenderPlan:
     @classmethod
     def everything_in(cls, incident_ids: Iterable[str], component_ids: Iterable[str]) -> RenderPlan:
         """The plan that renders every public artifact of a page holding these
-        incidents and components (all of them, or none)."""
+        incidents and maintenances and these components (all of them, or none)."""
         return cls(incident_ids=set(incident_ids), components=True, component_ids=set(component_ids),
-                   everything=True)
+                   maintenances=True, everything=True)
 
     @classmethod
     def from_stream_records(cls, records: Iterable[Mapping[str, Any]]) -> RenderPlan:
@@ -79,6 +90,7 @@ class RenderPlan:
             pk = keys.get("pk", {}).get("S", "")
             if pk.startswith("INC#"):
                 plan.incident_ids.add(pk.removeprefix("INC#"))
+                plan.maintenances = plan.maintenances or _maybe_maintenance(change)
             elif pk == COMPONENTS_PK:
                 plan.components = True
                 component_id = keys.get("sk", {}).get("S", "").removeprefix("COMP#")
@@ -87,13 +99,30 @@ class RenderPlan:
         return plan
 
     def __bool__(self) -> bool:
-        return bool(self.incident_ids) or self.components or bool(self.component_ids) or self.everything
+        return (bool(self.incident_ids) or self.components or bool(self.component_ids) or self.maintenances
+                or self.everything)
 
     @property
     def incident_lists(self) -> bool:
         """Whether the incident lists render: `incidents.json`, `unresolved.json`
         and the page feeds (on any incident change, and in the full render)."""
         return self.everything or bool(self.incident_ids)
+
+    @property
+    def maintenance_lists(self) -> bool:
+        """Whether the scheduled-maintenance documents and the calendar render."""
+        return self.everything or self.maintenances
+
+
+def _maybe_maintenance(change: Mapping[str, Any]) -> bool:
+    """Whether an incident partition's record may be a maintenance's: its head
+    says impact "maintenance", its updates carry a `step` (an incident's never
+    do). Without an image the answer is yes: the images decide only what to
+    render, and rendering the maintenance documents for nothing writes nothing."""
+    images = [image for image in (change.get("NewImage"), change.get("OldImage")) if image]
+    if not images:
+        return True
+    return any(image.get("impact", {}).get("S") == MAINTENANCE or "step" in image for image in images)
 
 
 def _identity_changed(change: Mapping[str, Any]) -> bool:
@@ -115,14 +144,25 @@ class SiteState:
     recent_heads: list[Incident]  # the RECENT_INCIDENTS newest, heads only
     recent: list[IncidentWithUpdates]  # the same with updates (needed for incident changes)
     touched: list[IncidentWithUpdates]
-    # component id -> the newest FEED_ENTRIES incidents touching it, with updates
+    # component id -> the newest FEED_ENTRIES incidents and maintenances touching it, with updates
     component_history: dict[str, list[IncidentWithUpdates]] = field(default_factory=dict)
+    # Upcoming and active maintenances (summary, status, the page): loaded for every render.
+    open_maintenances: list[IncidentWithUpdates] = field(default_factory=list)
+    # The RECENT_MAINTENANCES latest scheduled (scheduled-maintenances.json, the calendar).
+    maintenances: list[IncidentWithUpdates] = field(default_factory=list)
+    # The maintenances among the page feed's newest FEED_ENTRIES entries.
+    feed_maintenances: list[IncidentWithUpdates] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Artifact:
     body: bytes
     content_type: str
+
+
+def newest(heads: Iterable[Incident], count: int = feeds.FEED_ENTRIES) -> list[Incident]:
+    """The heads a feed of `count` entries holds, in its order (feeds.render's)."""
+    return sorted(heads, key=lambda head: (head.started_at, head.id), reverse=True)[:count]
 
 
 def feed_components(plan: RenderPlan, touched: Iterable[IncidentWithUpdates],
@@ -142,9 +182,10 @@ def render(plan: RenderPlan, state: SiteState, settings: Settings, *, json: bool
     components = state.components
     if json:
         artifacts.update(_json_documents(plan, state, settings))
-    # "/" shows components and incidents: any change can move it.
-    artifacts["index.html"] = Artifact(
-        pages.index_page(settings, components.values(), state.unresolved, state.recent_heads).encode(), HTML_TYPE)
+    # "/" shows components, incidents and maintenances: any change can move it.
+    artifacts["index.html"] = Artifact(pages.index_page(
+        settings, components.values(), state.unresolved, state.recent_heads, state.open_maintenances).encode(),
+        HTML_TYPE)
     if plan.components or plan.component_ids:
         artifacts["subscribe"] = Artifact(pages.subscribe_page(settings, components.values()).encode(), HTML_TYPE)
     site = feeds.FeedSite.from_settings(settings)
@@ -152,11 +193,22 @@ def render(plan: RenderPlan, state: SiteState, settings: Settings, *, json: bool
         for incident, updates in state.touched:
             artifacts[f"incidents/{incident.id}"] = Artifact(
                 pages.incident_page(settings, incident, updates, components).encode(), HTML_TYPE)
-        artifacts.update(_feed_artifacts(site, feeds.page_feed(site), state.recent))
+        artifacts.update(_feed_artifacts(site, feeds.page_feed(site), [*state.recent, *state.feed_maintenances]))
     for component_id in sorted(feed_components(plan, state.touched, components)):
         feed = feeds.component_feed(site, component_id, components[component_id].name)
         artifacts.update(_feed_artifacts(site, feed, state.component_history.get(component_id, [])))
+    if plan.maintenance_lists:
+        artifacts[ics_calendar.CALENDAR_KEY] = Artifact(
+            ics_calendar.render(site, calendar_maintenances(state), components), ics_calendar.CALENDAR_TYPE)
     return artifacts
+
+
+def calendar_maintenances(state: SiteState) -> list[IncidentWithUpdates]:
+    """The calendar's maintenances: the RECENT_MAINTENANCES latest scheduled
+    (completed and cancelled ones among them) and every upcoming or active one."""
+    chosen = {m.id: (m, u) for m, u in state.maintenances}
+    chosen.update((m.id, (m, u)) for m, u in state.open_maintenances)
+    return list(chosen.values())
 
 
 def _feed_artifacts(site: feeds.FeedSite, feed: feeds.Feed,
@@ -168,20 +220,28 @@ def _feed_artifacts(site: feeds.FeedSite, feed: feeds.Feed,
 def _json_documents(plan: RenderPlan, state: SiteState, settings: Settings) -> dict[str, Artifact]:
     components = state.components
     stamps = [c.updated_at for c in components.values()]
-    stamps += [i.updated_at for i, _ in [*state.unresolved, *state.recent, *state.touched]]
+    stamps += [i.updated_at for i, _ in [*state.unresolved, *state.recent, *state.touched,
+                                         *state.open_maintenances, *state.maintenances]]
     page = public_json.page_object(settings, max(stamps) if stamps else None)
-    status = public_json.status_object(components.values(), (i for i, _ in state.unresolved))
+    status = public_json.status_object(components.values(), (i for i, _ in state.unresolved),
+                                       (m for m, _ in state.open_maintenances))
 
     def incidents(pairs: list[IncidentWithUpdates]) -> list[dict[str, Any]]:
         return [public_json.incident_object(i, u, components, settings) for i, u in pairs]
 
+    def maintenances(pairs: list[IncidentWithUpdates]) -> list[dict[str, Any]]:
+        return [public_json.maintenance_object(m, u, components, settings) for m, u in pairs]
+
+    upcoming = public_json.soonest_first(p for p in state.open_maintenances if public_json.is_upcoming(p[0]))
+    active = public_json.soonest_first(p for p in state.open_maintenances if public_json.is_active(p[0]))
     documents: dict[str, Any] = {
         "api/v2/status.json": {"page": page, "status": status},
         "api/v2/summary.json": {
             "page": page,
             "components": public_json.component_objects(components.values(), page["id"]),
             "incidents": incidents(state.unresolved),
-            "scheduled_maintenances": [],
+            # Upcoming and active, soonest first, as githubstatus.com's summary lists them.
+            "scheduled_maintenances": maintenances(public_json.soonest_first([*upcoming, *active])),
             "status": status,
         },
     }
@@ -193,9 +253,20 @@ def _json_documents(plan: RenderPlan, state: SiteState, settings: Settings) -> d
         documents["api/v2/incidents.json"] = {"page": page, "incidents": incidents(state.recent)}
         documents["api/v2/incidents/unresolved.json"] = {"page": page, "incidents": incidents(state.unresolved)}
         for incident, updates in state.touched:
+            if incident.is_maintenance:  # an incident document never shows a maintenance
+                continue
             documents[f"api/v2/incidents/{incident.id}.json"] = {
                 "page": page, "incident": public_json.incident_object(incident, updates, components, settings)
             }
+    if plan.maintenance_lists:
+        documents["api/v2/scheduled-maintenances.json"] = {
+            "page": page,
+            "scheduled_maintenances": maintenances(public_json.latest_scheduled_first(state.maintenances)),
+        }
+        documents["api/v2/scheduled-maintenances/upcoming.json"] = {
+            "page": page, "scheduled_maintenances": maintenances(upcoming)}
+        documents["api/v2/scheduled-maintenances/active.json"] = {
+            "page": page, "scheduled_maintenances": maintenances(active)}
     return {key: Artifact(public_json.dumps(doc), JSON_TYPE) for key, doc in documents.items()}
 
 
@@ -228,14 +299,15 @@ class Publisher:
         return self.publish(self.everything_plan())
 
     def everything_plan(self) -> RenderPlan:
-        """Every incident (walking the incidents index, heads only) and every component."""
+        """Every incident and maintenance (walking both indexes, heads only) and every component."""
         incident_ids: set[str] = set()
-        cursor: str | None = None
-        while True:
-            heads, cursor = self.store.list_incidents(HEAD_PAGE, cursor)
-            incident_ids.update(head.id for head in heads)
-            if cursor is None:
-                break
+        for lister in (self.store.list_incidents, self.store.list_maintenances):
+            cursor: str | None = None
+            while True:
+                heads, cursor = lister(HEAD_PAGE, cursor)
+                incident_ids.update(head.id for head in heads)
+                if cursor is None:
+                    break
         return RenderPlan.everything_in(incident_ids, (c.id for c in self.store.list_components()))
 
     def load_state(self, plan: RenderPlan) -> SiteState:
@@ -249,29 +321,56 @@ class Publisher:
         components = {c.id: c for c in self.store.list_components()}
         touched = [pair for i in sorted(plan.incident_ids) if (pair := self.store.load_incident(i))]
         loaded.update((i.id, (i, u)) for i, u in touched)
-        unresolved = [pair for head in self.store.list_unresolved() if (pair := load(head))]
+        # The incident lists hold no maintenance (the store keeps them apart; the filter says so here too).
+        unresolved = [pair for head in self.store.list_unresolved()
+                      if not head.is_maintenance and (pair := load(head))]
         heads, cursor = self.store.list_incidents(RECENT_INCIDENTS)
+        heads = [head for head in heads if not head.is_maintenance]
         recent = [pair for head in heads if (pair := load(head))] if plan.incident_lists else []
         state = SiteState(components, unresolved, heads, recent, touched)
+        state.open_maintenances = [pair for head in self.store.list_open_maintenances()
+                                   if head.is_maintenance and (pair := load(head))]
+        maintenance_heads: list[Incident] = []
+        maintenance_cursor: str | None = None
+        if plan.incident_lists or plan.maintenance_lists:
+            maintenance_heads, maintenance_cursor = self.store.list_maintenances(RECENT_MAINTENANCES)
+            maintenance_heads = [head for head in maintenance_heads if head.is_maintenance]
+        if plan.maintenance_lists:
+            state.maintenances = [pair for head in maintenance_heads if (pair := load(head))]
+        if plan.incident_lists:
+            # Only the maintenances that make the page feed's cut are read.
+            state.feed_maintenances = [pair for head in newest([*heads, *maintenance_heads])
+                                       if head.is_maintenance and (pair := load(head))]
         wanted = feed_components(plan, touched, components)
-        for component_id, history in self._component_heads(wanted, heads, cursor).items():
+        incident_history = self._component_heads(wanted, heads, cursor, self.store.list_incidents)
+        maintenance_history = self._component_heads(wanted, maintenance_heads, maintenance_cursor,
+                                                     self.store.list_maintenances,
+                                                     walked=plan.incident_lists or plan.maintenance_lists)
+        for component_id in wanted:
+            history = newest([*incident_history[component_id], *maintenance_history[component_id]])
             state.component_history[component_id] = [pair for head in history if (pair := load(head))]
         return state
 
-    def _component_heads(self, wanted: set[str], heads: list[Incident],
-                         cursor: str | None) -> dict[str, list[Incident]]:
-        """The newest FEED_ENTRIES incidents touching each wanted component, newest
-        first: walks the incidents index (heads only) until each has enough."""
+    def _component_heads(self, wanted: set[str], heads: list[Incident], cursor: str | None,
+                         lister: Callable[[int, str | None], tuple[list[Incident], str | None]],
+                         walked: bool = True) -> dict[str, list[Incident]]:
+        """The newest FEED_ENTRIES heads touching each wanted component, in the
+        index's order: walks the index (heads only) until each has enough.
+        `heads` and `cursor` are its first page, if `walked`."""
         found: dict[str, list[Incident]] = {c: [] for c in wanted}
+        if not found:
+            return found
         page = heads
+        if not walked:
+            page, cursor = lister(HEAD_PAGE, None)
         while True:
             for head in page:
                 for component_id in head.component_ids:
                     if component_id in found and len(found[component_id]) < feeds.FEED_ENTRIES:
                         found[component_id].append(head)
-            if cursor is None or all(len(v) >= feeds.FEED_ENTRIES for v in found.values()) or not found:
+            if cursor is None or all(len(v) >= feeds.FEED_ENTRIES for v in found.values()):
                 return found
-            page, cursor = self.store.list_incidents(HEAD_PAGE, cursor)
+            page, cursor = lister(HEAD_PAGE, cursor)
 
     def write(self, key: str, body: bytes, content_type: str) -> bool:
         """Put the object unless the bucket already holds these exact bytes."""

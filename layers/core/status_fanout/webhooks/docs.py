@@ -99,7 +99,11 @@ signatures, space-separated, one per live secret.</dd>
 <pre>{{"type": "incident.updated", "timestamp": "2018-08-30T22:25:00.000Z",
  "data": {{"page": {{...}}, "incident": {{...}}, "update": {{...}}, "sequence": 2}}}}</pre>
 <p><code>type</code> is one of <code>incident.created</code>, <code>incident.updated</code>,
-<code>incident.postmortem</code>, <code>component.updated</code> and <code>webhook.test</code>.
+<code>incident.postmortem</code>, <code>component.updated</code>, <code>webhook.test</code>, and
+for a scheduled maintenance <code>maintenance.scheduled</code>, <code>maintenance.reminder</code>,
+<code>maintenance.started</code>, <code>maintenance.updated</code>,
+<code>maintenance.rescheduled</code>, <code>maintenance.completed</code> and
+<code>maintenance.cancelled</code>.
 For an incident event, <code>data.incident</code> is the Statuspage v2 incident as that update
 left it (<code>incident_updates</code> newest first, <code>components</code>,
 <code>postmortem_body</code>, <code>postmortem_published_at</code> and
@@ -108,7 +112,15 @@ label (Investigating, Update, Identified, Monitoring, Resolved, Postmortem), and
 <code>data.sequence</code> grows with every change of the incident, so events that arrive out
 of order can be put back in order. A <code>component.updated</code> event carries
 <code>data.component</code> and <code>data.component_update</code> (<code>old_status</code>,
-<code>new_status</code>); a <code>webhook.test</code> ping carries <code>data.message</code>.</p>
+<code>new_status</code>); a <code>webhook.test</code> ping carries <code>data.message</code>.
+A maintenance event has an incident event's <code>data</code>: <code>data.incident</code> is the
+maintenance, as Statuspage models one (<code>impact</code> <code>maintenance</code>, statuses
+<code>scheduled</code>, <code>in_progress</code>, <code>verifying</code>, <code>completed</code>,
+its window in <code>scheduled_for</code> and <code>scheduled_until</code>, the clock's
+<code>scheduled_remind_prior</code>, <code>scheduled_reminded_at</code>,
+<code>scheduled_auto_in_progress</code>, <code>scheduled_auto_completed</code>, and
+<code>cancelled_at</code>), and <code>data.update</code> the step's update, labelled Scheduled,
+Reminder, In progress, Update, Rescheduled, Completed or Cancelled.</p>
 </section>
 
 <section aria-labelledby="statuspage">
@@ -118,6 +130,10 @@ body, with every key of Statuspage's, so an existing Statuspage consumer reads i
 <pre>{{"meta": {{"unsubscribe": "...", "documentation": "...", "generated_at": "..."}},
  "page": {{"id": "...", "status_indicator": "major", "status_description": "Partial System Outage"}},
  "incident": {{..., "incident_updates": [...], "postmortem_body_last_updated_at": null, ...}}}}</pre>
+<p>A maintenance is an <code>incident</code> body too, as Statuspage sends one: <code>impact</code>
+<code>maintenance</code>, its <code>scheduled_*</code> fields filled in. A cancelled maintenance
+reads <code>completed</code> (Statuspage has no cancelled status); its <code>cancelled_at</code>
+says it was cancelled.</p>
 <p>A component status change has <code>component</code> and <code>component_update</code>
 instead of <code>incident</code>. A test ping is a component update too, of a component that
 does not exist ("Test component", operational to operational), with

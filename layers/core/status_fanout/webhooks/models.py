@@ -135,6 +135,10 @@ def signing_secrets(endpoint: WebhookEndpoint, now: str) -> list[str]:
 # --- bodies ---------------------------------------------------------------------
 
 def standard_body(event: EventSnapshot) -> dict[str, Any]:
+    """Our body: `type`, `timestamp`, `data`. A maintenance's event
+    (`maintenance.<step>`) has an incident event's `data`: its `incident` is
+    the maintenance, Statuspage's model (impact `maintenance`, `scheduled_*`,
+    and `cancelled_at`), its `update` the step's update with the step's label."""
     data: dict[str, Any] = {"page": event.page}
     if event.type == "component.updated":
         data.update(component=event.component, component_update=event.component_update)
@@ -145,8 +149,14 @@ def standard_body(event: EventSnapshot) -> dict[str, Any]:
     return {"type": event.type, "timestamp": event.occurred_at, "data": data}
 
 
+# The keys of Statuspage's incident body that ours lacks, with the values a
+# Statuspage page sends for them. A maintenance's own fields (`scheduled_*`)
+# and an incident's postmortem, when the event has them, take their place:
+# a maintenance's object has no postmortem, so it gets these nulls.
 _STATUSPAGE_INCIDENT_DEFAULTS: dict[str, Any] = {
     "postmortem_ignored": False,
+    "postmortem_body": None,
+    "postmortem_published_at": None,
     "postmortem_body_last_updated_at": None,
     "postmortem_notified_subscribers": False,
     "postmortem_notified_twitter": False,

@@ -119,7 +119,8 @@ class WebhookService:
     def send_test(self, webhook_id: str) -> str:
         endpoint = self.webhooks.get(webhook_id)
         components = self.store.list_components()
-        status = public_json.status_object(components, self.store.list_unresolved())
+        status = public_json.status_object(components, self.store.list_unresolved(),
+                                           self.store.list_open_maintenances())
         event = self.planner.events.put(test_event(self.settings, endpoint.id, status),
                                         int(self.clock().timestamp()) + 86400)
         job = self._job(event.id, event.type, event.occurred_at, endpoint.id)
