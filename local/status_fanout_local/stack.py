@@ -21,12 +21,14 @@ from .emulator import (
     apply_environment,
     local_streams,
     restore_environment,
+    schedule_activity,
     stream_activity,
 )
 from .http import FrontDoor, routes_for
 from .pollers import DEFAULT_SQS_CONCURRENCY, SqsPoller, StreamPoller
 from .runtime import DEFAULT_MAX_CONTAINERS, Runtime, merged_environment
-from .template import CustomResourceSpec, FunctionSpec, PhysicalResource, Template
+from .scheduler import SchedulerPoller
+from .template import SCHEDULE_GROUP_TYPE, CustomResourceSpec, FunctionSpec, PhysicalResource, Template
 
 logger = logging.getLogger("status_fanout_local")
 
@@ -84,6 +86,8 @@ class LocalStack:
         self._runtime: Runtime | None = None
         self._stream_pollers: list[StreamPoller] = []
         self._sqs_pollers: list[SqsPoller] = []
+        # One per schedule group of the template: fires its due one-time schedules.
+        self._scheduler_pollers: list[SchedulerPoller] = []
         self._saved_env: dict[str, str | None] = {}
         self._started = False
         # docs/contract.md §4: every email sent through the emulated SES lands here as .eml.
@@ -157,13 +161,19 @@ class LocalStack:
                     SqsPoller(self._runtime, spec.logical_id, queue_event, self._emulator.client,
                               self.sqs_concurrency)
                 )
-        pollers: list[StreamPoller | SqsPoller] = [*self._stream_pollers, *self._sqs_pollers]
-        for poller in pollers:
+        for resource in self.resources.values():
+            if resource.type == SCHEDULE_GROUP_TYPE:
+                self._scheduler_pollers.append(SchedulerPoller(self._runtime, resource.ref, self._emulator.client,
+                                                               activity=schedule_activity))
+        for poller in self._pollers():
             poller.start()
         self._front_door.start()
-        logger.info("local stack up: API %s, emulator %s, %d functions, %d stream and %d queue pollers",
-                    self.api_url, self.moto_url, len(self.functions), len(self._stream_pollers),
-                    len(self._sqs_pollers))
+        logger.info("local stack up: API %s, emulator %s, %d functions, %d stream, %d queue and %d schedule "
+                    "group pollers", self.api_url, self.moto_url, len(self.functions), len(self._stream_pollers),
+                    len(self._sqs_pollers), len(self._scheduler_pollers))
+
+    def _pollers(self) -> list[StreamPoller | SqsPoller | SchedulerPoller]:
+        return [*self._stream_pollers, *self._sqs_pollers, *self._scheduler_pollers]
 
     def _stream_clients(self, service: str) -> Any:
         """A stream poller's clients: its stream read in this process (emulator.LocalStreams)."""
@@ -185,7 +195,7 @@ class LocalStack:
         For benchmarks that drive one handler's code themselves: moto serves
         requests on the threads the pollers' long polls keep busy, so each
         call costs several times more while they run."""
-        pollers: list[StreamPoller | SqsPoller] = [*self._stream_pollers, *self._sqs_pollers]
+        pollers = self._pollers()
         for poller in pollers:
             poller.stop()
         for poller in pollers:
@@ -195,13 +205,14 @@ class LocalStack:
         """Stop pollers, then HTTP, then the emulator; safe to call twice."""
         if not self._started:
             return
-        pollers: list[StreamPoller | SqsPoller] = [*self._stream_pollers, *self._sqs_pollers]
+        pollers = self._pollers()
         for poller in pollers:
             poller.stop()
         for poller in pollers:
             poller.join(timeout=10)
         self._stream_pollers.clear()
         self._sqs_pollers.clear()
+        self._scheduler_pollers.clear()
         if self._outbox is not None:
             self._outbox.stop()
             self._outbox.join(timeout=5)
@@ -281,7 +292,8 @@ class LocalStack:
 
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Return once every stream is read and handled, every event-source
-        queue is empty and nothing runs; raise TimeoutError otherwise.
+        queue is empty, every schedule that is due has fired and nothing
+        runs; raise TimeoutError otherwise.
 
         A round counts as idle only if no invocation started or ended during
         it, so that work which causes more work (stream → queue) is followed.
@@ -295,8 +307,10 @@ class LocalStack:
         while time.monotonic() < deadline:
             activity, round_start = runtime.activity, time.monotonic()
             while time.monotonic() < deadline:
-                busy = [p.description for p in self._stream_pollers
-                        if p.caught_up_at is None or p.caught_up_at < round_start]
+                # A schedule group counts while a schedule is due and not yet
+                # fired, or firing; one due later is not work waiting.
+                caught_up: list[StreamPoller | SchedulerPoller] = [*self._stream_pollers, *self._scheduler_pollers]
+                busy = [p.description for p in caught_up if p.caught_up_at is None or p.caught_up_at < round_start]
                 if runtime.in_flight:
                     busy.append(f"{runtime.in_flight} invocations")
                 # The queues are asked (one GetQueueAttributes each) only once

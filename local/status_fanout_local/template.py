@@ -36,7 +36,11 @@ REGION = PSEUDO_PARAMETERS["AWS::Region"]
 ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
 
 # Resource types the emulator creates; every other type gets placeholders.
-EMULATED_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SNS::Topic"})
+# A schedule group's schedules are fired by the local stack (pollers.SchedulerPoller);
+# roles exist so that what names one (a schedule's RoleArn) holds a real ARN.
+SCHEDULE_GROUP_TYPE = "AWS::Scheduler::ScheduleGroup"
+EMULATED_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SNS::Topic",
+                            SCHEDULE_GROUP_TYPE, "AWS::IAM::Role"})
 FUNCTION_TYPE = "AWS::Serverless::Function"
 # Custom resources backed by a function of the template are created by
 # invoking it as CloudFormation does (custom_resources.py).
@@ -119,7 +123,13 @@ def physical_name(logical_id: str, resource_type: str) -> str:
         return name[:63].rstrip("-.")
     if resource_type == "AWS::SQS::Queue":
         return name[:75]
+    if resource_type in (SCHEDULE_GROUP_TYPE, "AWS::IAM::Role"):
+        return name[:64]
     return name[:255]
+
+
+def function_arn(logical_id: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{physical_name(logical_id, FUNCTION_TYPE)}"
 
 
 def placeholder(logical_id: str, attribute: str | None = None) -> str:
@@ -421,7 +431,7 @@ class FunctionSpec:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+        return function_arn(self.logical_id)
 
     @property
     def handler_file(self) -> Path:
@@ -484,7 +494,17 @@ class Template:
         parameters: Mapping[str, str] | None = None,
         physical: Mapping[str, PhysicalResource] | None = None,
     ) -> Resolver:
-        return Resolver(self.data, parameters, physical)
+        """A resolver that also knows the functions' names and ARNs (`!Ref`, `!GetAtt
+        Function.Arn`), as the local runtime names them: a function's ARN can be
+        given to another (a schedule's target) or granted in a role."""
+        resolver = Resolver(self.data, parameters, physical)
+        for logical_id, spec in self.resources.items():
+            if spec.get("Type") == FUNCTION_TYPE and logical_id not in resolver.physical \
+                    and resolver.resource_enabled(logical_id):
+                resolver.physical[logical_id] = PhysicalResource(
+                    logical_id, FUNCTION_TYPE, physical_name(logical_id, FUNCTION_TYPE),
+                    {"Arn": function_arn(logical_id)})
+        return resolver
 
     def emulated_resources(self, resolver: Resolver) -> list[tuple[str, str, dict[str, Any]]]:
         """(logical id, type, raw properties) of emulated resources in creation order."""

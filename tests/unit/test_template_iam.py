@@ -267,3 +267,47 @@ def test_the_deploy_time_render_reads_the_table_and_writes_the_bucket_and_nothin
     }
     # AND only the managed policies every function has (logs, X-Ray)
     assert managed == {"service-role/AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
+
+
+def test_the_maintenance_clock_is_invoked_by_scheduler_alone_and_writes_only_the_table(sam: dict[str, Any]) -> None:
+    # GIVEN the maintenance clock as SAM deploys it: its function, and the role Scheduler assumes
+    cfn = sam_translate(sam)
+    clock = json.dumps({"Fn::GetAtt": ["MaintenanceClockFunction", "Arn"]}, sort_keys=True)
+    role = cfn["Resources"]["MaintenanceSchedulerRole"]["Properties"]
+    # THEN only Scheduler, for this account's schedule group, may assume the role
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert (trust["Principal"], trust["Action"]) == ({"Service": "scheduler.amazonaws.com"}, "sts:AssumeRole")
+    assert trust["Condition"] == {"StringEquals": {
+        "aws:SourceAccount": {"Ref": "AWS::AccountId"},
+        "aws:SourceArn": {"Fn::GetAtt": ["MaintenanceScheduleGroup", "Arn"]}}}
+    # AND the role may invoke the clock and nothing else
+    granted = {(action, _resource_text(resource)) for document in _policy_documents(role)
+               for statement in _statements(document)
+               for action in _listed(statement["Action"]) for resource in _listed(statement["Resource"])}
+    assert granted == {("lambda:InvokeFunction", clock)}
+    # AND the clock itself has the table (as the API has) and its failure queue, no scheduler, no other queue
+    clock_grants, _ = grants_of(cfn, "MaintenanceClockFunction")
+    api_grants, _ = grants_of(cfn, "ApiFunction")
+    assert {g for g in clock_grants if g[0].startswith("dynamodb:")} == \
+        {g for g in api_grants if g[0].startswith("dynamodb:")}
+    queue = json.dumps({"Fn::GetAtt": ["MaintenanceClockFailureQueue", "Arn"]}, sort_keys=True)
+    assert {g for g in clock_grants if not g[0].startswith("dynamodb:")} == {("sqs:SendMessage", queue)}
+
+
+def test_the_api_manages_only_the_maintenance_schedules_of_its_group(sam: dict[str, Any]) -> None:
+    # GIVEN the API function as SAM deploys it
+    granted, _ = grants_of(sam_translate(sam), "ApiFunction")
+    # THEN its scheduler grants are create, update and delete of the maintenance
+    # schedules in the stack's group: no Get, no List, no group changes
+    schedules = ("arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:"
+                 "schedule/${MaintenanceScheduleGroup}/maintenance-*")
+    assert {g for g in granted if g[0].startswith("scheduler:")} == {
+        ("scheduler:CreateSchedule", schedules), ("scheduler:UpdateSchedule", schedules),
+        ("scheduler:DeleteSchedule", schedules)}
+    # AND it may pass the scheduler role, and no other role
+    role = json.dumps({"Fn::GetAtt": ["MaintenanceSchedulerRole", "Arn"]}, sort_keys=True)
+    assert {g for g in granted if g[0].startswith("iam:")} == {("iam:PassRole", role)}
+    api = sam["Resources"]["ApiFunction"]["Properties"]["Policies"]
+    (pass_role,) = [s for p in api if isinstance(p, dict) for s in p.get("Statement", [])
+                    if s["Action"] == "iam:PassRole"]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}

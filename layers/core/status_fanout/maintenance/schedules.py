@@ -29,8 +29,14 @@ def schedule_name(maintenance_id: str, step: Step) -> str:
 
 
 def at_expression(incident: Incident, step: Step, lead: timedelta) -> str | None:
+    """`at(...)` in whole seconds, rounded up: a schedule never fires before its step is due."""
     when = due_at(incident, step, lead)
-    return None if when is None else f"at({when.astimezone(UTC):%Y-%m-%dT%H:%M:%S})"
+    if when is None:
+        return None
+    when = when.astimezone(UTC)
+    if when.microsecond:
+        when = when.replace(microsecond=0) + timedelta(seconds=1)
+    return f"at({when:%Y-%m-%dT%H:%M:%S})"
 
 
 class MaintenanceSchedules:
