@@ -38,7 +38,7 @@ from status_fanout.timefmt import format_ts, parse_ts, truncate_ms
 Step = Literal["reminder", "start", "complete"]
 STEPS: tuple[Step, ...] = ("reminder", "start", "complete")
 # Statuspage's own texts for the automatic updates (data/statuspage-maintenance/).
-REMINDER_BODY = "Maintenance will begin as scheduled in {minutes} minutes."
+REMINDER_BODY = "Maintenance will begin as scheduled in {lead}."
 STARTED_BODY = "Scheduled maintenance is currently in progress. We will provide updates as necessary."
 COMPLETED_BODY = "The scheduled maintenance has been completed."
 CANCELLED_BODY = "This scheduled maintenance has been cancelled."
@@ -134,7 +134,8 @@ def take_step(incident: Incident, updates: list[IncidentUpdate], step: Step, seq
         if incident.status != "scheduled":
             return None
         minutes = max(1, round(reminder_lead.total_seconds() / 60))
-        update = _update(incident, seq, "scheduled", REMINDER_BODY.format(minutes=minutes), "reminder", when, True)
+        lead = f"{minutes} minute" + ("" if minutes == 1 else "s")
+        update = _update(incident, seq, "scheduled", REMINDER_BODY.format(lead=lead), "reminder", when, True)
         changed = incident.model_copy(update={"scheduled_reminded_at": when})
     elif step == "start":
         if incident.status != "scheduled":
