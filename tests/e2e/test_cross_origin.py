@@ -5,20 +5,17 @@ headless Chromium, as an embedded widget does. Without
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Api, http
+from tests.support.browser import new_page
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 EMBED = """<!doctype html><html><body><p id="status">loading</p><p id="preflighted">loading</p><script>
 const base = new URL(location.href).searchParams.get("base");
 fetch(base + "/api/v2/summary.json")
@@ -67,18 +64,11 @@ def test_every_public_artifact_allows_any_origin_and_answers_preflights(stack: A
     assert "x-widget-version" in asked.headers["Access-Control-Allow-Headers"].lower()
 
 
-def test_a_page_on_another_origin_reads_the_status_in_a_real_browser(stack: Any, api: Api, other_site: str) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.goto(f"{other_site}/embed.html?base={stack.api_url}")
-            page.wait_for_function("document.getElementById('status').textContent !== 'loading' && "
-                                   "document.getElementById('preflighted').textContent !== 'loading'")
-            assert page.text_content("#status") == "All Systems Operational"
-            assert page.text_content("#preflighted") == "none"
-        finally:
-            browser.close()
+def test_a_page_on_another_origin_reads_the_status_in_a_real_browser(stack: Any, api: Api, other_site: str,
+                                                                     browser: Any) -> None:
+    page = new_page(browser, javascript=True)
+    page.goto(f"{other_site}/embed.html?base={stack.api_url}")
+    page.wait_for_function("document.getElementById('status').textContent !== 'loading' && "
+                           "document.getElementById('preflighted').textContent !== 'loading'")
+    assert page.text_content("#status") == "All Systems Operational"
+    assert page.text_content("#preflighted") == "none"

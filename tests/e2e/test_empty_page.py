@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -20,7 +19,7 @@ import pytest
 from status_fanout.publishing.publisher import RenderPlan, SiteState, render
 from status_fanout.settings import Settings
 from tests.conftest import http
-from tests.e2e.test_pages_browser import CHROMIUM, CHROMIUM_ARGS, new_page
+from tests.support.browser import new_page
 from tests.support.inbox import Outbox, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -29,19 +28,6 @@ V2 = ["summary", "status", "components", "incidents", "incidents/unresolved"]
 PATHS = ["/", "/subscribe", *(f"/api/v2/{name}.json" for name in V2), "/history.rss", "/history.atom"]
 TYPES = {"/": "text/html", "/subscribe": "text/html", "/history.rss": "application/rss+xml",
          "/history.atom": "application/atom+xml"}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def bucket_keys(stack: Any) -> set[str]:

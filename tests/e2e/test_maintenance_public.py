@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +22,7 @@ import feedparser
 import pytest
 
 from tests.conftest import DATA, Api, Reply, http
-from tests.e2e.test_pages_browser import CHROMIUM, CHROMIUM_ARGS, new_page
+from tests.support.browser import new_page
 from tests.unit.publishing.test_maintenance_calendar import both
 
 pytestmark = pytest.mark.e2e
@@ -54,19 +53,6 @@ def get_json(stack: Any, path: str) -> Any:
 def staff(stack: Any, api: Api, method: str, path: str, body: Any, **headers: str) -> Reply:
     """A staff request through the front door, as API Gateway takes it."""
     return api(method, path, body, headers=headers)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,31 +16,12 @@ import pytest
 
 from status_fanout_local.replay import http_sender, read_plans, replay
 from tests.conftest import SEED, STAFF_TOKEN, Api, http
+from tests.support.browser import new_page
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 XSS_NAME = "<script>window.__xss = 1</script>Queue <b>stuck</b>"
 XSS_BODY = '<img src=x onerror="window.__xss = 2">Jobs & "quotes" wait; <script>window.__xss = 3</script>'
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}; .ci/run installs it "
-                    "(apt-get install chromium chromium-driver)")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
-    with playwright_api.sync_playwright() as playwright:
-        # Never a browser download: the system's chromium, headless, offline-quiet.
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +44,6 @@ def shoot(page: Any, name: str) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
-
-
-def new_page(browser: Any, javascript: bool = False) -> Any:
-    # JavaScript off by default: the pages must be readable without it.
-    context = browser.new_context(java_script_enabled=javascript, viewport={"width": 1000, "height": 900})
-    return context.new_page()
 
 
 def test_status_page_shows_components_with_statuses_and_the_open_incident(
