@@ -118,3 +118,9 @@ def overall(days: Sequence[Day]) -> float:
     """The uptime over the days present, weighted by their lengths (100 when none)."""
     return percentage(sum(d.major_outage_seconds for d in days), sum(d.partial_outage_seconds for d in days),
                       sum(d.seconds for d in days))
+
+
+def history_start(created_at: datetime, changes: Iterable[tuple[datetime, str]]) -> datetime:
+    """Where a component's uptime history starts: its creation, or its first
+    recorded change if earlier (a backfill reaching back before it was created)."""
+    return min([created_at, *(when for when, _ in changes)])
