@@ -4,7 +4,8 @@ publisher turns it into `/uptime.json` (docs/contract.md §11)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import time
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,7 @@ from status_fanout.incidents.store import IncidentStore
 from status_fanout.publishing import uptime
 from status_fanout.timefmt import parse_ts
 from status_fanout_local.replay import http_sender, read_plans, replay
-from tests.conftest import SEED, STAFF_TOKEN
+from tests.conftest import SEED, STAFF_TOKEN, Api, http
 
 pytestmark = pytest.mark.e2e
 NEW_YORK = ZoneInfo("America/New_York")  # the template's default page zone, the demo's
@@ -62,3 +63,45 @@ def test_replaying_the_seed_again_writes_no_history_twice(stack: Any) -> None:
     stack.wait_idle(timeout=30)
     changes = store(stack).component_history("smtp-email", "2018")
     assert [c.source for c in changes].count("backfill") == 2
+
+
+def served_uptime(stack: Any) -> dict[str, Any]:
+    reply = http(f"{stack.api_url}/uptime.json")
+    assert reply.status == 200, reply.raw[:200]
+    assert reply.headers["Content-Type"].startswith("application/json")
+    return {c["id"]: c for c in reply.json["components"]}
+
+
+def test_a_live_outage_moves_today_in_uptime_json(stack: Any, api: Api) -> None:
+    # GIVEN a component, all up today
+    api("PUT", "/v1/components/uptime-api", {"name": "Uptime API", "position": 9})
+    stack.wait_idle(timeout=30)
+    today = datetime.now(NEW_YORK).date().isoformat()
+    before = served_uptime(stack)["uptime-api"]
+    assert before["days"] == [{"date": today, "uptime": 100.0, "major_outage_seconds": 0,
+                               "partial_outage_seconds": 0}]  # created today: one day, not 90
+    assert before["uptime_90d"] == 100.0 and before["name"] == "Uptime API"
+    # WHEN a live incident takes it down for a few seconds and is resolved
+    created = api("POST", "/v1/incidents", {"name": "API down", "status": "investigating", "body": "Down.",
+                                            "components": {"uptime-api": "major_outage"}})
+    assert created.status == 201
+    stack.wait_idle(timeout=30)
+    time.sleep(2)
+    resolved = api("POST", f"/v1/incidents/{created.json['id']}/updates",
+                   {"status": "resolved", "body": "Up.", "components": {"uptime-api": "operational"}})
+    assert resolved.status == 201
+    stack.wait_idle(timeout=30)
+    # THEN today's entry holds the outage, and the 90-day figure with it
+    after = served_uptime(stack)["uptime-api"]
+    [day] = after["days"]
+    assert day["date"] == today and day["major_outage_seconds"] >= 2 and day["partial_outage_seconds"] == 0
+    local_day = date.fromisoformat(today)
+    seconds = (uptime.day_start(local_day + timedelta(days=1), NEW_YORK) - uptime.day_start(local_day, NEW_YORK))
+    expected = round(100 - day["major_outage_seconds"] / seconds.total_seconds() * 100, 2)
+    assert day["uptime"] == expected and after["uptime_90d"] == expected
+    # AND the history says what did it
+    sources = [c.source for c in store(stack).component_history("uptime-api", "2000")]
+    assert sources == ["put", "incident", "incident"]
+    # AND the seed's components, backfilled in 2018, are up for all of the last 90 days
+    seed = served_uptime(stack)["smtp-email"]
+    assert len(seed["days"]) == 90 and seed["uptime_90d"] == 100.0

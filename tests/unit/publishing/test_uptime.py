@@ -87,3 +87,28 @@ def test_an_outage_still_going_counts_until_now_over_the_whole_day() -> None:
     changes = [(datetime(2026, 5, 20, 6, tzinfo=UTC), "major_outage")]
     [today] = uptime.daily(changes, CREATED, UTC, now, first_day=now.date())
     assert today.major_outage_seconds == 6 * 3600 and today.uptime == 75.0
+
+
+def test_uptime_json_holds_each_component_s_window_in_page_order() -> None:
+    import json
+
+    from status_fanout.publishing.publisher import RenderPlan, SiteState, render
+    from tests.unit.publishing.test_feeds import SETTINGS, seed_components
+
+    # GIVEN the seed's components (created in 2018) and an hour of major outage of SMTP this morning (New York)
+    now = datetime(2026, 3, 8, 20, tzinfo=UTC)  # 16:00 EDT, the 23-hour day
+    changes = {"smtp-email": [(at(now.date(), 9), "major_outage"), (at(now.date(), 10), "operational")]}
+    state = SiteState(seed_components(), [], [], [], [], status_changes=changes, now=now)
+    # WHEN a component change renders
+    document = json.loads(render(RenderPlan(components=True), state, SETTINGS)["uptime.json"].body)
+    # THEN every component is there, in page order, with its last 90 New York days ending today
+    assert [c["id"] for c in document["components"]] == ["smtp-email", "transactional-emails", "email-marketing",
+                                                         "pop3-imap-email"]
+    smtp = document["components"][0]
+    assert len(smtp["days"]) == 90 and smtp["days"][-1] == {
+        "date": "2026-03-08", "uptime": round(100 - 3600 / (23 * 3600) * 100, 2), "major_outage_seconds": 3600,
+        "partial_outage_seconds": 0}
+    assert smtp["days"][-1]["uptime"] == 95.65 and smtp["days"][0]["date"] == "2025-12-09"
+    assert smtp["uptime_90d"] == round(100 - 3600 / (89 * 86400 + 23 * 3600) * 100, 2) == 99.95
+    assert document["components"][1]["uptime_90d"] == 100.0
+    assert document["page"]["name"] == "Bottlenose"

@@ -124,3 +124,15 @@ def history_start(created_at: datetime, changes: Iterable[tuple[datetime, str]])
     """Where a component's uptime history starts: its creation, or its first
     recorded change if earlier (a backfill reaching back before it was created)."""
     return min([created_at, *(when for when, _ in changes)])
+
+
+def window_start(tz: tzinfo, now: datetime, days: int = WINDOW_DAYS) -> datetime:
+    """The first instant of the window: local midnight `days - 1` days before today."""
+    return day_start(now.astimezone(tz).date() - timedelta(days=days - 1), tz)
+
+
+def component_json(component_id: str, name: str, created_at: datetime, changes: Sequence[tuple[datetime, str]],
+                   tz: tzinfo, now: datetime) -> dict[str, object]:
+    """One component's entry of /uptime.json: its window's days, oldest first, and their uptime."""
+    days = window(changes, history_start(created_at, changes), tz, now)
+    return {"id": component_id, "name": name, "days": [d.as_json() for d in days], "uptime_90d": overall(days)}
