@@ -112,3 +112,48 @@ def test_uptime_json_holds_each_component_s_window_in_page_order() -> None:
     assert smtp["uptime_90d"] == round(100 - 3600 / (89 * 86400 + 23 * 3600) * 100, 2) == 99.95
     assert document["components"][1]["uptime_90d"] == 100.0
     assert document["page"]["name"] == "Bottlenose"
+
+
+def test_the_status_page_shows_each_component_s_ninety_day_bar_with_words_for_every_day() -> None:
+    import lxml.html
+
+    from status_fanout.publishing import pages
+    from tests.unit.publishing.test_feeds import SETTINGS, seed_components, seed_incident
+
+    # GIVEN the seed's components, and the seed incident moved to yesterday (New York), 4 h 11 min down
+    incident, _ = seed_incident()
+    now = datetime(2026, 3, 9, 16, tzinfo=UTC)
+    incident = incident.model_copy(update={"started_at": "2026-03-08T22:18:00.000Z",
+                                           "resolved_at": "2026-03-09T02:29:00.000Z"})
+    changes = [(datetime(2026, 3, 8, 22, 18, tzinfo=UTC), "major_outage"),
+               (datetime(2026, 3, 9, 2, 29, tzinfo=UTC), "operational")]
+    components = seed_components()
+    days = {c: uptime.component_window(CREATED, changes if c == "smtp-email" else [], NEW_YORK, now)
+            for c in components}
+    # WHEN the page renders
+    html = pages.index_page(SETTINGS, components.values(), [], [incident], uptime_days=days, now=now)
+    tree = lxml.html.fromstring(html)
+    # THEN every component has 90 marks, oldest first, each saying its day in words
+    bars = tree.xpath("//ol[@class='bars']")
+    assert len(bars) == 4 and bars[0].get("aria-label") == "SMTP Email: uptime, last 90 days"
+    marks = bars[0].xpath("li")
+    assert len(marks) == 90
+    assert [m.get("class") for m in marks[-2:]] == ["u-0", "u-100"]
+    yesterday = marks[-2].text_content()
+    # 100 - 15060 / 82800 * 100: the 23-hour day
+    assert yesterday == "Mar 8, 2026: 81.81 % uptime; incidents: Mail platform outage"
+    assert marks[-2].get("title") == yesterday
+    assert marks[-1].text_content() == "Mar 9, 2026: 100.00 % uptime; no incidents"
+    # AND under it the 90-day uptime
+    # (over the 68 days since CREATED, Jan 1: 100 - 15060 / (67 * 86400 + 82800) * 100)
+    assert tree.xpath("//p[@class='uptime-total']/strong")[0].text_content() == "99.74 % uptime"
+    assert [m.get("class") for m in marks].count("u-none") == 22
+    # AND a component younger than 90 days shows no data before its first day
+    young = {"smtp-email": uptime.component_window(datetime(2026, 3, 1, tzinfo=UTC), [], NEW_YORK, now)}
+    html = pages.index_page(SETTINGS, [components["smtp-email"]], [], [], uptime_days=young, now=now)
+    marks = lxml.html.fromstring(html).xpath("//ol[@class='bars']/li")
+    # (created Mar 1, 00:00 UTC: Feb 28, 19:00 in New York, its first day; no data Dec 10 to Feb 27)
+    assert [m.get("class") for m in marks].count("u-none") == 80
+    assert marks[0].text_content() == "Dec 10, 2025: no data"
+    # AND no script anywhere
+    assert "<script" not in html

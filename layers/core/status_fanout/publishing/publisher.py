@@ -197,8 +197,8 @@ def render(plan: RenderPlan, state: SiteState, settings: Settings, *, json: bool
         artifacts.update(_json_documents(plan, state, settings))
     # "/" shows components, incidents and maintenances: any change can move it.
     artifacts["index.html"] = Artifact(pages.index_page(
-        settings, components.values(), state.unresolved, state.recent_heads, state.open_maintenances).encode(),
-        HTML_TYPE)
+        settings, components.values(), state.unresolved, state.recent_heads, state.open_maintenances,
+        uptime_days=uptime_days(state, settings), now=state.now).encode(), HTML_TYPE)
     if plan.components or plan.component_ids:
         artifacts["subscribe"] = Artifact(pages.subscribe_page(settings, components.values()).encode(), HTML_TYPE)
     site = feeds.FeedSite.from_settings(settings)
@@ -214,6 +214,13 @@ def render(plan: RenderPlan, state: SiteState, settings: Settings, *, json: bool
         artifacts[ics_calendar.CALENDAR_KEY] = Artifact(
             ics_calendar.render(site, calendar_maintenances(state), components), ics_calendar.CALENDAR_TYPE)
     return artifacts
+
+
+def uptime_days(state: SiteState, settings: Settings) -> dict[str, list[uptime.Day]]:
+    """Each component's days in the uptime window (/uptime.json and the page's bars)."""
+    tz = feeds.zone(settings.page.time_zone)
+    return {c.id: uptime.component_window(parse_ts(c.created_at), state.status_changes.get(c.id, []), tz, state.now)
+            for c in state.components.values()}
 
 
 def calendar_maintenances(state: SiteState) -> list[IncidentWithUpdates]:
@@ -281,10 +288,10 @@ def _json_documents(plan: RenderPlan, state: SiteState, settings: Settings) -> d
         documents["api/v2/scheduled-maintenances/active.json"] = {
             "page": page, "scheduled_maintenances": maintenances(active)}
     if plan.uptime:
-        tz = feeds.zone(settings.page.time_zone)
+        days = uptime_days(state, settings)
         documents[UPTIME_KEY] = {"page": page, "components": [
-            uptime.component_json(c.id, c.name, parse_ts(c.created_at), state.status_changes.get(c.id, []), tz,
-                                  state.now) for c in components.values()]}
+            {"id": c.id, "name": c.name, "days": [d.as_json() for d in days[c.id]],
+             "uptime_90d": uptime.overall(days[c.id])} for c in components.values()]}
     return {key: Artifact(public_json.dumps(doc), JSON_TYPE) for key, doc in documents.items()}
 
 
@@ -359,8 +366,8 @@ class Publisher:
             # Only the maintenances that make the page feed's cut are read.
             state.feed_maintenances = [pair for head in newest([*heads, *maintenance_heads])
                                        if head.is_maintenance and (pair := load(head))]
-        if plan.uptime:
-            state.status_changes = self._status_changes(components, state.now)
+        # Every render: `/` shows each component's 90-day bar.
+        state.status_changes = self._status_changes(components, state.now)
         wanted = feed_components(plan, touched, components)
         incident_history = self._component_heads(wanted, heads, cursor, self.store.list_incidents)
         maintenance_history = self._component_heads(wanted, maintenance_heads, maintenance_cursor,

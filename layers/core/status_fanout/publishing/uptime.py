@@ -131,8 +131,8 @@ def window_start(tz: tzinfo, now: datetime, days: int = WINDOW_DAYS) -> datetime
     return day_start(now.astimezone(tz).date() - timedelta(days=days - 1), tz)
 
 
-def component_json(component_id: str, name: str, created_at: datetime, changes: Sequence[tuple[datetime, str]],
-                   tz: tzinfo, now: datetime) -> dict[str, object]:
-    """One component's entry of /uptime.json: its window's days, oldest first, and their uptime."""
-    days = window(changes, history_start(created_at, changes), tz, now)
-    return {"id": component_id, "name": name, "days": [d.as_json() for d in days], "uptime_90d": overall(days)}
+def component_window(created_at: datetime, changes: Sequence[tuple[datetime, str]], tz: tzinfo,
+                     now: datetime) -> list[Day]:
+    """A component's days in the window, its history starting at `history_start`."""
+    return window(changes, history_start(created_at, changes), tz, now)
+
