@@ -13,6 +13,10 @@ maintenance (an incident whose impact is "maintenance", in its own index
 partitions) renders like an incident, except that its documents are the
 scheduled-maintenance ones and the calendar, not the incident JSON.
 
+Every render also reads each component's status history in the uptime
+window (two queries a component, in parallel): `/` shows its 90-day bar, and
+`/uptime.json` renders on any incident, maintenance or component change.
+
 `Publisher.publish_all` renders every artifact from the table's current state,
 empty or not (`RenderPlan.everything`): the deploy-time custom resource
 (functions/public_artifacts) and the local stack's start call it, so the page
