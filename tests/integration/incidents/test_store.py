@@ -134,3 +134,38 @@ def test_render_plan_ignores_records_it_does_not_render() -> None:
     plan = RenderPlan.from_stream_records(records)
     assert plan.incident_ids == {"abc"} and plan.components
     assert not RenderPlan.from_stream_records(records[:1])
+
+
+def test_every_status_change_is_kept_with_its_time(service: StatusService) -> None:
+    from status_fanout.incidents.models import UpdateCorrect
+
+    store = service.store
+    # GIVEN 60 components (more changed by one update than fit in one transaction with their history)
+    names = [f"hist-{n:02d}" for n in range(60)]
+    for name in names:
+        service.put_component(name, ComponentPut(name=name))
+    # WHEN one live update takes them all down, a PATCH brings one back, and a backfill records the past
+    _, [update] = service.create_incident(IncidentCreate(
+        name="Wide", status="investigating", body="b", components=dict.fromkeys(names, "major_outage")))
+    service.patch_component("hist-00", ComponentPatch(status="operational"))
+    past = datetime(2024, 5, 1, 12, tzinfo=UTC)
+    _, [old] = service.create_incident(IncidentCreate(
+        name="Past", status="resolved", body="b", display_at=past, components={"hist-01": "partial_outage"}))
+    # THEN each component's history holds its creation, the update (all 60, the overflow too) and the patch
+    for name in names:
+        changes = store.component_history(name, "2000")
+        live = [c for c in changes if c.source != "backfill"]
+        assert [(c.source, c.status) for c in live[:2]] == [("put", "operational"), ("incident", "major_outage")]
+        assert live[1].ref == update.id and live[1].changed_at == update.display_at
+    assert [(c.source, c.status) for c in store.component_history("hist-00", "2000")][-1] == ("patch", "operational")
+    # AND the backfill sits at its display time, the live status untouched
+    backfilled = store.component_history("hist-01", "2000")[0]
+    assert (backfilled.changed_at, backfilled.status, backfilled.source) == (
+        "2024-05-01T12:00:00.000Z", "partial_outage", "backfill")
+    assert {c.id: c.status for c in service.list_components()}["hist-01"] == "major_outage"
+    assert store.status_before("hist-01", "2024-06-01") == backfilled
+    # AND a correction moving the backfill's display time moves its history item
+    service.correct_update(old.incident_id, old.id,
+                                      UpdateCorrect(display_at=past + timedelta(hours=1)))
+    moved = [c.changed_at for c in store.component_history("hist-01", "2000") if c.source == "backfill"]
+    assert moved == ["2024-05-01T13:00:00.000Z"]

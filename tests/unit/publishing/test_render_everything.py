@@ -27,7 +27,7 @@ EMPTY_PAGE = {
     "api/v2/summary.json", "api/v2/status.json", "api/v2/components.json",
     "api/v2/incidents.json", "api/v2/incidents/unresolved.json",
     "api/v2/scheduled-maintenances.json", "api/v2/scheduled-maintenances/upcoming.json",
-    "api/v2/scheduled-maintenances/active.json", "maintenances.ics",
+    "api/v2/scheduled-maintenances/active.json", "maintenances.ics", "uptime.json",
 }
 
 
@@ -128,6 +128,12 @@ class FakeStore:
 
     def list_components(self) -> list[Component]:
         return list(self.components.values())
+
+    def component_history(self, component_id: str, since: str) -> list[Any]:
+        return []
+
+    def status_before(self, component_id: str, at: str) -> Any:
+        return None
 
     def load_incident(self, incident_id: str) -> tuple[Incident, list[IncidentUpdate]] | None:
         return next(((i, u) for i, u in [*self.incidents, *self.maintenances] if i.id == incident_id), None)

@@ -68,7 +68,8 @@ class StatusService:
                 status=request.status, position=position,
                 created_at=existing.created_at if existing else now, updated_at=now,
             )
-            self.store.save_component(component, version, changed_by=None)
+            moved = existing is None or existing.status != component.status
+            self.store.save_component(component, version, changed_by=None, history_source="put" if moved else None)
             return component, existing is None
 
         return _with_retries(write)
@@ -83,7 +84,7 @@ class StatusService:
                 return existing
             now = format_ts(truncate_ms(self.clock()))
             component = existing.model_copy(update={"status": request.status, "updated_at": now})
-            self.store.save_component(component, version, changed_by="patch")
+            self.store.save_component(component, version, changed_by="patch", history_source="patch")
             return component
 
         return _with_retries(write)
@@ -151,7 +152,9 @@ class StatusService:
             changed, corrected = lifecycle.correct_update(
                 incident, updates, update_id, body=request.body, display_at=request.display_at, now=self.clock()
             )
-            self.store.save_incident_change(changed, incident.version, changed_update=corrected)
+            original = next(u for u in updates if u.id == update_id)
+            self.store.save_incident_change(changed, incident.version, changed_update=corrected,
+                                            corrected_from=original)
             rest = [corrected if u.id == update_id else u for u in updates]
             return changed.model_copy(update={"version": incident.version + 1}), rest
 

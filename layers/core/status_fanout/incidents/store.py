@@ -4,10 +4,12 @@ single table (docs/data-model.md, "Incidents and components")."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from status_fanout.dynamo import Store, decode_cursor, encode_cursor, from_item, to_item
 from status_fanout.incidents.models import Component, Incident, IncidentUpdate
+from status_fanout.observability import logger
 
 COMPONENTS_PK = "COMP"
 INCIDENTS_GSI1PK = "INCIDENTS"
@@ -17,6 +19,10 @@ OPEN_GSI2PK = "OPEN"
 MAINTENANCES_GSI1PK = "MAINTENANCES"
 OPEN_MAINTENANCES_GSI2PK = "MAINTENANCE_OPEN"
 HEAD_SK = "#HEAD"
+# A component's status history: one item per change (docs/data-model.md, "Component status history").
+HISTORY_PREFIX = "CSH#"
+# DynamoDB's ceiling on the writes of one transaction.
+TRANSACTION_LIMIT = 100
 
 
 def incident_pk(incident_id: str) -> str:
@@ -29,6 +35,32 @@ def update_sk(seq: int) -> str:
 
 def component_sk(component_id: str) -> str:
     return f"COMP#{component_id}"
+
+
+def history_pk(component_id: str) -> str:
+    return f"{HISTORY_PREFIX}{component_id}"
+
+
+def history_sk(changed_at: str, ref: str) -> str:
+    return f"{changed_at}#{ref}"
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One change of a component's status: when, to what, and what made it
+    (`source`: incident, maintenance, backfill, patch or put; `ref`: the
+    update's id, or the source again for a patch or put)."""
+
+    component_id: str
+    changed_at: str
+    status: str
+    source: str
+    ref: str
+
+    @classmethod
+    def from_item(cls, raw: dict[str, Any]) -> StatusChange:
+        data = from_item(raw)
+        return cls(data["component_id"], data["changed_at"], data["status"], data["source"], data["ref"])
 
 
 class IncidentStore(Store):
@@ -65,9 +97,88 @@ class IncidentStore(Store):
             put["ExpressionAttributeValues"] = {":v": {"N": str(version)}}
         return {"Put": put}
 
-    def save_component(self, component: Component, version: int, changed_by: str | None) -> None:
-        """Write one component, failing with VersionConflict if it moved on."""
-        self.transact([self._component_put(component, version, changed_by)])
+    def save_component(self, component: Component, version: int, changed_by: str | None,
+                       history_source: str | None = None) -> None:
+        """Write one component, failing with VersionConflict if it moved on;
+        with `history_source` (its status changed) its history item in the same transaction."""
+        items = [self._component_put(component, version, changed_by)]
+        if history_source is not None:
+            items.append(self._history_put(StatusChange(component.id, component.updated_at, component.status,
+                                                        history_source, history_source)))
+        self.transact(items)
+
+    # --- component status history ------------------------------------------
+
+    def _history_put(self, change: StatusChange) -> dict[str, Any]:
+        # Unconditional: the key is deterministic, so writing it again writes the same item.
+        item = to_item({"pk": history_pk(change.component_id), "sk": history_sk(change.changed_at, change.ref),
+                        "type": "status_change", "component_id": change.component_id,
+                        "changed_at": change.changed_at, "status": change.status, "source": change.source,
+                        "ref": change.ref})
+        return {"Put": {"TableName": self.table_name, "Item": item}}
+
+    def _history_delete(self, component_id: str, changed_at: str, ref: str) -> dict[str, Any]:
+        key = to_item({"pk": history_pk(component_id), "sk": history_sk(changed_at, ref)})
+        return {"Delete": {"TableName": self.table_name, "Key": key}}
+
+    def _update_history(self, incident: Incident, update: IncidentUpdate,
+                        components: Iterable[tuple[Component, int]]) -> list[dict[str, Any]]:
+        """The history items an update adds: a backfilled one records every
+        component it names at its display time (the live status stays); a live
+        one records the components it changed."""
+        if update.backfilled:
+            return [self._history_put(StatusChange(a.code, update.display_at, a.new_status, "backfill", update.id))
+                    for a in update.affected_components or []]
+        source = "maintenance" if incident.is_maintenance else "incident"
+        return [self._history_put(StatusChange(c.id, update.display_at, c.status, source, update.id))
+                for c, _ in components]
+
+    def _moved_history(self, incident: Incident, before: IncidentUpdate,
+                       after: IncidentUpdate) -> list[dict[str, Any]]:
+        """A correction that moves an update's display time moves its history items with it."""
+        if before.display_at == after.display_at:
+            return []
+        source = "backfill" if after.backfilled else "maintenance" if incident.is_maintenance else "incident"
+        ops = [self._history_delete(a.code, before.display_at, before.id) for a in before.affected_components or []]
+        ops += [self._history_put(StatusChange(a.code, after.display_at, a.new_status, source, after.id))
+                for a in after.affected_components or []]
+        return ops
+
+    def _transact_with_history(self, items: list[dict[str, Any]], history: list[dict[str, Any]]) -> None:
+        """The change and its history in one transaction when they fit in
+        TRANSACTION_LIMIT writes (always, but for a live update changing more
+        than 49 components); the rest right after it, idempotent by their keys."""
+        room = TRANSACTION_LIMIT - len(items)
+        self.transact([*items, *history[:room]])
+        overflow = history[room:]
+        if not overflow:
+            return
+        puts = [op["Put"]["Item"] for op in overflow if "Put" in op]
+        unwritten = [item for start in range(0, len(puts), 25) for item in self.put_all(puts[start:start + 25])]
+        for op in overflow:
+            if "Delete" in op:
+                self.call("delete_item", Key=op["Delete"]["Key"])
+        if unwritten:
+            # The change stands (failing now would make the client's retry post it twice); its
+            # update item still holds what these items say (docs/data-model.md).
+            logger.error("status history not written", extra={"keys": [(i["pk"]["S"], i["sk"]["S"])
+                                                                        for i in unwritten]})
+
+    def component_history(self, component_id: str, since: str) -> list[StatusChange]:
+        """The component's status changes at or after `since`, oldest first: one Query."""
+        items = self.query_all(
+            KeyConditionExpression="pk = :pk AND sk >= :since",
+            ExpressionAttributeValues={":pk": {"S": history_pk(component_id)}, ":since": {"S": since}},
+        )
+        return [StatusChange.from_item(raw) for raw in items]
+
+    def status_before(self, component_id: str, at: str) -> StatusChange | None:
+        """The last change before `at` (the status a window starts with): one Query, one item."""
+        page = self.call("query", KeyConditionExpression="pk = :pk AND sk < :at",
+                         ExpressionAttributeValues={":pk": {"S": history_pk(component_id)}, ":at": {"S": at}},
+                         ScanIndexForward=False, Limit=1)
+        items = page.get("Items", [])
+        return StatusChange.from_item(items[0]) if items else None
 
     # --- incidents ---------------------------------------------------------
 
@@ -125,9 +236,12 @@ class IncidentStore(Store):
         new_update: IncidentUpdate | None = None,
         changed_update: IncidentUpdate | None = None,
         components: Iterable[tuple[Component, int]] = (),
+        corrected_from: IncidentUpdate | None = None,
     ) -> None:
         """Write the incident head and what changed with it in one transaction,
-        conditional on the head's version so concurrent posts cannot lose one."""
+        conditional on the head's version so concurrent posts cannot lose one;
+        the components' history with it (`corrected_from`: `changed_update` as it was)."""
+        components = list(components)
         items = [self._incident_put(incident, previous_version)]
         if new_update is not None:
             items.append(self._update_put(new_update, new=True))
@@ -135,7 +249,10 @@ class IncidentStore(Store):
             items.append(self._update_put(changed_update, new=False))
         changed_by = f"incident:{incident.id}:{new_update.id}" if new_update else None
         items.extend(self._component_put(c, v, changed_by) for c, v in components)
-        self.transact(items)
+        history = self._update_history(incident, new_update, components) if new_update is not None else []
+        if changed_update is not None and corrected_from is not None:
+            history += self._moved_history(incident, corrected_from, changed_update)
+        self._transact_with_history(items, history)
 
     def list_incidents(self, limit: int, cursor: str | None = None) -> tuple[list[Incident], str | None]:
         """Newest first (by start time), one page."""

@@ -14,7 +14,7 @@ import base64
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from status_fanout.incidents.lifecycle import STATUS_LABELS
 from status_fanout.incidents.models import Component, Incident, IncidentUpdate
-from status_fanout.publishing import feeds
+from status_fanout.publishing import feeds, uptime
 from status_fanout.publishing.presentation import (
     COMPONENT_STATUS_LABELS,
     IMPACT_LABELS,
@@ -34,6 +34,7 @@ from status_fanout.publishing.presentation import (
 )
 from status_fanout.publishing.public_json import is_active, soonest_first, status_object
 from status_fanout.settings import Settings
+from status_fanout.timefmt import parse_ts
 
 HTML_TYPE = "text/html; charset=utf-8"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -130,6 +131,65 @@ class OpenMaintenance:
     affected: list[str]
 
 
+@dataclass(frozen=True)
+class UptimeMark:
+    """One day of a component's 90-day bar: its colour class and its text alternative."""
+
+    css: str
+    text: str
+
+
+@dataclass(frozen=True)
+class UptimeBar:
+    marks: list[UptimeMark]
+    total: str  # the 90-day uptime, "99.95 %"
+
+
+def uptime_class(day: uptime.Day | None) -> str:
+    """A day's colour: no data (before the history starts), all up, or by how much was lost."""
+    if day is None:
+        return "u-none"
+    value = day.uptime
+    return "u-100" if value >= 100 else "u-99" if value >= 99 else "u-95" if value >= 95 else "u-0"
+
+
+def percent(value: float) -> str:
+    return f"{value:.2f} %"
+
+
+def incident_spans(incidents: Iterable[Incident], component_id: str,
+                   now: datetime) -> list[tuple[datetime, datetime, str]]:
+    """(start, end, name) of each incident touching a component (open ones end now)."""
+    return [(parse_ts(i.started_at), parse_ts(i.resolved_at) if i.resolved_at else now, i.name)
+            for i in incidents if component_id in i.component_ids and not i.is_maintenance]
+
+
+def day_incidents(spans: Iterable[tuple[datetime, datetime, str]], day: date, tz: tzinfo) -> list[str]:
+    """The names of the incidents open on a page-zone day."""
+    begin, end = uptime.day_start(day, tz), uptime.day_start(day + timedelta(days=1), tz)
+    return [name for started, ended, name in spans if started < end and ended >= begin]
+
+
+def uptime_bar(component_id: str, days: Sequence[uptime.Day], incidents: Sequence[Incident], tz: tzinfo,
+               now: datetime) -> UptimeBar:
+    """The 90 marks of a component's bar, oldest first (days before its history: no data)."""
+    by_date = {d.date: d for d in days}
+    today = now.astimezone(tz).date()
+    spans = incident_spans(incidents, component_id, now)
+    marks = []
+    for back in range(uptime.WINDOW_DAYS - 1, -1, -1):
+        day = today - timedelta(days=back)
+        label = f"{day:%b} {day.day}, {day.year}"
+        found = by_date.get(day)
+        if found is None:
+            marks.append(UptimeMark("u-none", f"{label}: no data"))
+            continue
+        names = day_incidents(spans, day, tz)
+        said = "; incidents: " + ", ".join(names) if names else "; no incidents"
+        marks.append(UptimeMark(uptime_class(found), f"{label}: {percent(found.uptime)} uptime{said}"))
+    return UptimeBar(marks, percent(uptime.overall(days)))
+
+
 def maintenance_state(maintenance: Incident) -> str:
     """What a maintenance's page says it is: its status label, or "Cancelled"
     (the JSON says `completed`: Statuspage has no cancelled status)."""
@@ -144,11 +204,18 @@ def index_page(
     unresolved: Sequence[tuple[Incident, list[IncidentUpdate]]],
     recent: Sequence[Incident],
     maintenances: Sequence[tuple[Incident, list[IncidentUpdate]]] = (),
+    uptime_days: Mapping[str, Sequence[uptime.Day]] | None = None,
+    now: datetime | None = None,
 ) -> str:
     """`/`: overall status, open incidents with their updates, scheduled maintenance
     (those under way first, then the upcoming ones, soonest first), components
-    by group, recent history."""
+    by group (with `uptime_days`, each with its 90-day bar), recent history."""
     components = list(components)
+    bars: dict[str, UptimeBar] = {}
+    if uptime_days is not None and now is not None:
+        tz = feeds.zone(settings.page.time_zone)
+        incidents = [*(i for i, _ in unresolved), *recent]
+        bars = {c.id: uptime_bar(c.id, uptime_days.get(c.id, []), incidents, tz, now) for c in components}
     by_id = {c.id: c for c in components}
     shown = [OpenMaintenance(m, [ln for ln in feeds.history(m, u) if ln.update_id], is_active(m),
                              affected_names(m, u, by_id)) for m, u in soonest_first(maintenances)]
@@ -159,6 +226,7 @@ def index_page(
         unresolved=[OpenIncident(i, [ln for ln in feeds.history(i, u) if ln.update_id]) for i, u in unresolved],
         maintenances=sorted(shown, key=lambda item: not item.active),
         recent=list(recent)[:RECENT_ON_PAGE],
+        bars=bars,
     )
 
 

@@ -13,6 +13,10 @@ maintenance (an incident whose impact is "maintenance", in its own index
 partitions) renders like an incident, except that its documents are the
 scheduled-maintenance ones and the calendar, not the incident JSON.
 
+Every render also reads each component's status history in the uptime
+window (two queries a component, in parallel): `/` shows its 90-day bar, and
+`/uptime.json` renders on any incident, maintenance or component change.
+
 `Publisher.publish_all` renders every artifact from the table's current state,
 empty or not (`RenderPlan.everything`): the deploy-time custom resource
 (functions/public_artifacts) and the local stack's start call it, so the page
@@ -26,6 +30,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -33,10 +38,11 @@ from botocore.exceptions import ClientError
 from status_fanout.clients import aws_client
 from status_fanout.incidents.models import MAINTENANCE, Component, Incident
 from status_fanout.incidents.store import COMPONENTS_PK, IncidentStore
-from status_fanout.publishing import badges, feeds, ics_calendar, pages, public_json
+from status_fanout.publishing import badges, feeds, ics_calendar, pages, public_json, uptime
 from status_fanout.publishing.feeds import IncidentWithUpdates
 from status_fanout.publishing.pages import HTML_TYPE
 from status_fanout.settings import Settings
+from status_fanout.timefmt import format_ts, parse_ts, utcnow
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -56,6 +62,7 @@ JSON_TYPE = "application/json; charset=utf-8"
 # long enough that a burst of readers costs one origin fetch per edge. The same
 # for JSON, feeds and HTML: all of them change on the same writes.
 CACHE_CONTROL = "public, max-age=30, stale-while-revalidate=30"
+UPTIME_KEY = "uptime.json"
 
 
 @dataclass
@@ -114,6 +121,12 @@ class RenderPlan:
         return self.everything or bool(self.incident_ids)
 
     @property
+    def uptime(self) -> bool:
+        """Whether /uptime.json renders: on any change that can move a
+        component's status history (written with the change, docs/data-model.md)."""
+        return self.everything or self.components or bool(self.incident_ids)
+
+    @property
     def maintenance_lists(self) -> bool:
         """Whether the scheduled-maintenance documents and the calendar render."""
         return self.everything or self.maintenances
@@ -157,6 +170,10 @@ class SiteState:
     maintenances: list[IncidentWithUpdates] = field(default_factory=list)
     # The maintenances among the page feed's newest FEED_ENTRIES entries.
     feed_maintenances: list[IncidentWithUpdates] = field(default_factory=list)
+    # component id -> its status changes in the uptime window (and the one before it): /uptime.json.
+    status_changes: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
+    # When the state was read: the uptime window ends today.
+    now: datetime = field(default_factory=utcnow)
 
 
 @dataclass(frozen=True)
@@ -190,8 +207,8 @@ def render(plan: RenderPlan, state: SiteState, settings: Settings, *, json: bool
         artifacts.update(_badge_artifacts(plan, state, settings))
     # "/" shows components, incidents and maintenances: any change can move it.
     artifacts["index.html"] = Artifact(pages.index_page(
-        settings, components.values(), state.unresolved, state.recent_heads, state.open_maintenances).encode(),
-        HTML_TYPE)
+        settings, components.values(), state.unresolved, state.recent_heads, state.open_maintenances,
+        uptime_days=uptime_days(state, settings), now=state.now).encode(), HTML_TYPE)
     if plan.components or plan.component_ids:
         artifacts["subscribe"] = Artifact(pages.subscribe_page(settings, components.values()).encode(), HTML_TYPE)
     site = feeds.FeedSite.from_settings(settings)
@@ -207,6 +224,13 @@ def render(plan: RenderPlan, state: SiteState, settings: Settings, *, json: bool
         artifacts[ics_calendar.CALENDAR_KEY] = Artifact(
             ics_calendar.render(site, calendar_maintenances(state), components), ics_calendar.CALENDAR_TYPE)
     return artifacts
+
+
+def uptime_days(state: SiteState, settings: Settings) -> dict[str, list[uptime.Day]]:
+    """Each component's days in the uptime window (/uptime.json and the page's bars)."""
+    tz = feeds.zone(settings.page.time_zone)
+    return {c.id: uptime.component_window(parse_ts(c.created_at), state.status_changes.get(c.id, []), tz, state.now)
+            for c in state.components.values()}
 
 
 def calendar_maintenances(state: SiteState) -> list[IncidentWithUpdates]:
@@ -286,6 +310,11 @@ def _json_documents(plan: RenderPlan, state: SiteState, settings: Settings) -> d
             "page": page, "scheduled_maintenances": maintenances(upcoming)}
         documents["api/v2/scheduled-maintenances/active.json"] = {
             "page": page, "scheduled_maintenances": maintenances(active)}
+    if plan.uptime:
+        days = uptime_days(state, settings)
+        documents[UPTIME_KEY] = {"page": page, "components": [
+            {"id": c.id, "name": c.name, "days": [d.as_json() for d in days[c.id]],
+             "uptime_90d": uptime.overall(days[c.id])} for c in components.values()]}
     return {key: Artifact(public_json.dumps(doc), JSON_TYPE) for key, doc in documents.items()}
 
 
@@ -360,6 +389,8 @@ class Publisher:
             # Only the maintenances that make the page feed's cut are read.
             state.feed_maintenances = [pair for head in newest([*heads, *maintenance_heads])
                                        if head.is_maintenance and (pair := load(head))]
+        # Every render: `/` shows each component's 90-day bar.
+        state.status_changes = self._status_changes(components, state.now)
         wanted = feed_components(plan, touched, components)
         incident_history = self._component_heads(wanted, heads, cursor, self.store.list_incidents)
         maintenance_history = self._component_heads(wanted, maintenance_heads, maintenance_cursor,
@@ -369,6 +400,20 @@ class Publisher:
             history = newest([*incident_history[component_id], *maintenance_history[component_id]])
             state.component_history[component_id] = [pair for head in history if (pair := load(head))]
         return state
+
+    def _status_changes(self, components: Mapping[str, Component],
+                        now: datetime) -> dict[str, list[tuple[datetime, str]]]:
+        """Each component's status changes in the uptime window, with the one
+        before it (the status the window starts with): two queries each, in parallel."""
+        since = format_ts(uptime.window_start(feeds.zone(self.settings.page.time_zone), now))
+
+        def read(component_id: str) -> list[tuple[datetime, str]]:
+            before = self.store.status_before(component_id, since)
+            changes = [*([before] if before else []), *self.store.component_history(component_id, since)]
+            return [(parse_ts(c.changed_at), c.status) for c in changes]
+
+        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+            return dict(zip(components, pool.map(read, components), strict=True))
 
     def _component_heads(self, wanted: set[str], heads: list[Incident], cursor: str | None,
                          lister: Callable[[int, str | None], tuple[list[Incident], str | None]],

@@ -1,0 +1,138 @@
+"""Daily uptime of a component, as Statuspage computes it (docs/contract.md §11). Pure.
+
+A day's uptime is 100 - (major-outage seconds + 0.3 * partial-outage seconds)
+/ seconds of that day * 100. Days are the page zone's calendar days with their
+real length (a DST day has 23 or 25 hours). Degraded performance and
+maintenance count as up.
+
+History starts on the component's creation day, and that day counts whole (as
+Statuspage counts from a component's `start_date`: a day, not an instant): the
+hours before the creation time are up. Days before it are absent. The day that
+holds `now` counts whole too: the outage so far over the whole day's length, so
+today's figure only ever falls as the day goes on, never jumps from a short
+denominator.
+
+The status before the first change is "operational" (a component is created
+operational unless its first change says otherwise, and its creation is a change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+MAJOR = "major_outage"
+PARTIAL = "partial_outage"
+# What a second of partial outage costs, against a second of major outage.
+PARTIAL_WEIGHT = 0.3
+# Figures are rounded to this many decimals, as Statuspage shows them ("99.95 %").
+DECIMALS = 2
+WINDOW_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Day:
+    date: date
+    seconds: int  # the day's real length in the page zone
+    major_outage_seconds: int
+    partial_outage_seconds: int
+
+    @property
+    def uptime(self) -> float:
+        return percentage(self.major_outage_seconds, self.partial_outage_seconds, self.seconds)
+
+    def as_json(self) -> dict[str, object]:
+        return {"date": self.date.isoformat(), "uptime": self.uptime,
+                "major_outage_seconds": self.major_outage_seconds,
+                "partial_outage_seconds": self.partial_outage_seconds}
+
+
+def percentage(major: float, partial: float, seconds: float) -> float:
+    if seconds <= 0:
+        return 100.0
+    return round(100 - (major + PARTIAL_WEIGHT * partial) / seconds * 100, DECIMALS)
+
+
+def day_start(day: date, tz: tzinfo) -> datetime:
+    """Local midnight of a day, as a UTC instant (fold 0: the first midnight).
+    Everything here is compared in UTC: aware datetimes sharing one ZoneInfo
+    compare and subtract as wall times, wrong across a DST change."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds()
+
+
+def daily(changes: Iterable[tuple[datetime, str]], created_at: datetime, tz: tzinfo, now: datetime,
+          first_day: date | None = None) -> list[Day]:
+    """Per page-zone day from the creation day (or `first_day`, if later) to the
+    day of `now`: the seconds of major and partial outage. `changes` are
+    (when, new status), in any order; those after `now` are ignored."""
+    now = now.astimezone(UTC)
+    ordered = sorted((when.astimezone(UTC), status) for when, status in changes if when <= now)
+    start_day = created_at.astimezone(tz).date()
+    if first_day is not None and first_day > start_day:
+        start_day = first_day
+    last_day = now.astimezone(tz).date()
+    if start_day > last_day:
+        return []
+    # The intervals (start, end, status) up to now.
+    intervals: list[tuple[datetime, datetime, str]] = []
+    status = "operational"
+    since = day_start(start_day, tz)
+    for when, new_status in ordered:
+        if when > since:
+            intervals.append((since, when, status))
+            since = when
+        status = new_status
+    intervals.append((since, now, status))
+    days: list[Day] = []
+    day = start_day
+    index = 0
+    while day <= last_day:
+        begin, end = day_start(day, tz), day_start(day + timedelta(days=1), tz)
+        outage = {MAJOR: 0.0, PARTIAL: 0.0}
+        while index < len(intervals) and intervals[index][1] <= begin:
+            index += 1
+        scan = index
+        while scan < len(intervals) and intervals[scan][0] < end:
+            lo, hi, what = intervals[scan]
+            if what in outage:
+                outage[what] += max(0.0, _seconds(max(lo, begin), min(hi, end)))
+            scan += 1
+        days.append(Day(day, round(_seconds(begin, end)), round(outage[MAJOR]), round(outage[PARTIAL])))
+        day += timedelta(days=1)
+    return days
+
+
+def window(changes: Iterable[tuple[datetime, str]], created_at: datetime, tz: tzinfo, now: datetime,
+           days: int = WINDOW_DAYS) -> list[Day]:
+    """The last `days` page-zone days ending today (fewer for a younger component)."""
+    first = now.astimezone(tz).date() - timedelta(days=days - 1)
+    return daily(changes, created_at, tz, now, first_day=first)
+
+
+def overall(days: Sequence[Day]) -> float:
+    """The uptime over the days present, weighted by their lengths (100 when none)."""
+    return percentage(sum(d.major_outage_seconds for d in days), sum(d.partial_outage_seconds for d in days),
+                      sum(d.seconds for d in days))
+
+
+def history_start(created_at: datetime, changes: Iterable[tuple[datetime, str]]) -> datetime:
+    """Where a component's uptime history starts: its creation, or its first
+    recorded change if earlier (a backfill reaching back before it was created)."""
+    return min([created_at, *(when for when, _ in changes)])
+
+
+def window_start(tz: tzinfo, now: datetime, days: int = WINDOW_DAYS) -> datetime:
+    """The first instant of the window: local midnight `days - 1` days before today."""
+    return day_start(now.astimezone(tz).date() - timedelta(days=days - 1), tz)
+
+
+def component_window(created_at: datetime, changes: Sequence[tuple[datetime, str]], tz: tzinfo,
+                     now: datetime) -> list[Day]:
+    """A component's days in the window, its history starting at `history_start`."""
+    return window(changes, history_start(created_at, changes), tz, now)
+
