@@ -118,38 +118,30 @@ BAR_LAYOUT = """() => [...document.querySelectorAll('ol.bars')].map(bar => {
 })"""
 
 
-def test_the_status_page_shows_ninety_day_bars_readable_at_phone_width(stack: Any) -> None:
-    from tests.e2e.test_pages_browser import CHROMIUM, CHROMIUM_ARGS, PHONE
+def test_the_status_page_shows_ninety_day_bars_readable_at_phone_width(stack: Any, browser: Any) -> None:
+    from tests.e2e.test_pages_browser import PHONE
 
-    if not CHROMIUM.exists():
-        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
     today = datetime.now(NEW_YORK).date()
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_context(java_script_enabled=False, viewport=PHONE).new_page()
-            # WHEN a reader opens the status page on a phone, after the outage above
-            page.goto(stack.api_url + "/")
-            # THEN each component has a bar of 90 marks, all inside the 390 px page, none vanishing
-            layout = page.evaluate(BAR_LAYOUT)
-            assert layout and all(bar["marks"] == 90 and bar["inside"] and bar["narrowest"] >= 2
-                                  for bar in layout), layout
-            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-            # AND today's mark of the component that was down says so in words, with the incident
-            bar = page.get_by_role("list", name="Uptime API: uptime, last 90 days")
-            last = bar.locator("li").last
-            text = last.text_content() or ""
-            label = f"{today:%b} {today.day}, {today.year}: "
-            assert text.startswith(label) and text.endswith("uptime; incidents: API down"), text
-            assert last.get_attribute("class") in ("u-99", "u-100")  # a few seconds down
-            # AND the days before it existed say there is no data
-            assert (bar.locator("li").first.text_content() or "").endswith(": no data")
-            # AND under each bar its 90-day uptime
-            totals = page.locator(".uptime-total strong").all_inner_texts()
-            assert len(totals) == len(layout) and all(t.endswith(" % uptime") for t in totals), totals
-            # AND the seed's 2018 outage is outside the window: its components are all up
-            smtp = page.get_by_role("list", name="SMTP Email: uptime, last 90 days")
-            assert {li.get_attribute("class") for li in smtp.locator("li").all()} == {"u-100"}
-        finally:
-            browser.close()
+    page = browser.new_context(java_script_enabled=False, viewport=PHONE).new_page()
+    # WHEN a reader opens the status page on a phone, after the outage above
+    page.goto(stack.api_url + "/")
+    # THEN each component has a bar of 90 marks, all inside the 390 px page, none vanishing
+    layout = page.evaluate(BAR_LAYOUT)
+    assert layout and all(bar["marks"] == 90 and bar["inside"] and bar["narrowest"] >= 2
+                          for bar in layout), layout
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # AND today's mark of the component that was down says so in words, with the incident
+    bar = page.get_by_role("list", name="Uptime API: uptime, last 90 days")
+    last = bar.locator("li").last
+    text = last.text_content() or ""
+    label = f"{today:%b} {today.day}, {today.year}: "
+    assert text.startswith(label) and text.endswith("uptime; incidents: API down"), text
+    assert last.get_attribute("class") in ("u-99", "u-100")  # a few seconds down
+    # AND the days before it existed say there is no data
+    assert (bar.locator("li").first.text_content() or "").endswith(": no data")
+    # AND under each bar its 90-day uptime
+    totals = page.locator(".uptime-total strong").all_inner_texts()
+    assert len(totals) == len(layout) and all(t.endswith(" % uptime") for t in totals), totals
+    # AND the seed's 2018 outage is outside the window: its components are all up
+    smtp = page.get_by_role("list", name="SMTP Email: uptime, last 90 days")
+    assert {li.get_attribute("class") for li in smtp.locator("li").all()} == {"u-100"}

@@ -157,3 +157,21 @@ def test_the_status_page_shows_each_component_s_ninety_day_bar_with_words_for_ev
     assert marks[0].text_content() == "Dec 10, 2025: no data"
     # AND no script anywhere
     assert "<script" not in html
+
+
+def test_an_open_incident_is_named_once_in_a_day_s_words() -> None:
+    from status_fanout.publishing import pages
+    from tests.unit.publishing.test_feeds import SETTINGS, seed_components, seed_incident
+
+    # GIVEN the seed incident open today, so it is both unresolved and in the recent history
+    incident, updates = seed_incident()
+    now = datetime(2026, 3, 9, 16, tzinfo=UTC)
+    incident = incident.model_copy(update={"started_at": "2026-03-09T14:00:00.000Z", "resolved_at": None})
+    components = seed_components()
+    days = {c: uptime.component_window(CREATED, [], NEW_YORK, now) for c in components}
+    # WHEN the page renders
+    html = pages.index_page(SETTINGS, components.values(), [(incident, updates)], [incident], uptime_days=days,
+                            now=now)
+    # THEN today's words name it once
+    assert "; incidents: Mail platform outage</span>" in html
+    assert "Mail platform outage, Mail platform outage" not in html

@@ -214,7 +214,8 @@ def index_page(
     bars: dict[str, UptimeBar] = {}
     if uptime_days is not None and now is not None:
         tz = feeds.zone(settings.page.time_zone)
-        incidents = [*(i for i, _ in unresolved), *recent]
+        # An open incident is in both lists (recent history holds it too): once per bar.
+        incidents = list({i.id: i for i in [*(i for i, _ in unresolved), *recent]}.values())
         bars = {c.id: uptime_bar(c.id, uptime_days.get(c.id, []), incidents, tz, now) for c in components}
     by_id = {c.id: c for c in components}
     shown = [OpenMaintenance(m, [ln for ln in feeds.history(m, u) if ln.update_id], is_active(m),
