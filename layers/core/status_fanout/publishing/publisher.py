@@ -102,7 +102,7 @@ class RenderPlan:
         incidents and maintenances and these components (all of them, or none)."""
         component_ids = set(component_ids)
         return cls(incident_ids=set(incident_ids), components=True, component_ids=component_ids,
-                   changed_component_ids=set(component_ids), maintenances=True, everything=True)
+                   changed_component_ids=set(component_ids), maintenances=True, everything=True, dated=True)
 
     @classmethod
     def from_stream_records(cls, records: Iterable[Mapping[str, Any]]) -> RenderPlan:
