@@ -537,6 +537,9 @@ class ResourceFactory:
             # Real groups, so the API's schedules land in them and the local
             # stack's scheduler poller fires them (pollers.SchedulerPoller).
             "AWS::Scheduler::ScheduleGroup": self._schedule_group,
+            # The template's own schedules (the daily render), in their group,
+            # where its poller fires them like the API's.
+            "AWS::Scheduler::Schedule": self._schedule,
             "AWS::IAM::Role": self._role,
         }
 
@@ -632,6 +635,24 @@ class ResourceFactory:
         name = props.get("Name") or physical_name(logical_id, "AWS::Scheduler::ScheduleGroup")
         arn = self.emulator.client("scheduler").create_schedule_group(Name=name)["ScheduleGroupArn"]
         return PhysicalResource(logical_id, "AWS::Scheduler::ScheduleGroup", name, {"Arn": arn})
+
+    def _schedule(self, logical_id: str, props: Mapping[str, Any]) -> PhysicalResource:
+        """The schedule as written (expression, zone, window, target with its Input and retries)."""
+        name = props.get("Name") or physical_name(logical_id, "AWS::Scheduler::Schedule")
+        target = dict(props["Target"])
+        if isinstance(target.get("Input"), Mapping):
+            target["Input"] = json.dumps(target["Input"])
+        if "RetryPolicy" in target:
+            target["RetryPolicy"] = {k: int(v) for k, v in target["RetryPolicy"].items()}
+        window = dict(props.get("FlexibleTimeWindow") or {"Mode": "OFF"})
+        if "MaximumWindowInMinutes" in window:
+            window["MaximumWindowInMinutes"] = int(window["MaximumWindowInMinutes"])
+        optional = {key: props[key] for key in ("ScheduleExpressionTimezone", "Description", "State",
+                                                "StartDate", "EndDate", "KmsKeyArn") if props.get(key)}
+        arn = self.emulator.client("scheduler").create_schedule(
+            Name=name, GroupName=props.get("GroupName") or "default", ScheduleExpression=props["ScheduleExpression"],
+            FlexibleTimeWindow=window, Target=target, **optional)["ScheduleArn"]
+        return PhysicalResource(logical_id, "AWS::Scheduler::Schedule", name, {"Arn": arn})
 
     def _role(self, logical_id: str, props: Mapping[str, Any]) -> PhysicalResource:
         """The role and its inline policies, as written; nothing locally checks them."""

@@ -1,11 +1,20 @@
 """EventBridge Scheduler, locally: moto stores schedules and never fires them,
-so the local stack fires the one-time schedules of each schedule group the
-template creates, as Scheduler would, through the same runtime the other
-event sources (pollers.py) invoke. The handler cannot tell the difference.
+so the local stack fires the one-time and daily schedules of each schedule
+group the template creates, as Scheduler would, through the same runtime the
+other event sources (pollers.py) invoke. The handler cannot tell the difference.
 
 What is emulated, per schedule in the group:
 - `at(yyyy-mm-ddThh:mm:ss)` in `ScheduleExpressionTimezone` (UTC if unset),
-  fired once it is due; `rate()` and `cron()` schedules are never fired here.
+  fired once it is due.
+- The daily `cron(<minute> <hour> * * ? *)`, and no other cron form, fired
+  at each next time in `ScheduleExpressionTimezone`, as Scheduler fires it
+  across a DST change: a time the spring change skips is not fired that day,
+  a time the autumn change repeats fires once, the first time (next_daily).
+  The next time is counted from when the poller read the schedule (a stack
+  started at 00:06 fires a 00:05 schedule tomorrow), and a recurring
+  schedule is never deleted. `StartDate` and `EndDate` are ignored.
+- `rate()` and every other `cron()` form are never fired here: the poller
+  logs a warning once per schedule (and again if it changes).
 - `State` DISABLED is not fired; `FlexibleTimeWindow` is ignored (fired at
   the start of the window, the earliest Scheduler may).
 - The target is a function of the template (its ARN as the local runtime
@@ -38,7 +47,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import time as time_of_day
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -63,6 +73,8 @@ RETRY_SECONDS = 0.2
 MAX_FIRINGS = 4
 
 _AT = re.compile(r"^\s*at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)\s*$")
+# The one cron form fired locally: every day at one minute of one hour.
+_DAILY = re.compile(r"^\s*cron\(\s*(\d{1,2})\s+(\d{1,2})\s+\*\s+\*\s+\?\s+\*\s*\)\s*$")
 
 ClientFactory = Callable[[str], Any]
 _NEVER = object()
@@ -78,14 +90,46 @@ class Activity(Protocol):
     def wait(self, seen: int, timeout: float) -> None: ...
 
 
+def _zone(timezone: str | None) -> tzinfo:
+    return UTC if not timezone or timezone.upper() == "UTC" else ZoneInfo(timezone)
+
+
 def at_time(expression: str, timezone: str | None = None) -> datetime | None:
     """When a one-time schedule is due (an aware datetime), or None if the
     expression is not `at(...)` (a rate or cron schedule)."""
     match = _AT.match(expression or "")
     if match is None:
         return None
-    zone = UTC if not timezone or timezone.upper() == "UTC" else ZoneInfo(timezone)
-    return datetime.fromisoformat(match.group(1)).replace(tzinfo=zone)
+    return datetime.fromisoformat(match.group(1)).replace(tzinfo=_zone(timezone))
+
+
+def is_daily(expression: str) -> bool:
+    """Whether the expression is the daily `cron(<minute> <hour> * * ? *)`, the one recurring form fired here."""
+    match = _DAILY.match(expression or "")
+    return match is not None and int(match.group(1)) < 60 and int(match.group(2)) < 24
+
+
+def next_daily(expression: str, timezone: str | None, after: datetime) -> datetime | None:
+    """The first time strictly after `after` (aware) that a daily
+    `cron(<minute> <hour> * * ? *)` fires in `timezone` (UTC if unset), or
+    None for any other expression. As Scheduler does across a DST change: a
+    wall time the spring change skips does not fire that day, one the autumn
+    change repeats fires once, at its first (daylight) occurrence."""
+    if not is_daily(expression):
+        return None
+    match = _DAILY.match(expression)
+    assert match is not None
+    minute, hour = int(match.group(1)), int(match.group(2))
+    zone = _zone(timezone)
+    day = after.astimezone(zone).date() - timedelta(days=1)
+    for _ in range(4):  # yesterday, today, tomorrow and the day after: one of them is it
+        wall = datetime.combine(day, time_of_day(hour, minute))
+        candidate = wall.replace(tzinfo=zone, fold=0)
+        exists = candidate.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall
+        if exists and candidate > after:
+            return candidate.astimezone(UTC)
+        day += timedelta(days=1)
+    raise AssertionError(f"no next time for {expression} after {after}")  # pragma: no cover
 
 
 def _error_code(exc: Exception) -> str:
@@ -98,12 +142,13 @@ class _Known:
     """What the poller last read of a schedule."""
 
     modified: Any  # LastModificationDate, as ListSchedules gives it
-    due: datetime | None
+    due: datetime | None  # a daily schedule's next time
     state: str
+    daily: bool = False
 
 
 class SchedulerPoller:
-    """Fires the due one-time schedules of one schedule group (see the module docstring)."""
+    """Fires the due one-time and daily schedules of one schedule group (see the module docstring)."""
 
     def __init__(
         self,
@@ -124,6 +169,8 @@ class SchedulerPoller:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"scheduler-{group}", daemon=True)
         self._known: dict[str, _Known] = {}
+        # (name, expression) of the schedules logged as never fired here (rate, other cron forms).
+        self._warned: set[tuple[str, str]] = set()
         # Schedules fired and left in place (ActionAfterCompletion NONE): name -> LastModificationDate.
         self._fired: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -233,10 +280,9 @@ class SchedulerPoller:
                 detail = self._get(scheduler, name)
                 if detail is None:
                     continue
+                read = self._read(name, modified, detail)
                 with self._lock:
-                    self._known[name] = _Known(modified, at_time(detail.get("ScheduleExpression", ""),
-                                                                 detail.get("ScheduleExpressionTimezone")),
-                                               str(detail.get("State") or "ENABLED"))
+                    self._known[name] = read
         now = self.clock()
         fired = []
         for name, known in list(self._known.items()):
@@ -246,7 +292,7 @@ class SchedulerPoller:
                 if self._fired.get(name, _NEVER) == known.modified or name in self._firing \
                         or not self._slots.acquire(blocking=False):
                     continue
-                thread = threading.Thread(target=self._fire, args=(name,), daemon=True,
+                thread = threading.Thread(target=self._fire, args=(name, known.due), daemon=True,
                                           name=f"scheduler-{self.group}-fire")
                 self._firing[name] = thread
             thread.start()
@@ -254,6 +300,22 @@ class SchedulerPoller:
         self._caught_up_at = None if (fired or self.busy) else started
         self._seen = seen
         return fired
+
+    def _read(self, name: str, modified: Any, detail: dict[str, Any]) -> _Known:
+        """What a schedule read now says: when it is next due (None: never here)."""
+        expression = str(detail.get("ScheduleExpression") or "")
+        timezone = detail.get("ScheduleExpressionTimezone")
+        state = str(detail.get("State") or "ENABLED")
+        due = at_time(expression, timezone)
+        if due is not None:
+            return _Known(modified, due, state)
+        if is_daily(expression):
+            return _Known(modified, next_daily(expression, timezone, self.clock()), state, daily=True)
+        if (name, expression) not in self._warned:
+            self._warned.add((name, expression))
+            logger.warning("schedule %s/%s: %s is not fired locally (only at(...) and the daily "
+                           "cron(<minute> <hour> * * ? *) are)", self.group, name, expression)
+        return _Known(modified, None, state)
 
     def _get(self, scheduler: Any, name: str) -> dict[str, Any] | None:
         try:
@@ -265,12 +327,12 @@ class SchedulerPoller:
 
     # -- one firing
 
-    def _fire(self, name: str) -> None:
+    def _fire(self, name: str, scheduled: datetime | None) -> None:
         with self._lock:
             scheduler = self._clients.pop() if self._clients else None
         try:
             scheduler = scheduler or self._client("scheduler")
-            self._fire_with(scheduler, name)
+            self._fire_with(scheduler, name, scheduled)
         except Exception:
             logger.exception("scheduler poller for %s failed to fire %s", self.group, name)
         finally:
@@ -280,12 +342,17 @@ class SchedulerPoller:
                 self._firing.pop(name, None)
             self._slots.release()
 
-    def _fire_with(self, scheduler: Any, name: str) -> None:
+    def _fire_with(self, scheduler: Any, name: str, scheduled: datetime | None = None) -> None:
         # Read again: the API may have moved, disabled or deleted it since the round read it.
         detail = self._get(scheduler, name)
         if detail is None:
             return
-        due = at_time(detail.get("ScheduleExpression", ""), detail.get("ScheduleExpressionTimezone"))
+        expression, timezone = detail.get("ScheduleExpression", ""), detail.get("ScheduleExpressionTimezone")
+        due = at_time(expression, timezone)
+        daily = due is None and scheduled is not None and is_daily(expression)
+        if daily and scheduled is not None and next_daily(expression, timezone,
+                                                          scheduled - timedelta(microseconds=1)) == scheduled:
+            due = scheduled  # still a daily schedule of that time
         if due is None or due > self.clock() or (detail.get("State") or "ENABLED") != "ENABLED":
             return
         target = detail.get("Target") or {}
@@ -296,7 +363,20 @@ class SchedulerPoller:
                          self.group, name, target.get("Arn"))
         else:
             self._invoke(name, function, target, due)
-        self._complete(scheduler, name, detail)
+        if daily:
+            self._next(name, detail, due)
+        else:
+            self._complete(scheduler, name, detail)
+
+    def _next(self, name: str, fired: dict[str, Any], due: datetime) -> None:
+        """A daily schedule stays and is next due at its next time after this
+        one (or after now, if the stack fell that far behind: no catching up)."""
+        later = max(due, self.clock())
+        with self._lock:
+            known = self._known.get(name)
+            if known is not None and known.modified == fired.get("LastModificationDate"):
+                known.due = next_daily(fired.get("ScheduleExpression", ""),
+                                       fired.get("ScheduleExpressionTimezone"), later)
 
     def _invoke(self, name: str, function: str, target: dict[str, Any], due: datetime) -> None:
         event = json.loads(target.get("Input") or "{}")

@@ -36,11 +36,13 @@ REGION = PSEUDO_PARAMETERS["AWS::Region"]
 ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
 
 # Resource types the emulator creates; every other type gets placeholders.
-# A schedule group's schedules are fired by the local stack (pollers.SchedulerPoller);
-# roles exist so that what names one (a schedule's RoleArn) holds a real ARN.
+# A schedule group's schedules are fired by the local stack (scheduler.SchedulerPoller):
+# the template's own (the daily render's) and those the API makes; roles exist
+# so that what names one (a schedule's RoleArn) holds a real ARN.
 SCHEDULE_GROUP_TYPE = "AWS::Scheduler::ScheduleGroup"
+SCHEDULE_TYPE = "AWS::Scheduler::Schedule"
 EMULATED_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SNS::Topic",
-                            SCHEDULE_GROUP_TYPE, "AWS::IAM::Role"})
+                            SCHEDULE_GROUP_TYPE, SCHEDULE_TYPE, "AWS::IAM::Role"})
 FUNCTION_TYPE = "AWS::Serverless::Function"
 # Custom resources backed by a function of the template are created by
 # invoking it as CloudFormation does (custom_resources.py).
@@ -123,7 +125,7 @@ def physical_name(logical_id: str, resource_type: str) -> str:
         return name[:63].rstrip("-.")
     if resource_type == "AWS::SQS::Queue":
         return name[:75]
-    if resource_type in (SCHEDULE_GROUP_TYPE, "AWS::IAM::Role"):
+    if resource_type in (SCHEDULE_GROUP_TYPE, SCHEDULE_TYPE, "AWS::IAM::Role"):
         return name[:64]
     return name[:255]
 

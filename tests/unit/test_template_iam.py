@@ -311,3 +311,34 @@ def test_the_api_manages_only_the_maintenance_schedules_of_its_group(sam: dict[s
     (pass_role,) = [s for p in api if isinstance(p, dict) for s in p.get("Statement", [])
                     if s["Action"] == "iam:PassRole"]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+
+
+def test_the_daily_render_is_scheduler_invoking_the_publisher_and_nothing_else(sam: dict[str, Any]) -> None:
+    # GIVEN the daily render as SAM deploys it: its schedule, its group and the role Scheduler assumes
+    cfn = sam_translate(sam)
+    publisher = json.dumps({"Fn::GetAtt": ["PublisherFunction", "Arn"]}, sort_keys=True)
+    schedule = cfn["Resources"]["DailyRenderSchedule"]["Properties"]
+    # THEN it is five past midnight in the page's zone, every day, in its own group, with the daily input
+    assert (schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"]) == \
+        ("cron(5 0 * * ? *)", {"Ref": "PageTimeZone"})
+    assert schedule["GroupName"] == {"Ref": "RenderScheduleGroup"}
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    target = schedule["Target"]
+    assert json.loads(target["Input"]) == {"render": "daily"}
+    assert json.dumps(target["Arn"], sort_keys=True) == publisher
+    assert target["RoleArn"] == {"Fn::GetAtt": ["DailyRenderSchedulerRole", "Arn"]}
+    # AND only Scheduler, for this account's render group, may assume the role
+    role = cfn["Resources"]["DailyRenderSchedulerRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert (trust["Principal"], trust["Action"]) == ({"Service": "scheduler.amazonaws.com"}, "sts:AssumeRole")
+    assert trust["Condition"] == {"StringEquals": {
+        "aws:SourceAccount": {"Ref": "AWS::AccountId"},
+        "aws:SourceArn": {"Fn::GetAtt": ["RenderScheduleGroup", "Arn"]}}}
+    # AND the role may invoke the publisher and nothing else
+    granted = {(action, _resource_text(resource)) for document in _policy_documents(role)
+               for statement in _statements(document)
+               for action in _listed(statement["Action"]) for resource in _listed(statement["Resource"])}
+    assert granted == {("lambda:InvokeFunction", publisher)}
+    # AND the API may not pass it (its PassRole is the maintenance role's alone, tested above) nor touch the group
+    api_grants, _ = grants_of(cfn, "ApiFunction")
+    assert not [g for g in api_grants if "RenderScheduleGroup" in g[1] or "DailyRenderSchedulerRole" in g[1]]

@@ -269,3 +269,87 @@ def test_with_an_activity_the_group_is_caught_up_until_a_write_or_a_due_time() -
     activity.changed()  # its delete
     poller.round(fake)
     assert poller.caught_up_at is not None and len(runtime.events) == 1
+
+
+# --- the daily cron(M H * * ? *) ----------------------------------------------------------
+
+NEW_YORK = "America/New_York"
+
+
+def test_the_next_daily_time_in_new_york_across_the_spring_change() -> None:
+    from status_fanout_local.scheduler import next_daily
+
+    daily = "cron(5 0 * * ? *)"
+    # GIVEN 2026-03-08, when New York's clocks go from 02:00 EST to 03:00 EDT
+    # THEN five past midnight that day is still EST (05:05 UTC), the next one EDT (04:05 UTC)
+    assert next_daily(daily, NEW_YORK, datetime(2026, 3, 8, 4, tzinfo=UTC)) == datetime(2026, 3, 8, 5, 5, tzinfo=UTC)
+    assert next_daily(daily, NEW_YORK, datetime(2026, 3, 8, 5, 5, tzinfo=UTC)) == \
+        datetime(2026, 3, 9, 4, 5, tzinfo=UTC)
+    # AND 02:30, which New York skips that day, does not fire that day (Scheduler skips it too)
+    assert next_daily("cron(30 2 * * ? *)", NEW_YORK, datetime(2026, 3, 8, 5, tzinfo=UTC)) == \
+        datetime(2026, 3, 9, 6, 30, tzinfo=UTC)
+    # AND 01:30, which the autumn change (2026-11-01) repeats, fires once: the first, EDT one
+    first = next_daily("cron(30 1 * * ? *)", NEW_YORK, datetime(2026, 11, 1, 4, tzinfo=UTC))
+    assert first == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+    assert next_daily("cron(30 1 * * ? *)", NEW_YORK, first) == datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
+    # AND without a zone it is UTC; other cron forms and rate() are not daily
+    assert next_daily("cron(0 12 * * ? *)", None, NOW) == datetime(2026, 12, 1, 12, tzinfo=UTC)
+    for other in ("cron(0 12 ? * MON-FRI *)", "cron(0/5 * * * ? *)", "cron(0 12 1 * ? *)", "rate(1 day)",
+                  "cron(60 0 * * ? *)", "at(2026-12-01T10:00:00)"):
+        assert next_daily(other, NEW_YORK, NOW) is None, other
+
+
+def put_expression(fake: FakeScheduler, name: str, expression: str, timezone: str = NEW_YORK) -> None:
+    fake.put(name, NOW, after="NONE", payload={"render": "daily"})
+    fake.schedules[name].update(ScheduleExpression=expression, ScheduleExpressionTimezone=timezone)
+
+
+def test_a_daily_schedule_fires_at_each_next_time_and_stays(caplog: pytest.LogCaptureFixture) -> None:
+    # GIVEN a daily five-past-midnight New York schedule, and a weekday one, read at 23:00 EST
+    runtime, fake, now = FakeRuntime(), FakeScheduler(), [datetime(2026, 12, 2, 4, tzinfo=UTC)]
+    put_expression(fake, "daily", "cron(5 0 * * ? *)")
+    put_expression(fake, "weekdays", "cron(5 0 ? * MON-FRI *)")
+    poller = poller_for(runtime, fake, now)
+    assert poller.round(fake) == []
+    # WHEN midnight passes, and five past
+    now[0] = datetime(2026, 12, 2, 5, 4, 59, tzinfo=UTC)
+    assert poller.round(fake) == []
+    now[0] = datetime(2026, 12, 2, 5, 5, tzinfo=UTC)
+    assert poller.round(fake) == ["daily"]
+    settle(poller)
+    # THEN it fired with its Input, once, and stays (a recurring schedule is never deleted)
+    for _ in range(3):
+        assert poller.round(fake) == []
+    assert runtime.events == [("Clock", {"render": "daily"})]
+    assert fake.deleted == [] and set(fake.schedules) == {"daily", "weekdays"}
+    # AND the next night it fires again, without reading the schedule again
+    gets = fake.gets
+    now[0] = datetime(2026, 12, 3, 5, 5, 1, tzinfo=UTC)
+    assert poller.round(fake) == ["daily"]
+    settle(poller)
+    assert len(runtime.events) == 2 and fake.gets == gets + 1  # the one read before firing
+    # AND the weekday form never fired, with one warning however many rounds
+    warnings = [r for r in caplog.records if "weekdays" in r.getMessage() and r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "not fired locally" in warnings[0].getMessage()
+
+
+def test_a_daily_schedule_moved_before_it_fires_fires_at_its_new_time() -> None:
+    # GIVEN a daily schedule due at 00:05 New York, moved to 00:10 after the round that found it due read it
+    runtime, fake, now = FakeRuntime(), FakeScheduler(), [datetime(2026, 12, 2, 4, tzinfo=UTC)]
+    put_expression(fake, "daily", "cron(5 0 * * ? *)")
+    poller = poller_for(runtime, fake, now)
+    poller.round(fake)
+    now[0] = datetime(2026, 12, 2, 5, 5, tzinfo=UTC)
+    fake.on_get = lambda name: fake.schedules[name].update(ScheduleExpression="cron(10 0 * * ? *)")
+    assert poller.round(fake) == ["daily"]
+    settle(poller)
+    fake.on_get = None
+    # THEN it did not fire at 00:05
+    assert runtime.events == []
+    # AND once the change is listed, it fires at 00:10
+    put_expression(fake, "daily", "cron(10 0 * * ? *)")
+    assert poller.round(fake) == []
+    now[0] = datetime(2026, 12, 2, 5, 10, tzinfo=UTC)
+    assert poller.round(fake) == ["daily"]
+    settle(poller)
+    assert runtime.events == [("Clock", {"render": "daily"})]

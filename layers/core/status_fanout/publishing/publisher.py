@@ -16,6 +16,8 @@ scheduled-maintenance ones and the calendar, not the incident JSON.
 Every render also reads each component's status history in the uptime
 window (two queries a component, in parallel): `/` shows its 90-day bar, and
 `/uptime.json` renders on any incident, maintenance or component change.
+Both move with the date too: the daily schedule renders them
+(`RenderPlan.daily`) just after midnight in the page's zone, posted or not.
 
 `Publisher.publish_all` renders every artifact from the table's current state,
 empty or not (`RenderPlan.everything`): the deploy-time custom resource
@@ -82,6 +84,17 @@ class RenderPlan:
     # Every artifact, including the indexes and feeds that hold no incident yet:
     # the deploy-time render and the local stack's start (Publisher.publish_all).
     everything: bool = False
+    # The date moved (the daily schedule, after midnight in the page's zone):
+    # what shows days re-renders though nothing was posted (RenderPlan.daily).
+    dated: bool = False
+
+    @classmethod
+    def daily(cls) -> RenderPlan:
+        """The plan of the daily render (the `{"render": "daily"}` schedule just
+        after midnight in the page's zone): what depends on the date alone, `/`
+        with its 90-day bars and /uptime.json (status.json, summary.json and the
+        page's badges render with every plan, and do not change with the date)."""
+        return cls(dated=True)
 
     @classmethod
     def everything_in(cls, incident_ids: Iterable[str], component_ids: Iterable[str]) -> RenderPlan:
@@ -89,7 +102,7 @@ class RenderPlan:
         incidents and maintenances and these components (all of them, or none)."""
         component_ids = set(component_ids)
         return cls(incident_ids=set(incident_ids), components=True, component_ids=component_ids,
-                   changed_component_ids=set(component_ids), maintenances=True, everything=True)
+                   changed_component_ids=set(component_ids), maintenances=True, everything=True, dated=True)
 
     @classmethod
     def from_stream_records(cls, records: Iterable[Mapping[str, Any]]) -> RenderPlan:
@@ -112,7 +125,8 @@ class RenderPlan:
 
     def __bool__(self) -> bool:
         return (bool(self.incident_ids) or self.components or bool(self.component_ids)
-                or bool(self.changed_component_ids) or self.maintenances or self.everything)
+                or bool(self.changed_component_ids) or self.maintenances or self.everything
+                or self.dated)
 
     @property
     def incident_lists(self) -> bool:
@@ -123,8 +137,9 @@ class RenderPlan:
     @property
     def uptime(self) -> bool:
         """Whether /uptime.json renders: on any change that can move a
-        component's status history (written with the change, docs/data-model.md)."""
-        return self.everything or self.components or bool(self.incident_ids)
+        component's status history (written with the change, docs/data-model.md),
+        and when the date moves (its window ends today)."""
+        return self.everything or self.components or bool(self.incident_ids) or self.dated
 
     @property
     def maintenance_lists(self) -> bool:
