@@ -40,9 +40,10 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import cProfile
 import collections
 import contextlib
+import cProfile
+import functools
 import json
 import os
 import random
@@ -205,7 +206,7 @@ class Bench:
             # Interleaved: full, then a change and its incremental render, round after round.
             full_runs.append(self.measure("full", self.publisher.publish_all))
             plan = self.change(n, components)
-            incremental_runs.append(self.measure("incremental", lambda plan=plan: self.publisher.publish(plan)))
+            incremental_runs.append(self.measure("incremental", functools.partial(self.publisher.publish, plan)))
             log(f"{self.corpus} round {n + 1}/{rounds}: full {full_runs[-1]['wall']:.2f} s, "
                 f"incremental {incremental_runs[-1]['wall']:.2f} s")
         full, incremental = summary(full_runs), summary(incremental_runs)
@@ -257,8 +258,8 @@ def seed_synthetic(bench: Bench, now: datetime) -> int:
             for k, (when, status) in enumerate(steps):
                 change = StatusChange(component_id, format_ts(when), status, "backfill", f"seed{n:02d}{s:03d}{k}")
                 items.append(bench.store._history_put(change)["Put"]["Item"])
-    for start in range(0, len(items), 25):
-        request: dict[str, Any] = {TABLE: [{"PutRequest": {"Item": i}} for i in items[start:start + 25]]}
+    for first in range(0, len(items), 25):
+        request: dict[str, Any] = {TABLE: [{"PutRequest": {"Item": i}} for i in items[first:first + 25]]}
         while request:
             request = bench.db.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
     return len(items)
