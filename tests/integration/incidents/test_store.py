@@ -169,3 +169,20 @@ def test_every_status_change_is_kept_with_its_time(service: StatusService) -> No
                                       UpdateCorrect(display_at=past + timedelta(hours=1)))
     moved = [c.changed_at for c in store.component_history("hist-01", "2000") if c.source == "backfill"]
     assert moved == ["2024-05-01T13:00:00.000Z"]
+
+
+def test_status_window_is_the_status_before_and_the_history_since(service: StatusService) -> None:
+    store = service.store
+    # GIVEN a component with a backfilled history of 7 changes around a window start
+    service.put_component("win-00", ComponentPut(name="win-00"))
+    for day, status in enumerate(["partial_outage", "operational", "major_outage", "operational",
+                                  "degraded_performance", "operational", "partial_outage"], start=1):
+        service.create_incident(IncidentCreate(name=f"W{day}", status="resolved", body="b",
+                                               display_at=datetime(2024, 5, day, 12, tzinfo=UTC),
+                                               components={"win-00": status}))
+    # THEN the window read (in pages of any size) is what the two queries return together
+    for since in ("2000", "2024-05-03T12:00:00.000Z", "2024-05-04", "2024-06-01", "2999"):
+        before = store.status_before("win-00", since)
+        expected = [*([before] if before else []), *store.component_history("win-00", since)]
+        for page in (1, 2, 3, 100):
+            assert store.status_window("win-00", since, page=page) == expected, (since, page)

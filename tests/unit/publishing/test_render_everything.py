@@ -135,6 +135,9 @@ class FakeStore:
     def status_before(self, component_id: str, at: str) -> Any:
         return None
 
+    def status_window(self, component_id: str, since: str) -> list[Any]:
+        return []
+
     def load_incident(self, incident_id: str) -> tuple[Incident, list[IncidentUpdate]] | None:
         return next(((i, u) for i, u in [*self.incidents, *self.maintenances] if i.id == incident_id), None)
 

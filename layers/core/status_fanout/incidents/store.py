@@ -21,6 +21,9 @@ OPEN_MAINTENANCES_GSI2PK = "MAINTENANCE_OPEN"
 HEAD_SK = "#HEAD"
 # A component's status history: one item per change (docs/data-model.md, "Component status history").
 HISTORY_PREFIX = "CSH#"
+# History items per page of `status_window` (newest first): a window of fewer
+# changes costs one Query, the status before it included.
+WINDOW_PAGE = 100
 # DynamoDB's ceiling on the writes of one transaction.
 TRANSACTION_LIMIT = 100
 
@@ -179,6 +182,26 @@ class IncidentStore(Store):
                          ScanIndexForward=False, Limit=1)
         items = page.get("Items", [])
         return StatusChange.from_item(items[0]) if items else None
+
+    def status_window(self, component_id: str, since: str, page: int = WINDOW_PAGE) -> list[StatusChange]:
+        """The component's status changes at or after `since` and the last one
+        before it (the status a window starts with), oldest first: what
+        `status_before` and `component_history` return together, in one Query
+        while the window holds fewer than `page` changes (newest first, pages
+        of `page` items until one before `since`)."""
+        found: list[StatusChange] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": "pk = :pk",
+                                  "ExpressionAttributeValues": {":pk": {"S": history_pk(component_id)}},
+                                  "ScanIndexForward": False, "Limit": page}
+        while True:
+            reply = self.call("query", **kwargs)
+            for raw in reply.get("Items", []):
+                found.append(StatusChange.from_item(raw))
+                if raw["sk"]["S"] < since:
+                    return found[::-1]
+            if "LastEvaluatedKey" not in reply:
+                return found[::-1]
+            kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
     # --- incidents ---------------------------------------------------------
 

@@ -14,7 +14,8 @@ partitions) renders like an incident, except that its documents are the
 scheduled-maintenance ones and the calendar, not the incident JSON.
 
 Every render also reads each component's status history in the uptime
-window (two queries a component, in parallel): `/` shows its 90-day bar, and
+window (one query a component while its window holds fewer than 100 changes,
+in parallel) and computes its days once: `/` shows its 90-day bar, and
 `/uptime.json` renders on any incident, maintenance or component change.
 Both move with the date too: the daily schedule renders them
 (`RenderPlan.daily`) just after midnight in the page's zone, posted or not.
@@ -217,13 +218,15 @@ def render(plan: RenderPlan, state: SiteState, settings: Settings, *, json: bool
     """Every artifact the plan touches, keyed by bucket key. Pure."""
     artifacts: dict[str, Artifact] = {}
     components = state.components
+    # The page's bars and /uptime.json show the same days: computed once.
+    days = uptime_days(state, settings)
     if json:
-        artifacts.update(_json_documents(plan, state, settings))
+        artifacts.update(_json_documents(plan, state, settings, days))
         artifacts.update(_badge_artifacts(plan, state, settings))
     # "/" shows components, incidents and maintenances: any change can move it.
     artifacts["index.html"] = Artifact(pages.index_page(
         settings, components.values(), state.unresolved, state.recent_heads, state.open_maintenances,
-        uptime_days=uptime_days(state, settings), now=state.now).encode(), HTML_TYPE)
+        uptime_days=days, now=state.now).encode(), HTML_TYPE)
     if plan.components or plan.component_ids:
         artifacts["subscribe"] = Artifact(pages.subscribe_page(settings, components.values()).encode(), HTML_TYPE)
     site = feeds.FeedSite.from_settings(settings)
@@ -276,7 +279,8 @@ def _badge_artifacts(plan: RenderPlan, state: SiteState, settings: Settings) -> 
             for key, body in rendered.items()}
 
 
-def _json_documents(plan: RenderPlan, state: SiteState, settings: Settings) -> dict[str, Artifact]:
+def _json_documents(plan: RenderPlan, state: SiteState, settings: Settings,
+                    days: Mapping[str, list[uptime.Day]]) -> dict[str, Artifact]:
     components = state.components
     stamps = [c.updated_at for c in components.values()]
     stamps += [i.updated_at for i, _ in [*state.unresolved, *state.recent, *state.touched,
@@ -326,7 +330,6 @@ def _json_documents(plan: RenderPlan, state: SiteState, settings: Settings) -> d
         documents["api/v2/scheduled-maintenances/active.json"] = {
             "page": page, "scheduled_maintenances": maintenances(active)}
     if plan.uptime:
-        days = uptime_days(state, settings)
         documents[UPTIME_KEY] = {"page": page, "components": [
             {"id": c.id, "name": c.name, "days": [d.as_json() for d in days[c.id]],
              "uptime_90d": uptime.overall(days[c.id])} for c in components.values()]}
@@ -419,13 +422,11 @@ class Publisher:
     def _status_changes(self, components: Mapping[str, Component],
                         now: datetime) -> dict[str, list[tuple[datetime, str]]]:
         """Each component's status changes in the uptime window, with the one
-        before it (the status the window starts with): two queries each, in parallel."""
+        before it (the status the window starts with): a query each, in parallel."""
         since = format_ts(uptime.window_start(feeds.zone(self.settings.page.time_zone), now))
 
         def read(component_id: str) -> list[tuple[datetime, str]]:
-            before = self.store.status_before(component_id, since)
-            changes = [*([before] if before else []), *self.store.component_history(component_id, since)]
-            return [(parse_ts(c.changed_at), c.status) for c in changes]
+            return [(parse_ts(c.changed_at), c.status) for c in self.store.status_window(component_id, since)]
 
         with ThreadPoolExecutor(max_workers=WRITERS) as pool:
             return dict(zip(components, pool.map(read, components), strict=True))
