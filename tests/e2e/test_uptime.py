@@ -107,6 +107,43 @@ def test_a_live_outage_moves_today_in_uptime_json(stack: Any, api: Api) -> None:
     assert len(seed["days"]) == 90 and seed["uptime_90d"] == 100.0
 
 
+def test_a_backfill_and_its_correction_move_the_served_uptime(stack: Any, api: Api) -> None:
+    # The publisher keeps each component's window between renders (an UPT# rollup) and reads a
+    # history again only when the component's history mark moved: a backfill or a correction
+    # moves the history without changing the live component, the case a stale rollup would miss.
+    # GIVEN a component rendered with a clean window
+    api("PUT", "/v1/components/uptime-backfill", {"name": "Uptime backfill", "position": 10})
+    stack.wait_idle(timeout=30)
+    assert sum(d["major_outage_seconds"] for d in served_uptime(stack)["uptime-backfill"]["days"]) == 0
+    # WHEN an hour of major outage three days ago is backfilled (display times in the past)
+    past = (datetime.now(UTC) - timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
+    opened = api("POST", "/v1/incidents", {"name": "Past outage", "status": "investigating", "body": "Down.",
+                                           "display_at": past.isoformat(),
+                                           "components": {"uptime-backfill": "major_outage"}})
+    assert opened.status == 201, opened.raw
+    ended = api("POST", f"/v1/incidents/{opened.json['id']}/updates",
+                {"status": "resolved", "body": "Up.", "display_at": (past + timedelta(hours=1)).isoformat(),
+                 "components": {"uptime-backfill": "operational"}})
+    assert ended.status == 201, ended.raw
+    stack.wait_idle(timeout=30)
+    # THEN the served window holds that hour, and the live component is untouched
+    served = served_uptime(stack)["uptime-backfill"]
+    assert sum(d["major_outage_seconds"] for d in served["days"]) == 3600
+    assert {c.id: c.status for c in store(stack).list_components()}["uptime-backfill"] == "operational"
+    # WHEN the resolving update's display time is corrected an hour later
+    [last] = [u for u in ended.json["incident_updates"] if u["status"] == "resolved"]
+    corrected = api("PATCH", f"/v1/incidents/{opened.json['id']}/updates/{last['id']}",
+                    {"display_at": (past + timedelta(hours=2)).isoformat()})
+    assert corrected.status == 200, corrected.raw
+    stack.wait_idle(timeout=30)
+    # THEN the served window follows: two hours
+    assert sum(d["major_outage_seconds"] for d in served_uptime(stack)["uptime-backfill"]["days"]) == 7200
+    # AND the stored rollup is the one for the component's current history mark
+    table = store(stack)
+    [rev] = [rev for c, rev in table.components_with_history_revs() if c.id == "uptime-backfill"]
+    assert table.uptime_rollups(["uptime-backfill"])["uptime-backfill"]["history_rev"] == rev
+
+
 # --- the status page's 90-day bars, in a real browser (JavaScript off) ----------------
 
 BAR_LAYOUT = """() => [...document.querySelectorAll('ol.bars')].map(bar => {

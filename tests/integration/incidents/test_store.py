@@ -190,3 +190,38 @@ def test_status_window_is_the_status_before_and_the_history_since(service: Statu
         expected = [*([before] if before else []), *store.component_history("win-00", since)]
         for page in (1, 2, 3, 100):
             assert store.status_window("win-00", since, page=page) == expected, (since, page)
+
+
+def test_every_write_that_moves_a_history_gives_its_component_a_new_mark(service: StatusService) -> None:
+    from status_fanout.incidents.models import UpdateCorrect
+
+    store = service.store
+
+    def marks() -> dict[str, str]:
+        return {c.id: rev for c, rev in store.components_with_history_revs() if c.id.startswith("mark-")}
+
+    # GIVEN two components
+    for name in ("mark-a", "mark-b"):
+        service.put_component(name, ComponentPut(name=name))
+    start = marks()
+    assert all(start.values()) and start["mark-a"] != start["mark-b"]
+    # WHEN a backfill names mark-a (its live record is not written)
+    _, [old] = service.create_incident(IncidentCreate(
+        name="Marked", status="resolved", body="b", display_at=datetime(2024, 5, 1, 12, tzinfo=UTC),
+        components={"mark-a": "major_outage"}))
+    # THEN only mark-a's mark moved, its live status untouched
+    after_backfill = marks()
+    assert after_backfill["mark-a"] != start["mark-a"] and after_backfill["mark-b"] == start["mark-b"]
+    assert {c.id: c.status for c in service.list_components()}["mark-a"] == "operational"
+    # AND a correction moving the backfill's time moves it again
+    service.correct_update(old.incident_id, old.id, UpdateCorrect(display_at=datetime(2024, 5, 1, 13, tzinfo=UTC)))
+    after_correction = marks()
+    assert after_correction["mark-a"] != after_backfill["mark-a"]
+    assert after_correction["mark-b"] == start["mark-b"]
+    # AND a live update changing mark-b moves mark-b's, and a PATCH of mark-a moves mark-a's
+    service.create_incident(IncidentCreate(name="Live", status="investigating", body="b",
+                                           components={"mark-b": "partial_outage"}))
+    after_live = marks()
+    assert after_live["mark-b"] != start["mark-b"] and after_live["mark-a"] == after_correction["mark-a"]
+    service.patch_component("mark-a", ComponentPatch(status="degraded_performance"))
+    assert marks()["mark-a"] != after_live["mark-a"]

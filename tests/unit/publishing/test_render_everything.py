@@ -129,11 +129,14 @@ class FakeStore:
     def list_components(self) -> list[Component]:
         return list(self.components.values())
 
-    def component_history(self, component_id: str, since: str) -> list[Any]:
-        return []
+    def components_with_history_revs(self) -> list[tuple[Component, str]]:
+        return [(c, "") for c in self.components.values()]
 
-    def status_before(self, component_id: str, at: str) -> Any:
-        return None
+    def uptime_rollups(self, component_ids: Any) -> dict[str, Any]:
+        return {}
+
+    def save_uptime_rollups(self, rollups: Any) -> None:
+        pass
 
     def status_window(self, component_id: str, since: str) -> list[Any]:
         return []

@@ -98,7 +98,10 @@ def test_uptime_json_holds_each_component_s_window_in_page_order() -> None:
     # GIVEN the seed's components (created in 2018) and an hour of major outage of SMTP this morning (New York)
     now = datetime(2026, 3, 8, 20, tzinfo=UTC)  # 16:00 EDT, the 23-hour day
     changes = {"smtp-email": [(at(now.date(), 9), "major_outage"), (at(now.date(), 10), "operational")]}
-    state = SiteState(seed_components(), [], [], [], [], status_changes=changes, now=now)
+    components = seed_components()
+    days = {c.id: uptime.component_window(datetime.fromisoformat(c.created_at), changes.get(c.id, []), NEW_YORK, now)
+            for c in components.values()}
+    state = SiteState(components, [], [], [], [], uptime_days=days, now=now)
     # WHEN a component change renders
     document = json.loads(render(RenderPlan(components=True), state, SETTINGS)["uptime.json"].body)
     # THEN every component is there, in page order, with its last 90 New York days ending today
@@ -175,3 +178,32 @@ def test_an_open_incident_is_named_once_in_a_day_s_words() -> None:
     # THEN today's words name it once
     assert "; incidents: Mail platform outage</span>" in html
     assert "Mail platform outage, Mail platform outage" not in html
+
+
+def test_a_rollup_brings_today_up_to_date_exactly_as_the_history_would() -> None:
+    import random
+
+    rng = random.Random(14)
+    statuses = ["operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"]
+    # GIVEN random histories of components created 120 days before a DST day (New York's 25-hour day)
+    today = date(2026, 11, 1)
+    for _ in range(200):
+        created = at(today, 12) - timedelta(days=rng.randint(0, 120))
+        changes = sorted((created + timedelta(minutes=rng.randint(0, 120 * 1440 + 1200)), rng.choice(statuses))
+                         for _ in range(rng.randint(0, 30)))
+        # WHEN a rollup is made at one instant of the day and stored (its fields) and read back
+        first = at(today, 0, 30) + timedelta(minutes=rng.randint(0, 600))
+        later = first + timedelta(minutes=rng.randint(0, 700))
+        made, days = uptime.rollup(created, changes, NEW_YORK, "America/New_York", first, "rev-1")
+        assert days == uptime.component_window(created, changes, NEW_YORK, first)
+        if made is None:  # a history that begins after `first`
+            assert created > first
+            continue
+        kept = uptime.Rollup.from_fields(made.as_fields())
+        # THEN at a later instant of the same day it gives what the whole history gives
+        assert kept == made and kept.holds("rev-1", "America/New_York", today)
+        assert kept.days_at(NEW_YORK, later) == uptime.component_window(created, changes, NEW_YORK, later)
+    # AND it does not hold for another history mark, zone or day
+    assert not kept.holds("rev-2", "America/New_York", today)
+    assert not kept.holds("rev-1", "UTC", today)
+    assert not kept.holds("rev-1", "America/New_York", today + timedelta(days=1))

@@ -3,7 +3,8 @@ single table (docs/data-model.md, "Incidents and components")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,9 @@ HISTORY_PREFIX = "CSH#"
 WINDOW_PAGE = 100
 # DynamoDB's ceiling on the writes of one transaction.
 TRANSACTION_LIMIT = 100
+# What the publisher last computed of a component's uptime window (publishing/uptime_rollup.py).
+UPTIME_PREFIX = "UPT#"
+UPTIME_SK = "window"
 
 
 def incident_pk(incident_id: str) -> str:
@@ -48,6 +52,16 @@ def history_sk(changed_at: str, ref: str) -> str:
     return f"{changed_at}#{ref}"
 
 
+def uptime_pk(component_id: str) -> str:
+    return f"{UPTIME_PREFIX}{component_id}"
+
+
+def new_history_rev() -> str:
+    """A fresh mark of a component's history: set with every write that moves
+    the history, so anything computed from it can tell it is stale."""
+    return secrets.token_hex(8)
+
+
 @dataclass(frozen=True)
 class StatusChange:
     """One change of a component's status: when, to what, and what made it
@@ -66,31 +80,43 @@ class StatusChange:
         return cls(data["component_id"], data["changed_at"], data["status"], data["source"], data["ref"])
 
 
+def _history_component(op: dict[str, Any]) -> str:
+    """The component a history Put or Delete is about."""
+    key = op["Put"]["Item"] if "Put" in op else op["Delete"]["Key"]
+    return str(key["pk"]["S"]).removeprefix(HISTORY_PREFIX)
+
+
 class IncidentStore(Store):
     """The table, with the incident core's access patterns."""
 
     # --- components --------------------------------------------------------
 
-    def load_components(self) -> dict[str, tuple[Component, int]]:
-        """Every component with its version (for conditional writes), in one query."""
-        items = self.query_all(
+    def _component_rows(self) -> list[dict[str, Any]]:
+        return [from_item(raw) for raw in self.query_all(
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": COMPONENTS_PK}},
             ConsistentRead=True,
-        )
-        loaded = {}
-        for raw in items:
-            data = from_item(raw)
-            loaded[data["id"]] = (Component.model_validate(data), int(data.get("version", 0)))
-        return loaded
+        )]
+
+    def load_components(self) -> dict[str, tuple[Component, int]]:
+        """Every component with its version (for conditional writes), in one query."""
+        return {data["id"]: (Component.model_validate(data), int(data.get("version", 0)))
+                for data in self._component_rows()}
 
     def list_components(self) -> list[Component]:
         return sorted((c for c, _ in self.load_components().values()), key=lambda c: (c.position, c.name, c.id))
 
+    def components_with_history_revs(self) -> list[tuple[Component, str]]:
+        """Every component (in page order) with the mark of its status history
+        (`history_rev`, docs/data-model.md): one query, like `list_components`."""
+        rows = [(Component.model_validate(data), str(data.get("history_rev", ""))) for data in self._component_rows()]
+        return sorted(rows, key=lambda row: (row[0].position, row[0].name, row[0].id))
+
     def _component_put(self, component: Component, version: int, changed_by: str | None) -> dict[str, Any]:
         item = to_item(
             {"pk": COMPONENTS_PK, "sk": component_sk(component.id), "type": "component",
-             "version": version + 1, "changed_by": changed_by, **component.model_dump()}
+             "version": version + 1, "changed_by": changed_by, "history_rev": new_history_rev(),
+             **component.model_dump()}
         )
         put: dict[str, Any] = {"TableName": self.table_name, "Item": item}
         if version == 0:
@@ -119,6 +145,16 @@ class IncidentStore(Store):
                         "changed_at": change.changed_at, "status": change.status, "source": change.source,
                         "ref": change.ref})
         return {"Put": {"TableName": self.table_name, "Item": item}}
+
+    def _history_rev_update(self, component_id: str) -> dict[str, Any]:
+        """A new `history_rev` for a component whose history moves without the
+        component being written (a backfill, a correction). Conditional: it never
+        creates a component."""
+        return {"Update": {"TableName": self.table_name,
+                           "Key": to_item({"pk": COMPONENTS_PK, "sk": component_sk(component_id)}),
+                           "UpdateExpression": "SET history_rev = :rev",
+                           "ConditionExpression": "attribute_exists(pk)",
+                           "ExpressionAttributeValues": {":rev": {"S": new_history_rev()}}}}
 
     def _history_delete(self, component_id: str, changed_at: str, ref: str) -> dict[str, Any]:
         key = to_item({"pk": history_pk(component_id), "sk": history_sk(changed_at, ref)})
@@ -151,6 +187,13 @@ class IncidentStore(Store):
         """The change and its history in one transaction when they fit in
         TRANSACTION_LIMIT writes (always, but for a live update changing more
         than 49 components); the rest right after it, idempotent by their keys."""
+        # Components the history moves but the change does not write get a new
+        # `history_rev` in the same transaction (those it writes get one with the write).
+        written = {op["Put"]["Item"]["sk"]["S"] for op in items
+                   if "Put" in op and op["Put"]["Item"]["pk"]["S"] == COMPONENTS_PK}
+        moved = dict.fromkeys(_history_component(op) for op in history)
+        revs = [self._history_rev_update(c) for c in moved if component_sk(c) not in written]
+        items = [*items, *revs]
         room = TRANSACTION_LIMIT - len(items)
         self.transact([*items, *history[:room]])
         overflow = history[room:]
@@ -161,6 +204,11 @@ class IncidentStore(Store):
         for op in overflow:
             if "Delete" in op:
                 self.call("delete_item", Key=op["Delete"]["Key"])
+        # The transaction gave these components a new mark before their history
+        # was whole: a render in between computed from a part. Mark them again.
+        for component_id in dict.fromkeys(_history_component(op) for op in overflow):
+            self.call("update_item", **{k: v for k, v in self._history_rev_update(component_id)["Update"].items()
+                                        if k != "TableName"})
         if unwritten:
             # The change stands (failing now would make the client's retry post it twice); its
             # update item still holds what these items say (docs/data-model.md).
@@ -202,6 +250,22 @@ class IncidentStore(Store):
             if "LastEvaluatedKey" not in reply:
                 return found[::-1]
             kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+    # --- uptime rollups (the publisher's, docs/data-model.md) --------------
+
+    def uptime_rollups(self, component_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored rollup fields of these components (BatchGetItem; absent ones left out)."""
+        keys = [(uptime_pk(c), UPTIME_SK) for c in component_ids]
+        return {str(data["component_id"]): data for data in map(from_item, self.get_many(keys).values())}
+
+    def save_uptime_rollups(self, rollups: Mapping[str, Mapping[str, str]]) -> None:
+        """Put these components' rollups (BatchWriteItem). Best effort: one left
+        unwritten is only computed again next time (its rev no longer matches)."""
+        items = [to_item({"pk": uptime_pk(c), "sk": UPTIME_SK, "type": "uptime_rollup", "component_id": c, **fields})
+                 for c, fields in rollups.items()]
+        unwritten = [item for start in range(0, len(items), 25) for item in self.put_all(items[start:start + 25])]
+        if unwritten:
+            logger.warning("uptime rollups not written", extra={"components": len(unwritten)})
 
     # --- incidents ---------------------------------------------------------
 

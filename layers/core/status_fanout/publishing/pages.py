@@ -164,29 +164,40 @@ def incident_spans(incidents: Iterable[Incident], component_id: str,
             for i in incidents if component_id in i.component_ids and not i.is_maintenance]
 
 
-def day_incidents(spans: Iterable[tuple[datetime, datetime, str]], day: date, tz: tzinfo) -> list[str]:
-    """The names of the incidents open on a page-zone day."""
-    begin, end = uptime.day_start(day, tz), uptime.day_start(day + timedelta(days=1), tz)
-    return [name for started, ended, name in spans if started < end and ended >= begin]
+@dataclass(frozen=True)
+class WindowDate:
+    """One page-zone day of the 90-day window: its label and its bounds (UTC)."""
+
+    date: date
+    label: str
+    begin: datetime
+    end: datetime
+
+
+def window_dates(tz: tzinfo, now: datetime) -> list[WindowDate]:
+    """The window's days, oldest first: the same for every bar of a render, so computed once."""
+    today = now.astimezone(tz).date()
+    days = [today - timedelta(days=back) for back in range(uptime.WINDOW_DAYS - 1, -1, -1)]
+    bounds = [uptime.day_start(day, tz) for day in [*days, today + timedelta(days=1)]]
+    return [WindowDate(day, f"{day:%b} {day.day}, {day.year}", bounds[n], bounds[n + 1])
+            for n, day in enumerate(days)]
 
 
 def uptime_bar(component_id: str, days: Sequence[uptime.Day], incidents: Sequence[Incident], tz: tzinfo,
-               now: datetime) -> UptimeBar:
+               now: datetime, dates: Sequence[WindowDate] | None = None) -> UptimeBar:
     """The 90 marks of a component's bar, oldest first (days before its history: no data)."""
     by_date = {d.date: d for d in days}
-    today = now.astimezone(tz).date()
     spans = incident_spans(incidents, component_id, now)
     marks = []
-    for back in range(uptime.WINDOW_DAYS - 1, -1, -1):
-        day = today - timedelta(days=back)
-        label = f"{day:%b} {day.day}, {day.year}"
-        found = by_date.get(day)
+    for when in dates if dates is not None else window_dates(tz, now):
+        found = by_date.get(when.date)
         if found is None:
-            marks.append(UptimeMark("u-none", f"{label}: no data"))
+            marks.append(UptimeMark("u-none", f"{when.label}: no data"))
             continue
-        names = day_incidents(spans, day, tz)
+        # The incidents open on that day.
+        names = [name for started, ended, name in spans if started < when.end and ended >= when.begin]
         said = "; incidents: " + ", ".join(names) if names else "; no incidents"
-        marks.append(UptimeMark(uptime_class(found), f"{label}: {percent(found.uptime)} uptime{said}"))
+        marks.append(UptimeMark(uptime_class(found), f"{when.label}: {percent(found.uptime)} uptime{said}"))
     return UptimeBar(marks, percent(uptime.overall(days)))
 
 
@@ -216,7 +227,8 @@ def index_page(
         tz = feeds.zone(settings.page.time_zone)
         # An open incident is in both lists (recent history holds it too): once per bar.
         incidents = list({i.id: i for i in [*(i for i, _ in unresolved), *recent]}.values())
-        bars = {c.id: uptime_bar(c.id, uptime_days.get(c.id, []), incidents, tz, now) for c in components}
+        dates = window_dates(tz, now)
+        bars = {c.id: uptime_bar(c.id, uptime_days.get(c.id, []), incidents, tz, now, dates) for c in components}
     by_id = {c.id: c for c in components}
     shown = [OpenMaintenance(m, [ln for ln in feeds.history(m, u) if ln.update_id], is_active(m),
                              affected_names(m, u, by_id)) for m, u in soonest_first(maintenances)]

@@ -13,12 +13,18 @@ maintenance (an incident whose impact is "maintenance", in its own index
 partitions) renders like an incident, except that its documents are the
 scheduled-maintenance ones and the calendar, not the incident JSON.
 
-Every render also reads each component's status history in the uptime
-window (one query a component while its window holds fewer than 100 changes,
-in parallel) and computes its days once: `/` shows its 90-day bar, and
-`/uptime.json` renders on any incident, maintenance or component change.
-Both move with the date too: the daily schedule renders them
-(`RenderPlan.daily`) just after midnight in the page's zone, posted or not.
+Every render shows each component's 90-day uptime (`/` its bars, and
+`/uptime.json`, rendered on any incident, maintenance or component change),
+computed once per render. A component's window is computed from its status
+history (one query while the window holds fewer than 100 changes) only when
+the rollup the last render stored (`uptime.Rollup`, an `UPT#` item) no longer
+holds: its history moved (the component's `history_rev`), the day or the
+page's zone changed. Otherwise today's figure is brought up to date from the
+rollup alone, so one status change reads one component's history, not every
+one's. A full render (`publish_all`) computes every window from the history
+and stores the rollups again. The days move with the date too: the daily
+schedule renders them (`RenderPlan.daily`) just after midnight in the page's
+zone, posted or not.
 
 `Publisher.publish_all` renders every artifact from the table's current state,
 empty or not (`RenderPlan.everything`): the deploy-time custom resource
@@ -186,8 +192,8 @@ class SiteState:
     maintenances: list[IncidentWithUpdates] = field(default_factory=list)
     # The maintenances among the page feed's newest FEED_ENTRIES entries.
     feed_maintenances: list[IncidentWithUpdates] = field(default_factory=list)
-    # component id -> its status changes in the uptime window (and the one before it): /uptime.json.
-    status_changes: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
+    # component id -> its days in the uptime window: /uptime.json and the page's bars.
+    uptime_days: dict[str, list[uptime.Day]] = field(default_factory=dict)
     # When the state was read: the uptime window ends today.
     now: datetime = field(default_factory=utcnow)
 
@@ -218,8 +224,7 @@ def render(plan: RenderPlan, state: SiteState, settings: Settings, *, json: bool
     """Every artifact the plan touches, keyed by bucket key. Pure."""
     artifacts: dict[str, Artifact] = {}
     components = state.components
-    # The page's bars and /uptime.json show the same days: computed once.
-    days = uptime_days(state, settings)
+    days = window_days(state, settings)
     if json:
         artifacts.update(_json_documents(plan, state, settings, days))
         artifacts.update(_badge_artifacts(plan, state, settings))
@@ -244,10 +249,13 @@ def render(plan: RenderPlan, state: SiteState, settings: Settings, *, json: bool
     return artifacts
 
 
-def uptime_days(state: SiteState, settings: Settings) -> dict[str, list[uptime.Day]]:
-    """Each component's days in the uptime window (/uptime.json and the page's bars)."""
+def window_days(state: SiteState, settings: Settings) -> dict[str, list[uptime.Day]]:
+    """Each component's days in the uptime window (/uptime.json and the page's
+    bars): as loaded, or for a component the state holds none of (a state built
+    by hand) from its creation alone, as with no recorded change."""
     tz = feeds.zone(settings.page.time_zone)
-    return {c.id: uptime.component_window(parse_ts(c.created_at), state.status_changes.get(c.id, []), tz, state.now)
+    return {c.id: state.uptime_days[c.id] if c.id in state.uptime_days
+            else uptime.component_window(parse_ts(c.created_at), [], tz, state.now)
             for c in state.components.values()}
 
 
@@ -384,7 +392,8 @@ class Publisher:
                 loaded[head.id] = pair
             return loaded.get(head.id)
 
-        components = {c.id: c for c in self.store.list_components()}
+        with_revs = self.store.components_with_history_revs()
+        components = {c.id: c for c, _ in with_revs}
         touched = [pair for i in sorted(plan.incident_ids) if (pair := self.store.load_incident(i))]
         loaded.update((i.id, (i, u)) for i, u in touched)
         # The incident lists hold no maintenance (the store keeps them apart; the filter says so here too).
@@ -408,7 +417,8 @@ class Publisher:
             state.feed_maintenances = [pair for head in newest([*heads, *maintenance_heads])
                                        if head.is_maintenance and (pair := load(head))]
         # Every render: `/` shows each component's 90-day bar.
-        state.status_changes = self._status_changes(components, state.now)
+        state.uptime_days = self._uptime_days(components, {c.id: rev for c, rev in with_revs}, state.now,
+                                              from_history=plan.everything)
         wanted = feed_components(plan, touched, components)
         incident_history = self._component_heads(wanted, heads, cursor, self.store.list_incidents)
         maintenance_history = self._component_heads(wanted, maintenance_heads, maintenance_cursor,
@@ -419,17 +429,36 @@ class Publisher:
             state.component_history[component_id] = [pair for head in history if (pair := load(head))]
         return state
 
-    def _status_changes(self, components: Mapping[str, Component],
-                        now: datetime) -> dict[str, list[tuple[datetime, str]]]:
-        """Each component's status changes in the uptime window, with the one
-        before it (the status the window starts with): a query each, in parallel."""
-        since = format_ts(uptime.window_start(feeds.zone(self.settings.page.time_zone), now))
+    def _uptime_days(self, components: Mapping[str, Component], revs: Mapping[str, str], now: datetime,
+                     from_history: bool) -> dict[str, list[uptime.Day]]:
+        """Each component's days in the uptime window: from its stored rollup
+        while that holds, else from its history (a query each, in parallel),
+        storing the new rollups. `from_history`: every one from its history."""
+        zone_name = self.settings.page.time_zone
+        tz = feeds.zone(zone_name)
+        today = now.astimezone(tz).date()
+        stored = {} if from_history else self.store.uptime_rollups(components)
+        days: dict[str, list[uptime.Day]] = {}
+        for component_id, fields in stored.items():
+            kept = uptime.Rollup.from_fields(fields)
+            if component_id in components and kept.holds(revs[component_id], zone_name, today):
+                days[component_id] = kept.days_at(tz, now)
+        stale = [c for c in components if c not in days]
+        since = format_ts(uptime.window_start(tz, now))
 
-        def read(component_id: str) -> list[tuple[datetime, str]]:
-            return [(parse_ts(c.changed_at), c.status) for c in self.store.status_window(component_id, since)]
+        def compute(component_id: str) -> tuple[uptime.Rollup | None, list[uptime.Day]]:
+            changes = [(parse_ts(c.changed_at), c.status) for c in self.store.status_window(component_id, since)]
+            return uptime.rollup(parse_ts(components[component_id].created_at), changes, tz, zone_name, now,
+                                 revs[component_id])
 
         with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-            return dict(zip(components, pool.map(read, components), strict=True))
+            computed = dict(zip(stale, pool.map(compute, stale), strict=True))
+        days.update((c, window) for c, (_, window) in computed.items())
+        fresh = {c: made.as_fields() for c, (made, _) in computed.items() if made is not None}
+        if fresh:
+            self.store.save_uptime_rollups(fresh)
+        # The page's order, whichever way each was found.
+        return {c: days[c] for c in components}
 
     def _component_heads(self, wanted: set[str], heads: list[Incident], cursor: str | None,
                          lister: Callable[[int, str | None], tuple[list[Incident], str | None]],

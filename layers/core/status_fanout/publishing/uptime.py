@@ -18,9 +18,12 @@ operational unless its first change says otherwise, and its creation is a change
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import cached_property
+from typing import Any
 
 MAJOR = "major_outage"
 PARTIAL = "partial_outage"
@@ -38,7 +41,7 @@ class Day:
     major_outage_seconds: int
     partial_outage_seconds: int
 
-    @property
+    @cached_property  # read for the bar's colour, its text and /uptime.json: computed once
     def uptime(self) -> float:
         return percentage(self.major_outage_seconds, self.partial_outage_seconds, self.seconds)
 
@@ -136,3 +139,70 @@ def component_window(created_at: datetime, changes: Sequence[tuple[datetime, str
     """A component's days in the window, its history starting at `history_start`."""
     return window(changes, history_start(created_at, changes), tz, now)
 
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """What a render keeps of a component's window so the next one need not
+    read its history again: the closed days (before today) as figures, and of
+    today only the status it began with and its changes, from which today's
+    figure at any later instant of the day follows exactly (`days_at`).
+
+    It holds while the component's `history_rev` is `rev` (every write that
+    moves the history sets a new one), the page's zone is `zone` and today is
+    `today` in it: at midnight the window slides and it is computed again."""
+
+    rev: str
+    zone: str
+    today: date
+    closed: tuple[Day, ...]
+    carry: str  # the status at today's local midnight
+    today_changes: tuple[tuple[datetime, str], ...]  # after it, oldest first (later ones too)
+
+    def holds(self, rev: str, zone: str, today: date) -> bool:
+        return (self.rev, self.zone, self.today) == (rev, zone, today)
+
+    def days_at(self, tz: tzinfo, now: datetime) -> list[Day]:
+        """The window at `now` (a later instant of `today`): what
+        `component_window` returns from the history the rollup was made of."""
+        start = day_start(self.today, tz)
+        today = daily([(start, self.carry), *self.today_changes], start, tz, now, first_day=self.today)
+        return [*self.closed, *today]
+
+    def as_fields(self) -> dict[str, str]:
+        """Plain strings for one table item (JSON text: one attribute to parse, not 90 maps)."""
+        return {"history_rev": self.rev, "zone": self.zone, "today": self.today.isoformat(),
+                "closed": json.dumps([[d.date.isoformat(), d.seconds, d.major_outage_seconds,
+                                       d.partial_outage_seconds] for d in self.closed], separators=(",", ":")),
+                "carry": self.carry,
+                "today_changes": json.dumps([[when.isoformat(), status] for when, status in self.today_changes],
+                                            separators=(",", ":"))}
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Rollup:
+        return cls(str(fields["history_rev"]), str(fields["zone"]), date.fromisoformat(fields["today"]),
+                   tuple(Day(date.fromisoformat(d), s, major, partial)
+                         for d, s, major, partial in json.loads(fields["closed"])),
+                   str(fields["carry"]),
+                   tuple((datetime.fromisoformat(when), status)
+                         for when, status in json.loads(fields["today_changes"])))
+
+
+def rollup(created_at: datetime, changes: Sequence[tuple[datetime, str]], tz: tzinfo, zone: str, now: datetime,
+           rev: str) -> tuple[Rollup | None, list[Day]]:
+    """A component's window at `now` (`component_window`) and its rollup (none
+    for a history that has not begun by today: nothing worth keeping)."""
+    days = component_window(created_at, changes, tz, now)
+    if not days:
+        return None, days
+    today = now.astimezone(tz).date()
+    start = day_start(today, tz)
+    carry = "operational"
+    later: list[tuple[datetime, str]] = []
+    for when, status in sorted((when.astimezone(UTC), status) for when, status in changes):
+        if when <= start:
+            carry = status
+        else:
+            later.append((when, status))
+    closed = tuple(d for d in days if d.date < today)
+    return Rollup(rev, zone, today, closed, carry, tuple(later)), days
