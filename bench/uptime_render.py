@@ -191,7 +191,7 @@ class Bench:
         component_id = components[(round_number * 7) % len(components)]
         current = {c.id: c for c in self.store.list_components()}[component_id]
         status = "operational" if current.status != "operational" else "partial_outage"
-        self.service().patch_component(component_id, ComponentPatch(status=status))
+        self.service().patch_component(component_id, ComponentPatch(status=status))  # type: ignore[arg-type]
         records = self.stream.read()
         plan = RenderPlan.from_stream_records(records)
         if not plan.changed_component_ids == {component_id}:
