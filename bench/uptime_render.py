@@ -24,7 +24,10 @@ Then, interleaved for --rounds rounds (medians reported):
   alternating partial_outage / operational on a rotating component), the
   records that write put on the table's stream are read back from the
   emulator's stream (DynamoDB Streams API), and
-  `Publisher.publish(RenderPlan.from_stream_records(records))` renders.
+  `Publisher.publish(RenderPlan.from_stream_records(records))` renders;
+- floor: the incremental plan's artifacts rendered from a state already read
+  and each put once (no read, no HEAD): what a status change forces whatever
+  the reads cost (`floor_share_of_full`).
 
 Per render: wall seconds, CPU seconds of the bench process (the emulator's
 CPU is in its own process, reported apart), DynamoDB calls by operation
