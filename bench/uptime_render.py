@@ -107,8 +107,8 @@ class MeteredPublisher(Publisher):
         self.bytes_written = 0
         self.lock = threading.Lock()
 
-    def write(self, key: str, body: bytes, content_type: str) -> bool:
-        written = super().write(key, body, content_type)
+    def write(self, key: str, body: bytes, content_type: str, moved: bool = False) -> bool:
+        written = super().write(key, body, content_type, moved)
         if written:
             with self.lock:
                 self.bytes_written += len(body)

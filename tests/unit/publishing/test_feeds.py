@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
+import pytest
 
 from status_fanout.incidents import lifecycle
 from status_fanout.incidents.models import Component, Incident, IncidentUpdate
@@ -216,10 +217,34 @@ def test_an_incident_change_renders_its_page_the_indexes_and_the_feeds_that_hold
     assert artifacts[f"incidents/{incident.id}"].content_type == "text/html; charset=utf-8"
 
 
-def test_a_component_status_change_renders_no_feed() -> None:
+def component_record(old: dict[str, str] | None, new: dict[str, str]) -> dict[str, object]:
+    change: dict[str, object] = {"Keys": {"pk": {"S": "COMP"}, "sk": {"S": "COMP#smtp-email"}},
+                                 "NewImage": {k: {"S": v} for k, v in new.items()}}
+    if old is not None:
+        change["OldImage"] = {k: {"S": v} for k, v in old.items()}
+    return {"dynamodb": change}
+
+
+def test_a_component_status_change_renders_no_feed_and_no_subscribe_page() -> None:
+    # GIVEN a component whose status moves, and nothing else about it
     incident, updates = seed_incident()
-    artifacts = render(RenderPlan(components=True), state_for(incident, updates), SETTINGS, json=False)
-    assert set(artifacts) == {"index.html", "subscribe"}
+    plan = RenderPlan.from_stream_records([component_record({"name": "SMTP", "status": "operational"},
+                                                            {"name": "SMTP", "status": "major_outage"})])
+    # THEN only the page showing statuses renders (the subscribe page lists no status)
+    artifacts = render(plan, state_for(incident, updates), SETTINGS, json=False)
+    assert set(artifacts) == {"index.html"}
+
+
+@pytest.mark.parametrize("old, new", [
+    (None, {"name": "SMTP", "status": "operational"}),  # created (or rewritten whole)
+    ({"name": "SMTP", "group": "Mail"}, {"name": "SMTP", "group": "Email"}),
+    ({"name": "SMTP", "position": "1"}, {"name": "SMTP", "position": "2"}),
+])
+def test_a_component_created_regrouped_or_reordered_renders_the_subscribe_page(
+        old: dict[str, str] | None, new: dict[str, str]) -> None:
+    incident, updates = seed_incident()
+    plan = RenderPlan.from_stream_records([component_record(old, new)])
+    assert "subscribe" in render(plan, state_for(incident, updates), SETTINGS, json=False)
 
 
 def test_a_renamed_component_renders_its_own_feeds() -> None:

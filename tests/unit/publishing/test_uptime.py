@@ -180,6 +180,30 @@ def test_an_open_incident_is_named_once_in_a_day_s_words() -> None:
     assert "Mail platform outage, Mail platform outage" not in html
 
 
+def test_a_hostile_incident_name_in_a_day_s_words_is_text_not_markup() -> None:
+    import lxml.html
+
+    from status_fanout.publishing import pages
+    from tests.unit.publishing.test_feeds import SETTINGS, seed_components, seed_incident
+
+    # GIVEN an open incident whose name is markup, with quotes that would end the title attribute
+    hostile = "\"><script>alert(1)</script><img src=x onerror=alert(2)>&amp;"
+    incident, updates = seed_incident()
+    now = datetime(2026, 3, 9, 16, tzinfo=UTC)
+    incident = incident.model_copy(update={"name": hostile, "started_at": "2026-03-09T14:00:00.000Z",
+                                           "resolved_at": None})
+    components = seed_components()
+    days = {c: uptime.component_window(CREATED, [], NEW_YORK, now) for c in components}
+    # WHEN the page renders its bars
+    html = pages.index_page(SETTINGS, components.values(), [(incident, updates)], [incident], uptime_days=days,
+                            now=now)
+    # THEN no element came from the name, and today's mark says it as written, in its tooltip too
+    page = lxml.html.fromstring(html)
+    assert not page.xpath("//script") and not page.xpath("//img")
+    today = page.xpath("//ol[@class='bars']/li")[-1]
+    assert today.get("title") == today.text_content() == f"Mar 9, 2026: 100.00 % uptime; incidents: {hostile}"
+
+
 def test_a_rollup_brings_today_up_to_date_exactly_as_the_history_would() -> None:
     import random
 

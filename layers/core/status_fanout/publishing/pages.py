@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from status_fanout.incidents.lifecycle import STATUS_LABELS
 from status_fanout.incidents.models import Component, Incident, IncidentUpdate
@@ -132,16 +132,10 @@ class OpenMaintenance:
 
 
 @dataclass(frozen=True)
-class UptimeMark:
-    """One day of a component's 90-day bar: its colour class and its text alternative."""
-
-    css: str
-    text: str
-
-
-@dataclass(frozen=True)
 class UptimeBar:
-    marks: list[UptimeMark]
+    # The 90 `<li>` marks, oldest first: each day's colour class and its text
+    # alternative (a tooltip and, for screen readers, hidden text).
+    marks: Markup
     total: str  # the 90-day uptime, "99.95 %"
 
 
@@ -153,6 +147,7 @@ def uptime_class(day: uptime.Day | None) -> str:
     return "u-100" if value >= 100 else "u-99" if value >= 99 else "u-95" if value >= 95 else "u-0"
 
 
+@cache  # a page's 4,500 marks hold few distinct figures (most days are 100.00 %)
 def percent(value: float) -> str:
     return f"{value:.2f} %"
 
@@ -185,20 +180,28 @@ def window_dates(tz: tzinfo, now: datetime) -> list[WindowDate]:
 
 def uptime_bar(component_id: str, days: Sequence[uptime.Day], incidents: Sequence[Incident], tz: tzinfo,
                now: datetime, dates: Sequence[WindowDate] | None = None) -> UptimeBar:
-    """The 90 marks of a component's bar, oldest first (days before its history: no data)."""
+    """The 90 marks of a component's bar, oldest first (days before its history: no data).
+
+    Built here rather than in a template loop: a page of 50 components has
+    4,500 marks, and a status change re-renders them all. Only the incident
+    names are text from outside; they are escaped once each, the dates and
+    figures are made here."""
     by_date = {d.date: d for d in days}
-    spans = incident_spans(incidents, component_id, now)
+    spans = [(started, ended, str(escape(name)))
+             for started, ended, name in incident_spans(incidents, component_id, now)]
     marks = []
     for when in dates if dates is not None else window_dates(tz, now):
         found = by_date.get(when.date)
         if found is None:
-            marks.append(UptimeMark("u-none", f"{when.label}: no data"))
-            continue
-        # The incidents open on that day.
-        names = [name for started, ended, name in spans if started < when.end and ended >= when.begin]
-        said = "; incidents: " + ", ".join(names) if names else "; no incidents"
-        marks.append(UptimeMark(uptime_class(found), f"{when.label}: {percent(found.uptime)} uptime{said}"))
-    return UptimeBar(marks, percent(uptime.overall(days)))
+            css, text = "u-none", f"{when.label}: no data"
+        else:
+            # The incidents open on that day.
+            names = [name for started, ended, name in spans if started < when.end and ended >= when.begin]
+            said = "; incidents: " + ", ".join(names) if names else "; no incidents"
+            css, text = uptime_class(found), f"{when.label}: {percent(found.uptime)} uptime{said}"
+        marks.append(f'<li class="{css}" title="{text}"><span class="vh">{text}</span></li>')
+    return UptimeBar(Markup("".join(marks)),  # noqa: S704 - the names escaped above, the rest made here
+                     percent(uptime.overall(days)))
 
 
 def maintenance_state(maintenance: Incident) -> str:

@@ -85,6 +85,12 @@ class RenderPlan:
     component_ids: set[str] = field(default_factory=set)
     # Components whose record changed in any way (a status move too): their badges.
     changed_component_ids: set[str] = field(default_factory=set)
+    # A component's place on the pages that list components without their
+    # status (/subscribe) may have moved: created, deleted, renamed, regrouped, reordered.
+    listing: bool = False
+    # Components the stream saw move from one status to another (both images):
+    # every artifact showing their status differs from the bucket's (`moved_keys`).
+    status_moved_ids: set[str] = field(default_factory=set)
     # A maintenance changed (or may have): the scheduled-maintenance documents
     # and the calendar render too.
     maintenances: bool = False
@@ -109,7 +115,8 @@ class RenderPlan:
         incidents and maintenances and these components (all of them, or none)."""
         component_ids = set(component_ids)
         return cls(incident_ids=set(incident_ids), components=True, component_ids=component_ids,
-                   changed_component_ids=set(component_ids), maintenances=True, everything=True, dated=True)
+                   changed_component_ids=set(component_ids), listing=True, maintenances=True, everything=True,
+                   dated=True)
 
     @classmethod
     def from_stream_records(cls, records: Iterable[Mapping[str, Any]]) -> RenderPlan:
@@ -128,7 +135,23 @@ class RenderPlan:
                     plan.changed_component_ids.add(component_id)
                 if component_id and _identity_changed(change):
                     plan.component_ids.add(component_id)
+                if component_id and _status_moved(change):
+                    plan.status_moved_ids.add(component_id)
+                plan.listing = plan.listing or _listing_changed(change)
         return plan
+
+    def moved_keys(self) -> set[str]:
+        """The artifacts whose bytes this plan's changes are bound to move: those
+        showing the status of a component the stream saw move. They are put
+        without asking the bucket first (`Publisher.write`). A record delivered
+        again after its render was written puts the same bytes once more: the
+        ETag stays, Last-Modified moves."""
+        if not self.status_moved_ids:
+            return set()
+        keys = {"index.html", "api/v2/summary.json", "api/v2/components.json"}
+        for component_id in self.status_moved_ids:
+            keys.update((f"components/{component_id}/badge.svg", f"components/{component_id}/badge.json"))
+        return keys
 
     def __bool__(self) -> bool:
         return (bool(self.incident_ids) or self.components or bool(self.component_ids)
@@ -163,6 +186,26 @@ def _maybe_maintenance(change: Mapping[str, Any]) -> bool:
     if not images:
         return True
     return any(image.get("impact", {}).get("S") == MAINTENANCE or "step" in image for image in images)
+
+
+def _status_moved(change: Mapping[str, Any]) -> bool:
+    """Whether a component record's status moved: both images, two statuses.
+    Without both the answer is no (an upsert's INSERT may rewrite the same
+    status), and the write asks the bucket as for any artifact."""
+    old, new = change.get("OldImage"), change.get("NewImage")
+    if not old or not new:
+        return False
+    before, after = old.get("status", {}).get("S"), new.get("status", {}).get("S")
+    return before is not None and after is not None and before != after
+
+
+def _listing_changed(change: Mapping[str, Any]) -> bool:
+    """Whether a component record may move the pages listing components by
+    name and group (/subscribe): without both images, yes."""
+    old, new = change.get("OldImage"), change.get("NewImage")
+    if not old or not new:
+        return True
+    return any(old.get(name) != new.get(name) for name in ("name", "group", "position"))
 
 
 def _identity_changed(change: Mapping[str, Any]) -> bool:
@@ -232,7 +275,7 @@ def render(plan: RenderPlan, state: SiteState, settings: Settings, *, json: bool
     artifacts["index.html"] = Artifact(pages.index_page(
         settings, components.values(), state.unresolved, state.recent_heads, state.open_maintenances,
         uptime_days=days, now=state.now).encode(), HTML_TYPE)
-    if plan.components or plan.component_ids:
+    if plan.listing or plan.component_ids:
         artifacts["subscribe"] = Artifact(pages.subscribe_page(settings, components.values()).encode(), HTML_TYPE)
     site = feeds.FeedSite.from_settings(settings)
     if plan.incident_lists:
@@ -359,11 +402,13 @@ class Publisher:
             return {}
         state = self.load_state(plan)
         artifacts = render(plan, state, self.settings)
-        # Each write is a HEAD and maybe a PUT; in parallel a change touching a
-        # dozen artifacts costs about one round trip, not a dozen.
+        moved = plan.moved_keys()
+        # Each write is a HEAD and maybe a PUT (only a PUT for the keys the plan
+        # knows moved); in parallel a change touching a dozen artifacts costs
+        # about one round trip, not a dozen.
         with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-            written = pool.map(lambda item: self.write(item[0], item[1].body, item[1].content_type),
-                               artifacts.items())
+            written = pool.map(lambda item: self.write(item[0], item[1].body, item[1].content_type,
+                                                       moved=item[0] in moved), artifacts.items())
             return dict(zip(artifacts, written, strict=True))
 
     def publish_all(self) -> dict[str, bool]:
@@ -481,18 +526,22 @@ class Publisher:
                 return found
             page, cursor = lister(HEAD_PAGE, cursor)
 
-    def write(self, key: str, body: bytes, content_type: str) -> bool:
-        """Put the object unless the bucket already holds these exact bytes."""
-        etag = '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
-        try:
-            current = self.s3.head_object(Bucket=self.settings.public_bucket, Key=key)
-            if current.get("ETag") == etag:
-                return False
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound"}:
-                raise
+    def write(self, key: str, body: bytes, content_type: str, moved: bool = False) -> bool:
+        """Put the object unless the bucket already holds these exact bytes, which
+        a HEAD finds out; a key the caller knows `moved` is put without one."""
+        if not moved and self._holds(key, body):
+            return False
         self.s3.put_object(
             Bucket=self.settings.public_bucket, Key=key, Body=body,
             ContentType=content_type, CacheControl=CACHE_CONTROL,
         )
         return True
+
+    def _holds(self, key: str, body: bytes) -> bool:
+        etag = '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
+        try:
+            return bool(self.s3.head_object(Bucket=self.settings.public_bucket, Key=key).get("ETag") == etag)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound"}:
+                raise
+            return False
