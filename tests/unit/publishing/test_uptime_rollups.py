@@ -26,8 +26,10 @@ class HistoryTable:
         self.history = history
         self.rollups: dict[str, dict[str, str]] = {}
         self.read: list[str] = []
+        self.rollups_read: list[str] = []
 
     def uptime_rollups(self, component_ids: Any) -> dict[str, dict[str, str]]:
+        self.rollups_read.extend(component_ids)
         return {c: self.rollups[c] for c in component_ids if c in self.rollups}
 
     def save_uptime_rollups(self, rollups: dict[str, dict[str, str]]) -> None:
@@ -80,3 +82,34 @@ def test_only_the_components_whose_history_moved_are_read_again() -> None:
     table.read.clear()
     publisher._uptime_days(components, {**revs, "c": "2"}, NOW + timedelta(days=1, hours=1), from_history=True)
     assert sorted(table.read) == ["a", "b", "c"]
+
+
+def test_a_container_reuses_the_rollups_it_holds_and_reads_those_another_one_moved() -> None:
+    # GIVEN two publishers (two containers) over one table, and a first render by the first
+    stamp = format_ts(CREATED)
+    components = {c: Component(id=c, name=c, created_at=stamp, updated_at=stamp) for c in ("a", "b", "c")}
+    table = HistoryTable({"a": [change("a", NOW - timedelta(days=2), "partial_outage")]})
+    first, second = Publisher(table, SETTINGS), Publisher(table, SETTINGS)  # type: ignore[arg-type]
+    revs = {"a": "1", "b": "1", "c": "1"}
+    first._uptime_days(components, revs, NOW, from_history=True)
+    table.read.clear()
+    # WHEN the second container renders after c's history moved
+    table.history["c"] = [change("c", NOW - timedelta(days=5), "major_outage")]
+    moved = {**revs, "c": "2"}
+    assert second._uptime_days(components, moved, NOW, from_history=False) == {
+        c: expected(table, c, NOW) for c in components}
+    # THEN, holding nothing, it read every stored rollup, and only c's history
+    assert sorted(table.rollups_read) == ["a", "b", "c"] and table.read == ["c"]
+    # AND WHEN the first container renders next, later that day
+    table.rollups_read.clear()
+    table.read.clear()
+    later = NOW + timedelta(hours=2)
+    days = first._uptime_days(components, moved, later, from_history=False)
+    # THEN it reads only c's rollup (the one it holds no longer matches c's mark), no history,
+    # and every window is what the whole history gives at that instant
+    assert table.rollups_read == ["c"] and table.read == []
+    assert days == {c: expected(table, c, later) for c in components}
+    # AND once it holds them all, a render reads no rollup at all
+    table.rollups_read.clear()
+    first._uptime_days(components, moved, later + timedelta(minutes=5), from_history=False)
+    assert table.rollups_read == []

@@ -91,11 +91,16 @@ class IncidentStore(Store):
 
     # --- components --------------------------------------------------------
 
-    def _component_rows(self) -> list[dict[str, Any]]:
+    def _component_rows(self, *attributes: str) -> list[dict[str, Any]]:
+        """Every component item; only `attributes` of each, if named."""
+        projection: dict[str, Any] = {}
+        if attributes:  # by placeholder: name, status, group and position are reserved words
+            projection = {"ProjectionExpression": ", ".join(f"#a{n}" for n in range(len(attributes))),
+                          "ExpressionAttributeNames": {f"#a{n}": a for n, a in enumerate(attributes)}}
         return [from_item(raw) for raw in self.query_all(
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": COMPONENTS_PK}},
-            ConsistentRead=True,
+            ConsistentRead=True, **projection,
         )]
 
     def load_components(self) -> dict[str, tuple[Component, int]]:
@@ -109,7 +114,9 @@ class IncidentStore(Store):
     def components_with_history_revs(self) -> list[tuple[Component, str]]:
         """Every component (in page order) with the mark of its status history
         (`history_rev`, docs/data-model.md): one query, like `list_components`."""
-        rows = [(Component.model_validate(data), str(data.get("history_rev", ""))) for data in self._component_rows()]
+        # The public fields and the mark only: a render reads this with every change.
+        rows = [(Component.model_validate(data), str(data.get("history_rev", "")))
+                for data in self._component_rows(*Component.model_fields, "history_rev")]
         return sorted(rows, key=lambda row: (row[0].position, row[0].name, row[0].id))
 
     def _component_put(self, component: Component, version: int, changed_by: str | None) -> dict[str, Any]:

@@ -141,14 +141,16 @@ class RenderPlan:
         return plan
 
     def moved_keys(self) -> set[str]:
-        """The artifacts whose bytes this plan's changes are bound to move: those
-        showing the status of a component the stream saw move. They are put
-        without asking the bucket first (`Publisher.write`). A record delivered
-        again after its render was written puts the same bytes once more: the
-        ETag stays, Last-Modified moves."""
+        """The artifacts whose bytes this plan's changes are bound to move, put
+        without asking the bucket first (`Publisher.write`): those showing the
+        status of a component the stream saw move, and the documents carrying
+        the page's `updated_at`, which a live write moves to its own time. Where
+        the bytes did not move after all (a backfill stamped in the past, a
+        record delivered again, a full render in between), the same bytes are
+        put again: the ETag stays, Last-Modified moves, nothing is lost."""
         if not self.status_moved_ids:
             return set()
-        keys = {"index.html", "api/v2/summary.json", "api/v2/components.json"}
+        keys = {"index.html", "api/v2/summary.json", "api/v2/components.json", "api/v2/status.json", UPTIME_KEY}
         for component_id in self.status_moved_ids:
             keys.update((f"components/{component_id}/badge.svg", f"components/{component_id}/badge.json"))
         return keys
@@ -347,11 +349,12 @@ def _json_documents(plan: RenderPlan, state: SiteState, settings: Settings,
 
     upcoming = public_json.soonest_first(p for p in state.open_maintenances if public_json.is_upcoming(p[0]))
     active = public_json.soonest_first(p for p in state.open_maintenances if public_json.is_active(p[0]))
+    listed = public_json.component_objects(components.values(), page["id"])  # summary's and components.json's
     documents: dict[str, Any] = {
         "api/v2/status.json": {"page": page, "status": status},
         "api/v2/summary.json": {
             "page": page,
-            "components": public_json.component_objects(components.values(), page["id"]),
+            "components": listed,
             "incidents": incidents(state.unresolved),
             # Upcoming and active, soonest first, as githubstatus.com's summary lists them.
             "scheduled_maintenances": maintenances(public_json.soonest_first([*upcoming, *active])),
@@ -359,9 +362,7 @@ def _json_documents(plan: RenderPlan, state: SiteState, settings: Settings,
         },
     }
     if plan.components:
-        documents["api/v2/components.json"] = {
-            "page": page, "components": public_json.component_objects(components.values(), page["id"])
-        }
+        documents["api/v2/components.json"] = {"page": page, "components": listed}
     if plan.incident_lists:
         documents["api/v2/incidents.json"] = {"page": page, "incidents": incidents(state.recent)}
         documents["api/v2/incidents/unresolved.json"] = {"page": page, "incidents": incidents(state.unresolved)}
@@ -394,6 +395,11 @@ class Publisher:
         self.store = store
         self.settings = settings
         self._s3 = s3
+        # The rollups this container last read or made, by component: one still
+        # holding (the component's mark, the zone and the day unchanged) is used
+        # as it is, not read again. The mark comes from the table with every
+        # render, so one another container moved is never taken for current.
+        self._rollups: dict[str, uptime.Rollup] = {}
 
 
     def publish(self, plan: RenderPlan) -> dict[str, bool]:
@@ -482,12 +488,16 @@ class Publisher:
         zone_name = self.settings.page.time_zone
         tz = feeds.zone(zone_name)
         today = now.astimezone(tz).date()
-        stored = {} if from_history else self.store.uptime_rollups(components)
-        days: dict[str, list[uptime.Day]] = {}
-        for component_id, fields in stored.items():
-            kept = uptime.Rollup.from_fields(fields)
-            if component_id in components and kept.holds(revs[component_id], zone_name, today):
-                days[component_id] = kept.days_at(tz, now)
+        held: dict[str, uptime.Rollup] = {}
+        if not from_history:
+            held = {c: r for c, r in self._rollups.items()
+                    if c in components and r.holds(revs[c], zone_name, today)}
+            unread = [c for c in components if c not in held]
+            if unread:
+                stored = self.store.uptime_rollups(unread)
+                read = {c: uptime.Rollup.from_fields(fields) for c, fields in stored.items() if c in components}
+                held.update((c, r) for c, r in read.items() if r.holds(revs[c], zone_name, today))
+        days = {c: rollup.days_at(tz, now) for c, rollup in held.items()}
         stale = [c for c in components if c not in days]
         since = format_ts(uptime.window_start(tz, now))
 
@@ -499,9 +509,10 @@ class Publisher:
         with ThreadPoolExecutor(max_workers=WRITERS) as pool:
             computed = dict(zip(stale, pool.map(compute, stale), strict=True))
         days.update((c, window) for c, (_, window) in computed.items())
-        fresh = {c: made.as_fields() for c, (made, _) in computed.items() if made is not None}
-        if fresh:
-            self.store.save_uptime_rollups(fresh)
+        made = {c: rollup for c, (rollup, _) in computed.items() if rollup is not None}
+        if made:
+            self.store.save_uptime_rollups({c: rollup.as_fields() for c, rollup in made.items()})
+        self._rollups = {**held, **made}
         # The page's order, whichever way each was found.
         return {c: days[c] for c in components}
 

@@ -22,8 +22,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 MAJOR = "major_outage"
 PARTIAL = "partial_outage"
@@ -34,16 +33,23 @@ DECIMALS = 2
 WINDOW_DAYS = 90
 
 
-@dataclass(frozen=True)
-class Day:
+CalendarDate = date  # inside Day, `date` names its field
+
+
+class Day(NamedTuple):
+    """One page-zone day of a component. A tuple, its figure computed when it
+    is made (`Day.of`): a render makes and reads 90 of them per component."""
+
     date: date
     seconds: int  # the day's real length in the page zone
     major_outage_seconds: int
     partial_outage_seconds: int
+    uptime: float
 
-    @cached_property  # read for the bar's colour, its text and /uptime.json: computed once
-    def uptime(self) -> float:
-        return percentage(self.major_outage_seconds, self.partial_outage_seconds, self.seconds)
+    @classmethod
+    def of(cls, day: CalendarDate, seconds: int, major_outage_seconds: int, partial_outage_seconds: int) -> Day:
+        return cls(day, seconds, major_outage_seconds, partial_outage_seconds,
+                   percentage(major_outage_seconds, partial_outage_seconds, seconds))
 
     def as_json(self) -> dict[str, object]:
         return {"date": self.date.isoformat(), "uptime": self.uptime,
@@ -105,7 +111,7 @@ def daily(changes: Iterable[tuple[datetime, str]], created_at: datetime, tz: tzi
             if what in outage:
                 outage[what] += max(0.0, _seconds(max(lo, begin), min(hi, end)))
             scan += 1
-        days.append(Day(day, round(_seconds(begin, end)), round(outage[MAJOR]), round(outage[PARTIAL])))
+        days.append(Day.of(day, round(_seconds(begin, end)), round(outage[MAJOR]), round(outage[PARTIAL])))
         day += timedelta(days=1)
     return days
 
@@ -185,7 +191,7 @@ class Rollup:
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> Rollup:
         return cls(str(fields["history_rev"]), str(fields["zone"]), date.fromisoformat(fields["today"]),
-                   tuple(Day(date.fromisoformat(d), s, major, partial)
+                   tuple(Day.of(date.fromisoformat(d), s, major, partial)
                          for d, s, major, partial in json.loads(fields["closed"])),
                    str(fields["carry"]),
                    tuple((datetime.fromisoformat(when), status)
