@@ -24,7 +24,11 @@ Then, interleaved for --rounds rounds (medians reported):
   alternating partial_outage / operational on a rotating component), the
   records that write put on the table's stream are read back from the
   emulator's stream (DynamoDB Streams API), and
-  `Publisher.publish(RenderPlan.from_stream_records(records))` renders;
+  `Publisher.publish(RenderPlan.from_stream_records(records))` renders, on a
+  new `Publisher` (a fresh container: no rollup held from an earlier render);
+- incremental-warm: another component's status changes, rendered the same way
+  by the publisher that ran the full render (a warm container: it holds the
+  rollups it made, and reads those the fresh one moved since);
 - floor: the incremental plan's artifacts rendered from a state already read
   and each put once (no read, no HEAD): what a status change forces whatever
   the reads cost (`floor_share_of_full`).
@@ -33,7 +37,7 @@ Per render: wall seconds, CPU seconds of the bench process (the emulator's
 CPU is in its own process, reported apart), DynamoDB calls by operation
 (botocore `before-call`), S3 calls, artifacts rendered and written, bytes
 written. `incremental_share_of_full` is incremental / full for wall and CPU
-(goal: <= 0.10). `os.getloadavg()` goes with every line. No timing is asserted.
+and incremental-warm / full (goal: <= 0.10). `os.getloadavg()` goes with every line. No timing is asserted.
 
 Usage:
     .venv/bin/python bench/uptime_render.py [--rounds N] [--limit N] [--skip-synthetic] [--skip-corpus]
