@@ -224,6 +224,7 @@ def test_a_rollup_brings_today_up_to_date_exactly_as_the_history_would() -> None
             assert created > first
             continue
         kept = uptime.Rollup.from_fields(made.as_fields())
+        assert kept is not None
         # THEN at a later instant of the same day it gives what the whole history gives
         assert kept == made and kept.holds("rev-1", "America/New_York", today)
         assert kept.days_at(NEW_YORK, later) == uptime.component_window(created, changes, NEW_YORK, later)

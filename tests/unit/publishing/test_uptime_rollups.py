@@ -113,3 +113,18 @@ def test_a_container_reuses_the_rollups_it_holds_and_reads_those_another_one_mov
     table.rollups_read.clear()
     first._uptime_days(components, moved, later + timedelta(minutes=5), from_history=False)
     assert table.rollups_read == []
+
+
+def test_a_rollup_of_another_layout_is_computed_again_from_the_history() -> None:
+    # GIVEN a stored rollup written in the first layout (one attribute per field), its mark current
+    stamp = format_ts(CREATED)
+    components = {"a": Component(id="a", name="a", created_at=stamp, updated_at=stamp)}
+    table = HistoryTable({"a": [change("a", NOW - timedelta(days=1), "major_outage")]})
+    table.rollups["a"] = {"history_rev": "1", "zone": "America/New_York", "today": "2026-11-01",
+                          "closed": "[]", "carry": "operational", "today_changes": "[]"}
+    # WHEN a render needs a's window
+    days = Publisher(table, SETTINGS)._uptime_days(components, {"a": "1"}, NOW,  # type: ignore[arg-type]
+                                                   from_history=False)
+    # THEN it is read from the history, right, and stored in the current layout
+    assert table.read == ["a"] and days["a"] == expected(table, "a", NOW)
+    assert "window" in table.rollups["a"]

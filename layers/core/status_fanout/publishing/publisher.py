@@ -495,7 +495,8 @@ class Publisher:
             unread = [c for c in components if c not in held]
             if unread:
                 stored = self.store.uptime_rollups(unread)
-                read = {c: uptime.Rollup.from_fields(fields) for c, fields in stored.items() if c in components}
+                read = {c: r for c, fields in stored.items()
+                        if c in components and (r := uptime.Rollup.from_fields(fields)) is not None}
                 held.update((c, r) for c, r in read.items() if r.holds(revs[c], zone_name, today))
         days = {c: rollup.days_at(tz, now) for c, rollup in held.items()}
         stale = [c for c in components if c not in days]

@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 MAJOR = "major_outage"
@@ -180,22 +181,34 @@ class Rollup:
         return [*self.closed, *today]
 
     def as_fields(self) -> dict[str, str]:
-        """Plain strings for one table item (JSON text: one attribute to parse, not 90 maps)."""
-        return {"history_rev": self.rev, "zone": self.zone, "today": self.today.isoformat(),
-                "closed": json.dumps([[d.date.isoformat(), d.seconds, d.major_outage_seconds,
-                                       d.partial_outage_seconds] for d in self.closed], separators=(",", ":")),
-                "carry": self.carry,
-                "today_changes": json.dumps([[when.isoformat(), status] for when, status in self.today_changes],
-                                            separators=(",", ":"))}
+        """Two strings for one table item: the mark, and the rest as one JSON
+        text (`window`; one attribute to parse, not 90 maps): the zone, today,
+        the first closed day, each closed day's seconds, outage seconds and
+        figure (the days follow one another), the carry, today's changes."""
+        first = self.closed[0].date.isoformat() if self.closed else None
+        closed = [[d.seconds, d.major_outage_seconds, d.partial_outage_seconds, d.uptime] for d in self.closed]
+        changes = [[when.isoformat(), status] for when, status in self.today_changes]
+        return {"history_rev": self.rev,
+                "window": json.dumps([self.zone, self.today.isoformat(), first, closed, self.carry, changes],
+                                     separators=(",", ":"))}
 
     @classmethod
-    def from_fields(cls, fields: Mapping[str, Any]) -> Rollup:
-        return cls(str(fields["history_rev"]), str(fields["zone"]), date.fromisoformat(fields["today"]),
-                   tuple(Day.of(date.fromisoformat(d), s, major, partial)
-                         for d, s, major, partial in json.loads(fields["closed"])),
-                   str(fields["carry"]),
-                   tuple((datetime.fromisoformat(when), status)
-                         for when, status in json.loads(fields["today_changes"])))
+    def from_fields(cls, fields: Mapping[str, Any]) -> Rollup | None:
+        """The rollup `as_fields` wrote; None for anything else (an item of an
+        older layout is computed again, like one that does not hold)."""
+        text = fields.get("window")
+        if not isinstance(text, str):
+            return None
+        zone, today, first, closed, carry, changes = json.loads(text)
+        dates = _following_days(date.fromisoformat(first or today), len(closed))
+        days = tuple(Day(day, f[0], f[1], f[2], f[3]) for day, f in zip(dates, closed, strict=True))
+        return cls(str(fields["history_rev"]), zone, date.fromisoformat(today), days, carry,
+                   tuple((datetime.fromisoformat(when), status) for when, status in changes))
+
+
+@lru_cache(maxsize=16)  # a render's rollups mostly share their first day and length
+def _following_days(first: date, count: int) -> tuple[date, ...]:
+    return tuple(first + timedelta(days=n) for n in range(count))
 
 
 def rollup(created_at: datetime, changes: Sequence[tuple[datetime, str]], tz: tzinfo, zone: str, now: datetime,
