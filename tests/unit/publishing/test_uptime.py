@@ -26,8 +26,8 @@ def test_a_day_with_a_major_and_a_partial_outage() -> None:
     # THEN 100 − (1800 + 0.3 × 3600) / 86400 × 100 = 96.6667, shown as 96.67
     assert (result.major_outage_seconds, result.partial_outage_seconds, result.seconds) == (1800, 3600, 86400)
     assert result.uptime == 96.67
-    assert result.as_json() == {"date": "2026-02-10", "uptime": 96.67, "major_outage_seconds": 1800,
-                                "partial_outage_seconds": 3600}
+    assert uptime.days_json([result]) == [{"date": "2026-02-10", "uptime": 96.67, "major_outage_seconds": 1800,
+                                           "partial_outage_seconds": 3600}]
 
 
 def test_an_outage_across_midnight_in_the_page_zone_splits_between_the_days() -> None:

@@ -383,7 +383,7 @@ def _json_documents(plan: RenderPlan, state: SiteState, settings: Settings,
             "page": page, "scheduled_maintenances": maintenances(active)}
     if plan.uptime:
         documents[UPTIME_KEY] = {"page": page, "components": [
-            {"id": c.id, "name": c.name, "days": [d.as_json() for d in days[c.id]],
+            {"id": c.id, "name": c.name, "days": uptime.days_json(days[c.id]),
              "uptime_90d": uptime.overall(days[c.id])} for c in components.values()]}
     return {key: Artifact(public_json.dumps(doc), JSON_TYPE) for key, doc in documents.items()}
 

@@ -52,10 +52,11 @@ class Day(NamedTuple):
         return cls(day, seconds, major_outage_seconds, partial_outage_seconds,
                    percentage(major_outage_seconds, partial_outage_seconds, seconds))
 
-    def as_json(self) -> dict[str, object]:
-        return {"date": self.date.isoformat(), "uptime": self.uptime,
-                "major_outage_seconds": self.major_outage_seconds,
-                "partial_outage_seconds": self.partial_outage_seconds}
+
+def days_json(days: Iterable[Day]) -> list[dict[str, object]]:
+    """The days as /uptime.json lists them (SPEC §11): one list of 90 per component, every render."""
+    return [{"date": day.isoformat(), "uptime": figure, "major_outage_seconds": major,
+             "partial_outage_seconds": partial} for day, _, major, partial, figure in days]
 
 
 def percentage(major: float, partial: float, seconds: float) -> float:
