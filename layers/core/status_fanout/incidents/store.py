@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from status_fanout.dynamo import Store, decode_cursor, encode_cursor, from_item, to_item
+from status_fanout.dynamo import Store, decode_cursor, encode_cursor, from_item, projection, to_item
 from status_fanout.incidents.models import Component, Incident, IncidentUpdate
 from status_fanout.observability import logger
 
@@ -93,14 +93,10 @@ class IncidentStore(Store):
 
     def _component_rows(self, *attributes: str) -> list[dict[str, Any]]:
         """Every component item; only `attributes` of each, if named."""
-        projection: dict[str, Any] = {}
-        if attributes:  # by placeholder: name, status, group and position are reserved words
-            projection = {"ProjectionExpression": ", ".join(f"#a{n}" for n in range(len(attributes))),
-                          "ExpressionAttributeNames": {f"#a{n}": a for n, a in enumerate(attributes)}}
         return [from_item(raw) for raw in self.query_all(
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": COMPONENTS_PK}},
-            ConsistentRead=True, **projection,
+            ConsistentRead=True, **(projection(*attributes) if attributes else {}),
         )]
 
     def load_components(self) -> dict[str, tuple[Component, int]]:
@@ -263,7 +259,8 @@ class IncidentStore(Store):
     def uptime_rollups(self, component_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The stored rollup fields of these components (BatchGetItem; absent ones left out)."""
         keys = [(uptime_pk(c), UPTIME_SK) for c in component_ids]
-        return {str(data["component_id"]): data for data in map(from_item, self.get_many(keys).values())}
+        found = self.get_many(keys, ("history_rev", "window"))  # every render reads these: the fields only
+        return {pk.removeprefix(UPTIME_PREFIX): from_item(item) for (pk, _), item in found.items()}
 
     def save_uptime_rollups(self, rollups: Mapping[str, Mapping[str, str]]) -> None:
         """Put these components' rollups (BatchWriteItem). Best effort: one left
