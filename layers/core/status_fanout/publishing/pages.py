@@ -178,8 +178,8 @@ def window_dates(tz: tzinfo, now: datetime) -> list[WindowDate]:
             for n, day in enumerate(days)]
 
 
-def uptime_bar(component_id: str, days: Sequence[uptime.Day], incidents: Sequence[Incident], tz: tzinfo,
-               now: datetime, dates: Sequence[WindowDate] | None = None) -> UptimeBar:
+def uptime_bar(component_id: str, days: Sequence[uptime.Day], incidents: Sequence[Incident], now: datetime,
+               dates: Sequence[WindowDate]) -> UptimeBar:
     """The 90 marks of a component's bar, oldest first (days before its history: no data).
 
     Built here rather than in a template loop: a page of 50 components has
@@ -190,7 +190,7 @@ def uptime_bar(component_id: str, days: Sequence[uptime.Day], incidents: Sequenc
     spans = [(started, ended, str(escape(name)))
              for started, ended, name in incident_spans(incidents, component_id, now)]
     marks = []
-    for when in dates if dates is not None else window_dates(tz, now):
+    for when in dates:
         found = by_date.get(when.date)
         if found is None:
             css, text = "u-none", f"{when.label}: no data"
@@ -231,7 +231,7 @@ def index_page(
         # An open incident is in both lists (recent history holds it too): once per bar.
         incidents = list({i.id: i for i in [*(i for i, _ in unresolved), *recent]}.values())
         dates = window_dates(tz, now)
-        bars = {c.id: uptime_bar(c.id, uptime_days.get(c.id, []), incidents, tz, now, dates) for c in components}
+        bars = {c.id: uptime_bar(c.id, uptime_days.get(c.id, []), incidents, now, dates) for c in components}
     by_id = {c.id: c for c in components}
     shown = [OpenMaintenance(m, [ln for ln in feeds.history(m, u) if ln.update_id], is_active(m),
                              affected_names(m, u, by_id)) for m, u in soonest_first(maintenances)]
