@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from status_fanout.dynamo import Store, decode_cursor, encode_cursor, from_item, to_item
+from status_fanout.dynamo import TRANSACTION_LIMIT, Store, decode_cursor, encode_cursor, from_item, to_item
 from status_fanout.incidents.models import Component, Incident, IncidentUpdate
 from status_fanout.observability import logger
 
@@ -24,8 +24,6 @@ HISTORY_PREFIX = "CSH#"
 # History items per page of `status_window` (newest first): a window of fewer
 # changes costs one Query, the status before it included.
 WINDOW_PAGE = 100
-# DynamoDB's ceiling on the writes of one transaction.
-TRANSACTION_LIMIT = 100
 
 
 def incident_pk(incident_id: str) -> str:
@@ -151,6 +149,7 @@ class IncidentStore(Store):
         """The change and its history in one transaction when they fit in
         TRANSACTION_LIMIT writes (always, but for a live update changing more
         than 49 components); the rest right after it, idempotent by their keys."""
+        # A staff request's audit entry rides along when there is room (Store.transact), else the gate writes it.
         room = TRANSACTION_LIMIT - len(items)
         self.transact([*items, *history[:room]])
         overflow = history[room:]
