@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from status_fanout.api.auth import KEY_PREFIX
 from status_fanout.dynamo import Store, VersionConflict, decode_cursor, encode_cursor, from_item, to_item
 from status_fanout.errors import ConflictError, NotFoundError
 from status_fanout.observability import logger
@@ -29,7 +30,6 @@ from status_fanout.timefmt import format_ts, truncate_ms, utcnow
 
 Role = Literal["admin", "responder", "viewer"]
 ROLES: tuple[Role, ...] = ("viewer", "responder", "admin")  # each may do what the ones before it may
-KEY_PREFIX = "sfk_"
 LIST_GSI1PK = "STAFFKEYS"
 # Names an audit entry gives the deploy-time tokens and unauthenticated callers: no key may take them.
 RESERVED_NAMES = frozenset({"bootstrap", "anonymous"})

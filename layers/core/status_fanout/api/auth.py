@@ -18,12 +18,16 @@ from status_fanout.audit import BOOTSTRAP, Principal
 from status_fanout.errors import DomainError
 
 if TYPE_CHECKING:
-    from status_fanout.staff_keys import StaffKeys
+    from status_fanout.dynamo import Store
 
 
 class UnauthorizedError(DomainError):
     status = 401
     code = "unauthorized"
+
+
+# What a staff key starts with (status_fanout.staff_keys mints them).
+KEY_PREFIX = "sfk_"
 
 
 class ForbiddenError(DomainError):
@@ -54,12 +58,10 @@ def check_bearer(authorization: str | None, allowed_hashes: Iterable[str]) -> st
     return presented
 
 
-def authenticate(authorization: str | None, bootstrap_hashes: Iterable[str], keys: StaffKeys) -> Principal:
+def authenticate(authorization: str | None, bootstrap_hashes: Iterable[str], db: Store) -> Principal:
     """Who presents this token: a deploy-time token is a bootstrap admin; an
-    `sfk_` key is looked up by its digest. Anything else is refused without
-    reading the table, so a flood of made-up tokens costs no reads."""
-    from status_fanout.staff_keys import KEY_PREFIX
-
+    `sfk_` key is looked up by its digest in `db`. Anything else is refused
+    without reading the table, so a flood of made-up tokens costs no reads."""
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
@@ -70,7 +72,11 @@ def authenticate(authorization: str | None, bootstrap_hashes: Iterable[str], key
         matched |= hmac.compare_digest(presented, allowed)
     if matched:
         return Principal(BOOTSTRAP, None, "admin")
-    key = keys.lookup(presented) if token.startswith(KEY_PREFIX) else None
+    key = None
+    if token.startswith(KEY_PREFIX):
+        from status_fanout.staff_keys import StaffKeys  # the bootstrap tokens' requests never load it
+
+        key = StaffKeys(db).lookup(presented)
     if key is None:
         raise UnauthorizedError("the staff token is not valid")
     return Principal(key.name, key.key_id, key.role)

@@ -30,9 +30,7 @@ from status_fanout.settings import Settings
 
 if TYPE_CHECKING:
     from status_fanout.api.routing import Api
-    from status_fanout.audit.log import AuditLog
     from status_fanout.dynamo import Store
-    from status_fanout.staff_keys import StaffKeys
 
 MAX_REQUEST_BYTES = 256 * 1024
 PUBLIC_PREFIXES = ("/v1/subscriptions",)
@@ -63,12 +61,12 @@ def check_size(event: APIGatewayProxyEvent) -> None:
         raise PayloadTooLargeError(f"request bodies are limited to {MAX_REQUEST_BYTES} bytes")
 
 
-def refuse(app: APIGatewayRestResolver, settings: Settings, keys: StaffKeys, context: audit.AuditContext) -> None:
+def refuse(app: APIGatewayRestResolver, settings: Settings, db: Store, context: audit.AuditContext) -> None:
     """Raise the error a staff request gets before its body is even considered:
     401 without a valid token, 403 below the route's role (or on a staff route
     the role table lacks: fail closed), 413 over the size limit."""
     event = app.current_event
-    context.principal = authenticate(authorization_header(event), settings.staff_token_sha256, keys)
+    context.principal = authenticate(authorization_header(event), settings.staff_token_sha256, db)
     route = app.context.get("_route")
     # Powertools routes an unmatched request through a catch-all route (our
     # not_found then answers 404 or 422): it alone matches a path no route can.
@@ -170,24 +168,20 @@ def created_id(response: Response[Any]) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def settle(log: AuditLog, context: audit.AuditContext, status: int) -> None:
+def settle(db: Store, context: audit.AuditContext, status: int) -> None:
     """Write the request's entry unless its transaction did (then only correct
     its status, should the route have answered another success than foreseen)."""
     if context.written_status is not None:
         if status != context.written_status:
-            log.correct_status(context, status)
+            audit.correct_status(db, context, status)
     elif context.is_write or status in (401, 403):
-        log.record(context, status)
+        audit.record(db, context, status)
 
 
 def install(api: Api, settings: Settings, db: Store) -> None:
     """The gates, in this order, in front of every route, and the error mapping
     (`register`). `db` is the table the staff keys and the audit log live in."""
-    from status_fanout.audit.log import AuditLog
-    from status_fanout.staff_keys import StaffKeys
-
     app = api.resolver
-    keys, log = StaffKeys(db), AuditLog(db)
     statuses: dict[tuple[str, str], int] = {}
 
     def staff_gate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -203,7 +197,7 @@ def install(api: Api, settings: Settings, db: Store) -> None:
         token = audit.CURRENT.set(context)
         status = 500
         try:
-            refuse(app, settings, keys, context)
+            refuse(app, settings, db, context)
             response = next_middleware(app)
             status = response.status_code
             if context.target is None and context.written_status is None and 200 <= status < 300:
@@ -214,7 +208,7 @@ def install(api: Api, settings: Settings, db: Store) -> None:
             raise
         finally:
             audit.CURRENT.reset(token)
-            settle(log, context, status)
+            settle(db, context, status)
 
     app.use(middlewares=[staff_gate, idempotency_gate])
     register(app)

@@ -12,11 +12,11 @@ Stdlib only: the table layer imports it on every cold start.
 
 from __future__ import annotations
 
+import secrets
 import time
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 # Kept 400 days (SPEC §12), then DynamoDB's TTL (`expires_at`) removes them.
 RETENTION_SECONDS = 400 * 86400
@@ -66,7 +66,7 @@ class AuditContext:
         self.method = method.upper()
         self.path = _clip(path) or ""
         # API Gateway's requestContext.requestId; a made-up one keeps the key unique without it.
-        self.request_id = _clip(request_id) or f"local-{uuid.uuid4().hex}"
+        self.request_id = _clip(request_id) or f"local-{secrets.token_hex(16)}"
         self.source_ip = _clip(source_ip)
         self.target = _clip(target)
         self.principal: Principal | None = None
@@ -126,6 +126,39 @@ class AuditContext:
         """A Put of the entry; never over an existing one (entries are never changed)."""
         return {"Put": {"TableName": table_name, "Item": self.item(status, target),
                         "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+class Table(Protocol):
+    """What writing an entry needs of the table (status_fanout.dynamo.Store)."""
+
+    table_name: str
+
+    def call(self, operation: str, **kwargs: Any) -> Any: ...
+
+
+def record(db: Table, context: AuditContext, status: int) -> None:
+    """Write the entry of a request no transaction wrote one for (one PutItem).
+    A failure is logged, not raised: the request's own answer stands."""
+    put = context.put(db.table_name, status)["Put"]
+    try:
+        db.call("put_item", Item=put["Item"], ConditionExpression=put["ConditionExpression"])
+    except Exception:  # the entry is lost, loudly; the request's answer is not
+        from status_fanout.observability import logger
+
+        logger.exception("audit entry not written", extra={"audit": context.entry(status)})
+
+
+def correct_status(db: Table, context: AuditContext, status: int) -> None:
+    """The route answered otherwise than the transaction's entry foresaw (a
+    PUT that replaced, 200, not created, 201; a failure after the commit): say what it answered."""
+    try:
+        db.call("update_item", Key={"pk": {"S": context.pk}, "sk": {"S": context.sk}},
+                UpdateExpression="SET #s = :s", ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": {"N": str(status)}})
+    except Exception:  # as in record
+        from status_fanout.observability import logger
+
+        logger.exception("audit entry status not corrected", extra={"audit": context.entry(status)})
 
 
 CURRENT: ContextVar[AuditContext | None] = ContextVar("status_fanout_audit", default=None)

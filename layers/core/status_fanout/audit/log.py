@@ -1,6 +1,7 @@
-"""The audit log's data layer: write the entries no transaction carried, read
-them newest first (docs/data-model.md, "Audit log"). No method changes or
-deletes an entry; DynamoDB's TTL removes it after 400 days."""
+"""The audit log's reads: entries newest first (docs/data-model.md, "Audit
+log"), for GET /v1/audit alone, so loaded by its first request. Entries are
+written by status_fanout.audit; nothing changes or deletes one but
+DynamoDB's TTL, after 400 days."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from status_fanout.audit import FIELDS, PK_PREFIX, RETENTION_SECONDS, AuditContext
+from status_fanout.audit import FIELDS, PK_PREFIX, RETENTION_SECONDS
 from status_fanout.dynamo import BadCursorError, Store, from_item
-from status_fanout.observability import logger
 
 # Months the log can hold entries of: the retention, rounded up, plus the current one.
 MONTHS_KEPT = RETENTION_SECONDS // (86400 * 28) + 2
@@ -64,26 +64,6 @@ def _ts(value: datetime) -> str:
 class AuditLog:
     def __init__(self, db: Store) -> None:
         self.db = db
-
-    def record(self, context: AuditContext, status: int) -> None:
-        """Write the entry of a request no transaction wrote one for (one PutItem).
-        A failure is logged, not raised: the request's own answer stands."""
-        try:
-            self.db.call("put_item", **{k: v for k, v in context.put(self.db.table_name, status)["Put"].items()
-                                        if k != "TableName"})
-        except Exception:  # the entry is lost, loudly; the request's answer is not
-            logger.exception("audit entry not written", extra={"audit": context.entry(status)})
-
-    def correct_status(self, context: AuditContext, status: int) -> None:
-        """The route answered otherwise than the transaction's entry foresaw
-        (a PUT that replaced, 200, not created, 201): say what it answered."""
-        try:
-            self.db.call("update_item", Key={"pk": {"S": context.pk}, "sk": {"S": context.sk}},
-                         UpdateExpression="SET #s = :s", ConditionExpression="attribute_exists(pk)",
-                         ExpressionAttributeNames={"#s": "status"},
-                         ExpressionAttributeValues={":s": {"N": str(status)}})
-        except Exception:  # as in record
-            logger.exception("audit entry status not corrected", extra={"audit": context.entry(status)})
 
     def entries(self, query: AuditQuery, now: datetime | None = None) -> tuple[list[dict[str, Any]], str | None]:
         """Newest first: month partitions from the cursor's (or this) month back
