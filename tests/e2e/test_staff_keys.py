@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -111,7 +112,7 @@ def test_every_staff_route_answers_each_role_as_the_role_table_says(api: Api, ke
         url = re.sub(r"\{(\w+)\}", lambda m: PARAMETER_VALUES.get(m.group(1), "nothing-here"), path)
         for role, client in keys.items():
             # WHEN that role calls it (with ids that name nothing and an empty body)
-            body = {} if method in ("POST", "PUT", "PATCH") else None
+            body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
             reply = client(method, url, body)
             # THEN a role below the route's is refused with 403 naming the role needed; any other is not
             if RANK[role] >= RANK[needed]:
@@ -169,6 +170,21 @@ def test_an_update_carries_created_by_in_the_staff_api_and_not_in_the_public_jso
     # AND the audit log names the incident each write changed
     writes = [e for e in audit(api, actor="responder%20key") if e["target_id"] == incident_id]
     assert [(e["method"], e["status"]) for e in writes] == [("POST", 201)]
+
+
+def test_a_maintenance_and_its_updates_say_who_posted_them_in_the_staff_api(
+    api: Api, keys: dict[str, Api]
+) -> None:
+    # GIVEN a maintenance scheduled by the responder, cancelled by the bootstrap admin
+    soon = datetime.now(UTC) + timedelta(days=2)
+    window = {"scheduled_for": soon.isoformat(), "scheduled_until": (soon + timedelta(hours=1)).isoformat()}
+    created = keys["responder"]("POST", "/v1/maintenances", {"name": "Upgrade", "body": "Upgrading.", **window})
+    assert created.status == 201, created.raw
+    assert api("POST", f"/v1/maintenances/{created.json['id']}/cancel", {}).status == 200
+    # THEN the staff API names each
+    shown = api("GET", f"/v1/maintenances/{created.json['id']}").json
+    assert shown["created_by"] == "responder key"
+    assert [u["created_by"] for u in shown["incident_updates"]] == ["bootstrap", "responder key"]
 
 
 def test_a_burst_of_50_concurrent_posts_leaves_exactly_50_audit_entries(api: Api) -> None:

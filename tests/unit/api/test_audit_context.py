@@ -19,7 +19,7 @@ class RecordingClient:
     def __init__(self) -> None:
         self.transactions: list[list[dict[str, Any]]] = []
 
-    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 - boto3's name
+    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
         self.transactions.append(TransactItems)
         return {}
 
@@ -47,7 +47,7 @@ def test_the_first_transaction_of_a_staff_write_carries_its_entry_and_no_other_d
     request_context: AuditContext,
 ) -> None:
     client = RecordingClient()
-    store = Store("t", client=client)  # type: ignore[arg-type]
+    store = Store("t", client=client)
     # WHEN the request's change commits, then a second transaction of the same request
     store.transact([head_put("inc1")])
     store.transact([head_put("inc2")])
@@ -64,7 +64,7 @@ def test_the_first_transaction_of_a_staff_write_carries_its_entry_and_no_other_d
 
 def test_a_full_transaction_is_left_as_it_is_and_the_gate_writes_the_entry(request_context: AuditContext) -> None:
     client = RecordingClient()
-    store = Store("t", client=client)  # type: ignore[arg-type]
+    store = Store("t", client=client)
     store.transact([head_put(f"i{n}") for n in range(TRANSACTION_LIMIT)])
     assert len(client.transactions[0]) == TRANSACTION_LIMIT and entries(client.transactions[0]) == []
     assert request_context.written_status is None  # still pending: the gate writes it after the answer
@@ -72,7 +72,7 @@ def test_a_full_transaction_is_left_as_it_is_and_the_gate_writes_the_entry(reque
 
 def test_reads_refusals_and_work_outside_a_request_carry_no_entry() -> None:
     client = RecordingClient()
-    store = Store("t", client=client)  # type: ignore[arg-type]
+    store = Store("t", client=client)
     read = AuditContext("GET", "/v1/incidents", "r", None)
     read.principal = RESPONDER
     refused = AuditContext("POST", "/v1/incidents", "r", None)  # no principal: a 401

@@ -71,7 +71,7 @@ def gate_over(router: DocumentedRouter) -> tuple[Api, RecordingClient]:
     api = Api()
     client = RecordingClient()
     http_errors.install(api, Settings(table_name="unit", staff_token_sha256=(hash_token(BOOTSTRAP_TOKEN),)),
-                        Store("unit", client=client))  # type: ignore[arg-type]
+                        Store("unit", client=client))
     api.include(router)
     return api, client
 
@@ -95,7 +95,7 @@ def test_a_staff_route_missing_from_the_table_is_refused_even_to_an_admin() -> N
 
     api, client = gate_over(router)
     # WHEN a bootstrap admin calls it
-    answer = api.resolver.resolve(event("POST", "/v1/unlisted"), None)  # type: ignore[arg-type]
+    answer = api.resolver.resolve(event("POST", "/v1/unlisted"), None)
     # THEN it is refused with 403, the route never ran, and the refusal is audited
     assert answer["statusCode"] == 403 and not ran
     assert json.loads(answer["body"])["error"]["code"] == "forbidden"
@@ -113,12 +113,12 @@ def test_a_bad_token_is_refused_without_reading_the_table_and_audited_as_anonymo
 
     api, client = gate_over(router)
     # WHEN a request comes with a token that is no key (no sfk_ prefix: no lookup)
-    answer = api.resolver.resolve(event("GET", "/v1/components", "guess"), None)  # type: ignore[arg-type]
+    answer = api.resolver.resolve(event("GET", "/v1/components", "guess"), None)
     # THEN 401, and one entry: anonymous, the path, the status
     assert answer["statusCode"] == 401
     [entry] = client.puts
     assert entry["actor"] == {"S": "anonymous"} and entry["status"] == {"N": "401"}
     assert "key_id" not in entry and "role" not in entry
     # AND a read that passes is not audited
-    assert api.resolver.resolve(event("GET", "/v1/components"), None)["statusCode"] == 200  # type: ignore[arg-type]
+    assert api.resolver.resolve(event("GET", "/v1/components"), None)["statusCode"] == 200
     assert len(client.puts) == 1
