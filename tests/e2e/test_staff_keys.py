@@ -221,6 +221,16 @@ def test_an_idempotent_replay_is_its_own_entry_marked_replayed(api: Api) -> None
     assert {e["target_id"] for e in entries} == {first.json["id"]}
 
 
+def test_an_entry_says_what_the_route_answered_when_a_put_replaces(api: Api) -> None:
+    # GIVEN a component created, then replaced, by one key
+    placer = mint(api, "placer", "responder")
+    assert placer("PUT", "/v1/components/audited", {"name": "Audited"}).status == 201
+    assert placer("PUT", "/v1/components/audited", {"name": "Audited again"}).status == 200
+    # THEN its two entries (written in the changes' transactions) say 201, then 200
+    entries = audit(api, actor="placer")
+    assert [(e["target_id"], e["status"]) for e in entries] == [("audited", 200), ("audited", 201)]
+
+
 def test_audit_query_bounds_are_validated_naming_the_field(api: Api) -> None:
     for query, field in (("limit=0", "limit"), ("limit=101", "limit"), ("since=yesterday", "since"),
                          ("cursor=bm90LWEtY3Vyc29y", "cursor")):
