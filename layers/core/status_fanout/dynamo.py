@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from status_fanout import audit
 from status_fanout.clients import aws_client
 from status_fanout.errors import ConflictError, DomainError, StoreUnavailableError
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 else:
     DynamoDBClient = Any
+
+# DynamoDB's ceiling on the writes of one transaction.
+TRANSACTION_LIMIT = 100
 
 THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
              "InternalServerError", "ServiceUnavailable"}
@@ -163,8 +167,15 @@ class Store:
         return found
 
     def transact(self, items: list[dict[str, Any]]) -> None:
+        """One TransactWriteItems. During a staff write it also carries the
+        request's audit entry (status_fanout.audit), if no earlier transaction
+        of the request did and there is room: the change and its entry land
+        together or not at all."""
+        entry = audit.transaction_entry(items, self.table_name) if len(items) < TRANSACTION_LIMIT else None
         try:
-            self.client.transact_write_items(TransactItems=items)
+            self.client.transact_write_items(TransactItems=[*items, entry[1]] if entry else items)
+            if entry:
+                audit.committed(*entry)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code = error.get("Code", "")

@@ -26,7 +26,8 @@ from status_fanout.api.routing import FORM, HTML, JSON, Api, ModelRef, Route
 TITLE = "status-fanout API"
 VERSION = "1"
 DESCRIPTION = (
-    "Staff routes need `Authorization: Bearer <token>`. Errors are "
+    "Staff routes need `Authorization: Bearer <token>` of a role at least their `x-staff-role` "
+    "(viewer < responder < admin). Errors are "
     '`{"error": {"code", "message", "details"}}`; POSTs honour `Idempotency-Key`.'
 )
 
@@ -82,6 +83,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 ERRORS = {
     400: "Malformed request: body, cursor, link token or Idempotency-Key",
     401: "No or bad staff token",
+    403: "The key's role may not call this route (`details` name the role needed)",
     404: "Not found",
     409: "Conflict: changed concurrently, or a request with this Idempotency-Key is still running",
     410: "The link has expired",
@@ -96,7 +98,7 @@ def error_statuses(route: Route) -> list[int]:
     """The route's own 4xx plus those of the gates in front of it (auth, size, body, query, Idempotency-Key)."""
     codes = set(route.errors)
     if not route.public:
-        codes.add(401)
+        codes |= {401, 403}
     if route.method in ("POST", "PUT", "PATCH"):
         codes.add(413)
     if route.method == "POST":
@@ -125,11 +127,15 @@ def _responses(route: Route) -> dict[str, Any]:
 def _refine(doc: dict[str, Any], api: Api) -> dict[str, Any]:
     """What Powertools cannot say: our responses and error shape, path patterns, form bodies, Idempotency-Key."""
     from status_fanout.api.http_errors import IDEMPOTENCY_KEY
+    from status_fanout.api.roles import required_role
     from status_fanout.incidents.models import PATH_PARAMETERS
 
     for route in api.routes:
         operation = doc["paths"][re.sub(r"<(\w+)>", r"{\1}", route.rule)][route.method.lower()]
         operation["responses"] = _responses(route)
+        if not route.public:
+            # The least role that may call it (docs/staff-keys.md); none: every key is refused.
+            operation["x-staff-role"] = required_role(route.method, route.rule)
         parameters = operation.setdefault("parameters", [])
         for parameter in parameters:
             if parameter["in"] == "path" and parameter["name"] in PATH_PARAMETERS:

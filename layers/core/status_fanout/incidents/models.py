@@ -80,6 +80,9 @@ class IncidentUpdate(BaseModel):
     incident_version: int = 0
     # A maintenance's update: which step of its lifecycle it is.
     step: MaintenanceStep | None = None
+    # Who posted it: the staff key's name, `bootstrap` for a deploy-time token,
+    # None for the maintenance clock's steps. The staff API shows it; the public surface never does.
+    created_by: str | None = None
 
 
 class Incident(BaseModel):
@@ -101,6 +104,8 @@ class Incident(BaseModel):
     # Optimistic-lock counter and the number of updates ever added.
     version: int = 0
     seq: int = 0
+    # Who opened it (as IncidentUpdate.created_by): staff API only.
+    created_by: str | None = None
     # A maintenance's schedule (None and False for an incident), Statuspage's names.
     scheduled_for: str | None = None
     scheduled_until: str | None = None

@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from status_fanout.api.http_errors import respond
 from status_fanout.api.lazy import Services
 from status_fanout.api.routing import DocumentedRouter, body_text, parse_body, parse_query
+from status_fanout.api.staff_view import with_created_by
 from status_fanout.incidents.models import IncidentCreate, PageQuery, PostmortemPut, UpdateCorrect, UpdateCreate
 from status_fanout.incidents.service import IncidentWithUpdates
 from status_fanout.observability import metrics
@@ -25,7 +26,7 @@ def router(services: Services) -> DocumentedRouter:
         found, updates = pair
         if components is None:
             components = {c.id: c for c in service.list_components()} if found.component_ids else {}
-        return incident_object(found, updates, components, settings)
+        return with_created_by(incident_object(found, updates, components, settings), found, updates)
 
     @routes.operation("GET", "/v1/incidents", "List incidents, newest first", query=PageQuery)
     def list_incidents() -> dict[str, Any]:

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from status_fanout.api.http_errors import respond
 from status_fanout.api.lazy import Services
 from status_fanout.api.routing import DocumentedRouter, body_text, parse_body, parse_query
+from status_fanout.api.staff_view import with_created_by
 from status_fanout.incidents.models import (
     MaintenanceCancel,
     MaintenanceCreate,
@@ -28,7 +29,8 @@ def router(services: Services) -> DocumentedRouter:
         found, updates = pair
         if components is None:
             components = services.maintenance.components() if found.component_ids else {}
-        return maintenance_object(found, updates, components, services.settings, full=True)
+        return with_created_by(maintenance_object(found, updates, components, services.settings, full=True),
+                               found, updates)
 
     @routes.operation("GET", "/v1/maintenances", "List scheduled maintenances, latest scheduled first",
                       query=MaintenanceQuery)
