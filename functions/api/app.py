@@ -21,7 +21,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from status_fanout.api import http_errors
 from status_fanout.api.lazy import Services
-from status_fanout.api.routes import components, incidents, maintenances, subscribers, subscriptions, webhooks
+from status_fanout.api.routes import (
+    audience,
+    components,
+    incidents,
+    maintenances,
+    subscribers,
+    subscriptions,
+    templates,
+    webhooks,
+)
 from status_fanout.api.routing import Api
 from status_fanout.observability import logger, metrics
 from status_fanout.settings import get_settings
@@ -33,7 +42,7 @@ services = Services(settings)
 api = Api()
 app = api.resolver
 http_errors.install(app, settings)
-for area in (components, incidents, maintenances, webhooks, subscriptions, subscribers):
+for area in (components, incidents, maintenances, templates, webhooks, subscriptions, subscribers, audience):
     api.include(area.router(services))
 
 
