@@ -40,13 +40,13 @@ def router(services: Services) -> DocumentedRouter:
         found, next_cursor = services.templates.page(query.limit, query.cursor)
         return {"templates": [t.model_dump() for t in found], "next_cursor": next_cursor}
 
-    @routes.operation("GET", "/v1/templates/<template_id>", "Get an incident template", errors=(404,))
+    @routes.operation("GET", "/v1/templates/<template_id>", "Get an incident template", errors=(404, 422))
     def get_template(template_id: str) -> dict[str, Any]:
         return services.templates.get(_template_id(template_id)).model_dump()
 
     @routes.operation("DELETE", "/v1/templates/<template_id>",
                       "Delete an incident template (what was opened from it stays as it is)", status=204,
-                      errors=(404,))
+                      errors=(404, 422))
     def delete_template(template_id: str) -> Response[str]:
         services.templates.delete(_template_id(template_id))
         return Response(status_code=204, body="")
