@@ -22,12 +22,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from status_fanout.api import http_errors
 from status_fanout.api.lazy import Services
 from status_fanout.api.routes import (
+    audience,
     components,
     incidents,
     keys,
     maintenances,
     subscribers,
     subscriptions,
+    templates,
     webhooks,
 )
 from status_fanout.api.routing import Api
@@ -41,7 +43,7 @@ services = Services(settings)
 api = Api()
 app = api.resolver
 http_errors.install(api, settings, services.store)
-for area in (components, incidents, maintenances, webhooks, subscriptions, subscribers, keys):
+for area in (components, incidents, maintenances, templates, webhooks, subscriptions, subscribers, keys, audience):
     api.include(area.router(services))
 
 

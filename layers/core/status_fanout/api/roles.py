@@ -33,6 +33,13 @@ ROLES: dict[tuple[str, str], str] = {
     ("POST", "/v1/maintenances/<maintenance_id>/updates"): RESPONDER,
     ("PATCH", "/v1/maintenances/<maintenance_id>"): RESPONDER,
     ("POST", "/v1/maintenances/<maintenance_id>/cancel"): RESPONDER,
+    # incident templates: writing one shapes what responders post
+    ("PUT", "/v1/templates/<template_id>"): RESPONDER,
+    ("GET", "/v1/templates"): VIEWER,
+    ("GET", "/v1/templates/<template_id>"): VIEWER,
+    ("DELETE", "/v1/templates/<template_id>"): RESPONDER,
+    # the audience preview: how many an update would reach per component (docs/staff-keys.md)
+    ("POST", "/v1/audience"): RESPONDER,
     # webhooks (chat URLs are masked in what they show)
     ("POST", "/v1/webhooks"): ADMIN,
     ("GET", "/v1/webhooks"): VIEWER,

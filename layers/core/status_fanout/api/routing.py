@@ -98,17 +98,26 @@ def _invalid(exc: ValidationError, prefix: tuple[str, ...] = ()) -> InvalidReque
     return InvalidRequestError(f"invalid {fields}", details)
 
 
-def parse_body(model: type[M], raw: str | None) -> M:
+def parse_object(raw: str | None) -> dict[str, Any]:
+    """The request body as a JSON object, not yet validated."""
     try:
         data = json.loads(raw or "")
     except ValueError as exc:
         raise MalformedRequestError("the request body is not valid JSON", [{"field": "body"}]) from exc
     if not isinstance(data, dict):
         raise InvalidRequestError("the request body must be a JSON object", [{"field": "body"}])
+    return data
+
+
+def validate(model: type[M], data: dict[str, Any]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise _invalid(exc) from exc
+
+
+def parse_body(model: type[M], raw: str | None) -> M:
+    return validate(model, parse_object(raw))
 
 
 def parse_query(model: type[M], params: dict[str, str] | None) -> M:
