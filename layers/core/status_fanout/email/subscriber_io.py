@@ -264,8 +264,10 @@ def _chunks(service: SubscriptionService, subscribers: list[tuple[Row, Subscribe
         yield chunk
 
 
-def import_subscribers(service: SubscriptionService, text: str, is_csv: bool, consent: str | None) -> Report:
-    """Import the body; the report of what became of every row."""
+def import_subscribers(service: SubscriptionService, text: str, is_csv: bool, consent: str | None,
+                       seconds: float = IMPORT_SECONDS) -> Report:
+    """Import the body; the report of what became of every row. Rows whose
+    transaction has not started after `seconds` are reported, not written."""
     now_dt = service.clock()
     now = format_ts(now_dt)
     report = Report()
@@ -277,7 +279,7 @@ def import_subscribers(service: SubscriptionService, text: str, is_csv: bool, co
         if body_consent and consent and body_consent != consent:
             raise InvalidFieldError("consent", "the query and the body disagree")
         consent = consent or body_consent
-    deadline = time.monotonic() + IMPORT_SECONDS
+    deadline = time.monotonic() + seconds
     secret = service.secret
 
     first_line: dict[str, int] = {}
