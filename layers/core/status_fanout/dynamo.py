@@ -41,9 +41,13 @@ class VersionConflict(Exception):
     per item of a cancelled transaction ("ConditionalCheckFailed", None, ...)
     when DynamoDB said which failed."""
 
-    def __init__(self, reasons: list[str | None] | None = None) -> None:
+    def __init__(self, reasons: list[str | None] | None = None,
+                 old_items: list[dict[str, Any] | None] | None = None) -> None:
         super().__init__("conditional write failed")
         self.reasons = reasons or []
+        # Per item, what it held when its condition failed, for items written
+        # with ReturnValuesOnConditionCheckFailure=ALL_OLD (else None).
+        self.old_items = old_items or [None] * len(self.reasons)
 
 
 # A contended read-modify-write keeps trying this long (inside API Gateway's
@@ -179,12 +183,14 @@ class Store:
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code = error.get("Code", "")
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            cancelled = exc.response.get("CancellationReasons", [])
+            reasons = [r.get("Code") for r in cancelled]
             if code == "TransactionCanceledException" and (
                 "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons
                 or "ConditionalCheckFailed" in error.get("Message", "")
             ):
-                raise VersionConflict([r if r != "None" else None for r in reasons]) from exc
+                raise VersionConflict([r if r != "None" else None for r in reasons],
+                                      [r.get("Item") for r in cancelled]) from exc
             if code in THROTTLED or code == "TransactionInProgressException":
                 raise StoreUnavailableError("the database is busy; retry shortly") from exc
             raise

@@ -52,7 +52,7 @@ def test_the_table_is_one_of_the_three_roles_per_route() -> None:
     assert set(ROLES.values()) <= {"viewer", "responder", "admin"}
     # Reads are for every role, but keys, the audit log and subscribers' addresses.
     admin_reads = {rule for (method, rule), role in ROLES.items() if method == "GET" and role == "admin"}
-    assert admin_reads == {"/v1/keys", "/v1/audit", "/v1/subscribers"}
+    assert admin_reads == {"/v1/keys", "/v1/audit", "/v1/subscribers", "/v1/subscribers/export"}
     assert all(role != "viewer" for (method, _), role in ROLES.items() if method != "GET")
 
 

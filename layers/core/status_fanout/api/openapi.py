@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from pydantic import BaseModel
 
-from status_fanout.api.routing import FORM, HTML, JSON, Api, ModelRef, Route
+from status_fanout.api.routing import CSV, FORM, HTML, JSON, Api, ModelRef, Route
 
 TITLE = "status-fanout API"
 VERSION = "1"
@@ -87,11 +87,12 @@ ERRORS = {
     404: "Not found",
     409: "Conflict: changed concurrently, or a request with this Idempotency-Key is still running",
     410: "The link has expired",
-    413: "The request body is over 256 KiB",
+    413: "The request body is over 256 KiB (2 MiB and 10,000 rows for an import)",
     422: "Invalid field; `details` name each one",
     429: "Throttled; see Retry-After",
 }
-SUCCESS_SCHEMAS: dict[str, dict[str, Any]] = {JSON: {"type": "object"}, HTML: {"type": "string"}}
+SUCCESS_SCHEMAS: dict[str, dict[str, Any]] = {JSON: {"type": "object"}, HTML: {"type": "string"},
+                                               CSV: {"type": "string"}}
 
 
 def error_statuses(route: Route) -> list[int]:
@@ -149,6 +150,10 @@ def _refine(doc: dict[str, Any], api: Api) -> dict[str, Any]:
         if route.form and "requestBody" in operation:
             content = operation["requestBody"]["content"]
             content[FORM] = dict(content[JSON])
+        if route.csv and "requestBody" in operation:
+            operation["requestBody"]["content"][CSV] = {"schema": {
+                "type": "string", "description": "a header row (email, components, state, created), then one "
+                                                 "subscriber a line; components separated by ;"}}
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):  # Powertools' own errors
         schemas.pop(unused, None)

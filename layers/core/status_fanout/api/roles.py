@@ -53,6 +53,8 @@ ROLES: dict[tuple[str, str], str] = {
     # email subscribers: their addresses are personal data
     ("GET", "/v1/subscribers"): ADMIN,
     ("DELETE", "/v1/subscribers/<subscriber_id>"): ADMIN,
+    ("GET", "/v1/subscribers/export"): ADMIN,
+    ("POST", "/v1/subscribers/import"): ADMIN,
     # staff keys and the audit log
     ("POST", "/v1/keys"): ADMIN,
     ("GET", "/v1/keys"): ADMIN,

@@ -30,7 +30,7 @@ BOOTSTRAP = "bootstrap"
 MAX_FIELD = 512
 # What an entry says, in the order the API shows it.
 FIELDS = ("at", "actor", "key_id", "role", "method", "path", "target_id", "status", "request_id", "source_ip",
-          "replayed")
+          "replayed", "counts")
 
 
 class Principal(NamedTuple):
@@ -77,6 +77,8 @@ class AuditContext:
         self.written_status: int | None = None
         # An Idempotency-Key replay: the first response again, nothing changed.
         self.replayed = False
+        # What a bulk write did, by name (an import: imported, merged, rejected), set by its route.
+        self.counts: dict[str, int] | None = None
 
     @property
     def is_write(self) -> bool:
@@ -105,6 +107,7 @@ class AuditContext:
             "request_id": self.request_id,
             "source_ip": self.source_ip,
             "replayed": self.replayed,
+            "counts": self.counts,
         }
 
     def item(self, status: int, target: str | None = None) -> dict[str, Any]:
@@ -116,6 +119,8 @@ class AuditContext:
                 continue
             if isinstance(value, bool):
                 item[name] = {"BOOL": value}
+            elif isinstance(value, dict):
+                item[name] = {"M": {k: {"N": str(n)} for k, n in value.items()}}
             elif isinstance(value, int):
                 item[name] = {"N": str(value)}
             else:
@@ -150,11 +155,16 @@ def record(db: Table, context: AuditContext, status: int) -> None:
 
 def correct_status(db: Table, context: AuditContext, status: int) -> None:
     """The route answered otherwise than the transaction's entry foresaw (a
-    PUT that replaced, 200, not created, 201; a failure after the commit): say what it answered."""
+    PUT that replaced, 200, not created, 201; a failure after the commit), or
+    told what its bulk write did after the entry's transaction (`counts`): say so."""
+    update, names, values = "SET #s = :s", {"#s": "status"}, {":s": {"N": str(status)}}
+    if context.counts is not None:
+        update += ", #c = :c"
+        names["#c"], values[":c"] = "counts", context.item(status)["counts"]
     try:
         db.call("update_item", Key={"pk": {"S": context.pk}, "sk": {"S": context.sk}},
-                UpdateExpression="SET #s = :s", ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": {"N": str(status)}})
+                UpdateExpression=update, ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
     except Exception:  # as in record
         from status_fanout.observability import logger
 
@@ -170,6 +180,14 @@ def current_actor() -> str | None:
     return context.principal.actor if context is not None and context.principal is not None else None
 
 
+def note_counts(**counts: int) -> None:
+    """What the bulk write of the staff request being served did (an import's
+    rows): its one entry says it, however many transactions the write took."""
+    context = CURRENT.get()
+    if context is not None:
+        context.counts = counts
+
+
 def pending_entry() -> AuditContext | None:
     """The open context whose entry a transaction should carry: an authenticated
     staff write whose entry no transaction has written yet."""
@@ -181,13 +199,14 @@ def pending_entry() -> AuditContext | None:
 
 def transaction_entry(items: list[dict[str, Any]], table_name: str) -> tuple[AuditContext, dict[str, Any]] | None:
     """The pending entry as one more write of the transaction of `items`, or
-    None when no entry is pending. A create names what it made: the `id` of
-    the first item the transaction puts (the incident or maintenance head)."""
+    None when no entry is pending. A create (201) names what it made: the `id`
+    of the first item the transaction puts (the incident or maintenance head);
+    a bulk write (an import, 200) names nothing of the many it writes."""
     context = pending_entry()
     if context is None:
         return None
     target = context.target
-    if target is None:
+    if target is None and context.expected_status == 201:
         first: dict[str, Any] = next((op["Put"]["Item"] for op in items if "Put" in op), {})
         target = _clip(first.get("id", {}).get("S"))
     return context, context.put(table_name, context.expected_status, target)

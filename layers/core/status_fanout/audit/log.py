@@ -121,4 +121,7 @@ class AuditLog:
 
 def _shown(entry: dict[str, Any]) -> dict[str, Any]:
     """Every field of an entry, null where the entry has none (an anonymous one's key and role)."""
-    return {field: entry.get(field, False if field == "replayed" else None) for field in FIELDS}
+    shown = {field: entry.get(field, False if field == "replayed" else None) for field in FIELDS}
+    if shown["counts"] is not None:
+        shown["counts"] = {name: int(n) for name, n in shown["counts"].items()}
+    return shown

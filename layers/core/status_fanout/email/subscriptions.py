@@ -164,6 +164,8 @@ class SubscriptionService:
                 return None
             if current.state == "suppressed":
                 return None  # bounced or complained: never mailed again unless staff delete it
+            if current.state == "pending" and current.components == components and current.email == email:
+                return current  # nothing to change (an imported subscriber's first mail, a repeated request)
             return self.subscribers.save(current.model_copy(update={
                 "state": "pending", "components": components, "email": email, "updated_at": now,
                 "unsubscribed_at": None}), current)
