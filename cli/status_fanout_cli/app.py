@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
+import os
 import sys
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ from status_fanout_cli.entry import LOCAL_COMMANDS
 
 EXIT_API_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 RESOLVED_BODY = "This incident has been resolved."
+PIPED_WIDTH = 200
 
 IncidentStatus = Literal["investigating", "identified", "monitoring", "resolved"]
 Impact = Literal["none", "minor", "major", "critical"]
@@ -121,7 +123,11 @@ def write_raw(raw: bytes) -> None:
 
 def consoles() -> tuple[Console, Console]:
     # Rich markup is off for everything printed: text from the API is never markup.
-    return Console(markup=False, highlight=False), Console(stderr=True, markup=False, highlight=False)
+    out = Console(markup=False, highlight=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        # Piped into grep or a file: rows as wide as they are, not cut at 80.
+        out = Console(markup=False, highlight=False, width=PIPED_WIDTH)
+    return out, Console(stderr=True, markup=False, highlight=False)
 
 
 def session(api: str | None, token: str | None, as_json: bool) -> Session:
@@ -224,10 +230,14 @@ def show_list(s: Session, key: str, listing: Listing, table: Callable[[list[Any]
 
 def incident_line(incident: dict[str, Any], verb: str) -> str:
     parts = [verb, render.safe(incident.get("id")), render.safe(incident.get("status")),
-             render.safe(incident.get("impact")), repr(render.safe(incident.get("name")))]
+             render.safe(incident.get("impact")), quoted(incident.get("name"))]
     if incident.get("shortlink"):
         parts.append(render.safe(incident["shortlink"]))
     return "  ".join(p for p in parts if p)
+
+
+def quoted(value: Any) -> str:
+    return f'"{render.safe(value)}"'
 
 
 def _opt(**fields: Any) -> dict[str, Any]:
@@ -420,7 +430,7 @@ def component_set(
         reply = s.client.request("PUT", path, body=request)
     verb = {201: "created", 200: "set"}.get(reply.status, "set")
     s.show(reply, lambda c: f"{verb} {render.safe(c.get('id'))}  {render.safe(c.get('status'))}  "
-                            f"{render.safe(c.get('name'))!r}")
+                            f"{quoted(c.get('name'))}")
 
 
 # --- maintenance ------------------------------------------------------------------
@@ -465,7 +475,7 @@ def maintenance_schedule(
     reply = s.client.request("POST", "/v1/maintenances", body=request,
                              idempotency_key=idempotency_key or new_idempotency_key())
     s.show(reply, lambda m: f"scheduled {render.safe(m.get('id'))}  {render.safe(m.get('scheduled_for'))} → "
-                            f"{render.safe(m.get('scheduled_until'))}  {render.safe(m.get('name'))!r}")
+                            f"{render.safe(m.get('scheduled_until'))}  {quoted(m.get('name'))}")
 
 
 def _end(end: str | None, starts: str | None) -> str | None:
@@ -510,7 +520,7 @@ def maintenance_cancel(
     s = session(api, token, as_json)
     reply = s.client.request("POST", f"/v1/maintenances/{_path(maintenance_id)}/cancel", body=request,
                              idempotency_key=idempotency_key or new_idempotency_key())
-    s.show(reply, lambda m: f"cancelled {render.safe(m.get('id'))}  {render.safe(m.get('name'))!r}")
+    s.show(reply, lambda m: f"cancelled {render.safe(m.get('id'))}  {quoted(m.get('name'))}")
 
 
 # --- template -------------------------------------------------------------------
@@ -690,7 +700,7 @@ def keys_create(
                              idempotency_key=idempotency_key or new_idempotency_key())
 
     def shown(created: dict[str, Any]) -> str:
-        return (f"created {render.safe(created.get('key_id'))}  {render.safe(created.get('name'))!r}  "
+        return (f"created {render.safe(created.get('key_id'))}  {quoted(created.get('name'))}  "
                 f"{render.safe(created.get('role'))}\nkey (shown only now; store it safely):\n"
                 f"{render.safe(created.get('key'))}")
 

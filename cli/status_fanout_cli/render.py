@@ -40,16 +40,36 @@ def cell(value: Any, style: str | None = None) -> Text:
     return Text(text, style=style if style is not None else STATUS_STYLES.get(text, ""))
 
 
+# Free text takes the room left; an id is never cut or wrapped (a cut id is useless).
+WRAPPING = {"name", "text", "title", "message", "components", "path", "field"}
+WHOLE = {"id", "key id", "request id"}
+MIN_WIDTH = {"status": len("investigating"), "impact": len("critical")}
+RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$")
+
+
 def _table(*columns: str, title: str | None = None) -> Table:
-    table = Table(*columns, box=box.SIMPLE_HEAD, title=title, title_justify="left", header_style="bold")
+    table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        if column in WRAPPING:
+            table.add_column(column, ratio=1, min_width=12, overflow="fold")
+        else:
+            table.add_column(column, no_wrap=column in WHOLE,
+                             min_width=max(len(column), MIN_WIDTH.get(column, 0)), overflow="fold")
     return table
+
+
+def when(value: Any) -> Text:
+    """A time as people scan it in a table: `2018-08-30 22:18Z` (the API's UTC)."""
+    text = safe(value)
+    match = RFC3339.match(text)
+    return Text(f"{match[1]} {match[2]}{'Z' if match[5] == 'Z' else match[5]}" if match else text)
 
 
 def incidents(items: list[dict[str, Any]]) -> Table:
     table = _table("id", "status", "impact", "name", "started", "resolved")
     for item in items:
         table.add_row(cell(item.get("id")), cell(item.get("status")), cell(item.get("impact")),
-                      cell(item.get("name"), ""), cell(item.get("started_at"), ""), cell(item.get("resolved_at"), ""))
+                      cell(item.get("name"), ""), when(item.get("started_at")), when(item.get("resolved_at")))
     return table
 
 
@@ -67,11 +87,11 @@ def incident(item: dict[str, Any]) -> RenderableType:
     if components:
         head.add_row("components", Text(", ").join(
             Text.assemble(cell(c.get("name"), ""), " ", cell(c.get("status"))) for c in components))
-    updates = _table("display_at", "status", "text", "components", title="updates")
+    updates = _table("shown at", "status", "text", "components", title="updates")
     for update in item.get("incident_updates") or []:
         affected = update.get("affected_components") or []
-        updates.add_row(cell(update.get("display_at"), ""), cell(update.get("status")), cell(update.get("body"), ""),
-                        cell(", ".join(f"{safe(a.get('code'))}={safe(a.get('new_status'))}" for a in affected), ""))
+        updates.add_row(when(update.get("display_at")), cell(update.get("status")), cell(update.get("body"), ""),
+                        cell("\n".join(f"{safe(a.get('code'))}={safe(a.get('new_status'))}" for a in affected), ""))
     parts: list[RenderableType] = [head, updates]
     if item.get("postmortem_body"):
         parts += [Text("postmortem", style="bold"), cell(item["postmortem_body"], "")]
@@ -89,11 +109,11 @@ def components(items: list[dict[str, Any]]) -> Table:
 
 
 def maintenances(items: list[dict[str, Any]]) -> Table:
-    table = _table("id", "status", "name", "scheduled for", "until", "components")
+    table = _table("id", "status", "name", "from", "until", "components")
     for item in items:
         names = ", ".join(safe(c.get("name") or c.get("id")) for c in item.get("components") or [])
         table.add_row(cell(item.get("id")), cell(item.get("status")), cell(item.get("name"), ""),
-                      cell(item.get("scheduled_for"), ""), cell(item.get("scheduled_until"), ""), cell(names, ""))
+                      when(item.get("scheduled_for")), when(item.get("scheduled_until")), cell(names, ""))
     return table
 
 
@@ -109,7 +129,7 @@ def keys(items: list[dict[str, Any]]) -> Table:
     table = _table("key id", "name", "role", "created", "last used")
     for item in items:
         table.add_row(cell(item.get("key_id") or item.get("id")), cell(item.get("name"), ""), cell(item.get("role")),
-                      cell(item.get("created_at"), ""), cell(item.get("last_used_at") or "never", ""))
+                      when(item.get("created_at")), when(item.get("last_used_at") or "never"))
     return table
 
 
@@ -125,7 +145,10 @@ def audit(items: list[dict[str, Any]]) -> Table:
         row = []
         for _, names in AUDIT_COLUMNS:
             value = next((item[n] for n in names if item.get(n) is not None), "")
-            row.append(cell(value, "red" if names[0] == "status" and str(value)[:1] == "4" else ""))
+            if names[0] == "time":
+                row.append(when(value))
+            else:
+                row.append(cell(value, "red" if names[0] == "status" and str(value)[:1] in "45" else ""))
         table.add_row(*row)
     return table
 
