@@ -123,11 +123,15 @@ def write_raw(raw: bytes) -> None:
 
 def consoles() -> tuple[Console, Console]:
     # Rich markup is off for everything printed: text from the API is never markup.
-    out = Console(markup=False, highlight=False)
-    if not out.is_terminal and "COLUMNS" not in os.environ:
-        # Piped into grep or a file: rows as wide as they are, not cut at 80.
-        out = Console(markup=False, highlight=False, width=PIPED_WIDTH)
-    return out, Console(stderr=True, markup=False, highlight=False)
+    return _console(stderr=False), _console(stderr=True)
+
+
+def _console(stderr: bool) -> Console:
+    console = Console(stderr=stderr, markup=False, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped into grep, a file or a log: lines as long as they are, not cut at 80.
+        console = Console(stderr=stderr, markup=False, highlight=False, width=PIPED_WIDTH)
+    return console
 
 
 def session(api: str | None, token: str | None, as_json: bool) -> Session:
