@@ -15,6 +15,7 @@ import functools
 import ipaddress
 import json
 import os
+import re
 import sys
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ from status_fanout_cli.entry import LOCAL_COMMANDS
 EXIT_API_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 RESOLVED_BODY = "This incident has been resolved."
 PIPED_WIDTH = 200
+VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,255}")
 
 IncidentStatus = Literal["investigating", "identified", "monitoring", "resolved"]
 Impact = Literal["none", "minor", "major", "critical"]
@@ -137,8 +139,12 @@ def _console(stderr: bool) -> Console:
 def session(api: str | None, token: str | None, as_json: bool) -> Session:
     if not api:
         raise inputs.UsageError("no API: set STATUS_FANOUT_API or give --api URL")
+    token = token.strip() if token else token
     if not token:
         raise inputs.UsageError("no token: set STATUS_FANOUT_TOKEN or give --token")
+    if not VISIBLE_ASCII.fullmatch(token):
+        # It goes into a header: a space or control character (a pasted line break) never belongs there.
+        raise inputs.UsageError("the token has spaces or control characters in it")
     out, err = consoles()
     client = Client(api, token)
     if _plain_http_to_another_host(client.base_url):
@@ -240,6 +246,16 @@ def incident_line(incident: dict[str, Any], verb: str) -> str:
     return "  ".join(p for p in parts if p)
 
 
+def idempotency(chosen: str | None) -> str:
+    """The run's Idempotency-Key: the one chosen (checked as the API checks it) or a new one."""
+    if chosen is None:
+        return new_idempotency_key()
+    # The import adds ".N" for each chunk.
+    if not VISIBLE_ASCII.fullmatch(chosen) or len(chosen) > 240:
+        raise inputs.UsageError("--idempotency-key: 1-240 visible ASCII characters, no spaces")
+    return chosen
+
+
 def quoted(value: Any) -> str:
     return f'"{render.safe(value)}"'
 
@@ -277,13 +293,13 @@ def incident_open(
         request["notify"] = False
     s = session(api, token, as_json)
     reply = s.client.request("POST", "/v1/incidents", body=request,
-                             idempotency_key=idempotency_key or new_idempotency_key())
+                             idempotency_key=idempotency(idempotency_key))
     s.show(reply, lambda incident: incident_line(incident, "opened"))
 
 
 def _post_update(s: Session, incident_id: str, request: dict[str, Any], key: str | None, verb: str) -> None:
     reply = s.client.request("POST", f"/v1/incidents/{_path(incident_id)}/updates", body=request,
-                             idempotency_key=key or new_idempotency_key())
+                             idempotency_key=idempotency(key))
     s.show(reply, lambda incident: incident_line(incident, verb))
 
 
@@ -477,7 +493,7 @@ def maintenance_schedule(
             request[flag] = False
     s = session(api, token, as_json)
     reply = s.client.request("POST", "/v1/maintenances", body=request,
-                             idempotency_key=idempotency_key or new_idempotency_key())
+                             idempotency_key=idempotency(idempotency_key))
     s.show(reply, lambda m: f"scheduled {render.safe(m.get('id'))}  {render.safe(m.get('scheduled_for'))} → "
                             f"{render.safe(m.get('scheduled_until'))}  {quoted(m.get('name'))}")
 
@@ -523,7 +539,7 @@ def maintenance_cancel(
         request["notify"] = False
     s = session(api, token, as_json)
     reply = s.client.request("POST", f"/v1/maintenances/{_path(maintenance_id)}/cancel", body=request,
-                             idempotency_key=idempotency_key or new_idempotency_key())
+                             idempotency_key=idempotency(idempotency_key))
     s.show(reply, lambda m: f"cancelled {render.safe(m.get('id'))}  {quoted(m.get('name'))}")
 
 
@@ -665,7 +681,7 @@ def subscribers_import(
     if not parts:
         raise inputs.UsageError("FILE: no rows to import")
     s = session(api, token, as_json)
-    key = idempotency_key or new_idempotency_key()
+    key = idempotency(idempotency_key)
     reports: list[tuple[imports.Chunk, Any]] = []
     with s.progress("importing", sum(p.rows for p in parts)) as advance:
         for number, part in enumerate(parts, start=1):
@@ -692,7 +708,8 @@ def subscribers_import(
 @handled
 def keys_create(
     name: Annotated[str, typer.Argument(help="Who or what holds it, e.g. alice or deploy-bot")],
-    role: Annotated[Role, typer.Option("--role", "-r", help="admin, responder or viewer")] = "responder",
+    # No default: what a key may do is chosen each time, never assumed.
+    role: Annotated[Role, typer.Option("--role", "-r", help="admin, responder or viewer")],
     idempotency_key: KeyOption = None, api: ApiOption = None, token: TokenOption = None, as_json: JsonOption = False,
 ) -> None:
     """Create a staff key; it is shown this once.
@@ -701,7 +718,7 @@ def keys_create(
     """
     s = session(api, token, as_json)
     reply = s.client.request("POST", "/v1/keys", body={"name": name, "role": role},
-                             idempotency_key=idempotency_key or new_idempotency_key())
+                             idempotency_key=idempotency(idempotency_key))
 
     def shown(created: dict[str, Any]) -> str:
         return (f"created {render.safe(created.get('key_id'))}  {quoted(created.get('name'))}  "

@@ -258,3 +258,16 @@ def test_a_wrong_token_is_the_apis_message(fake_api: FakeApi, run: Run) -> None:
     result = run("keys", "list", token="sfk_wrong")
     assert result.exit_code == 1
     assert "the staff token is not valid (HTTP 401 unauthorized)" in result.stderr
+
+
+def test_a_token_or_key_that_would_break_a_header_is_refused_before_sending(fake_api: FakeApi, run: Run) -> None:
+    # GIVEN a token with a pasted line break and a header after it
+    injected = run("keys", "list", token="sfk_unit-test-key\r\nX-Admin: yes")
+    # THEN nothing is sent and it says why
+    assert injected.exit_code == 2 and "control characters" in injected.stderr
+    spaced = run("incident", "open", "x", "--body", "y", "--idempotency-key", "two words")
+    assert spaced.exit_code == 2 and "--idempotency-key" in spaced.stderr
+    assert fake_api.seen == []
+    # AND a token copied with its trailing newline still works
+    fake_api.on("GET", "/v1/keys", (200, {"keys": []}, {}))
+    assert run("keys", "list", token="sfk_unit-test-key\n").exit_code == 0
