@@ -139,10 +139,12 @@ def _console(stderr: bool) -> Console:
 def session(api: str | None, token: str | None, as_json: bool) -> Session:
     if not api:
         raise inputs.UsageError("no API: set STATUS_FANOUT_API or give --api URL")
+    if urllib.parse.urlsplit(api).scheme not in ("http", "https") or not urllib.parse.urlsplit(api).netloc:
+        raise inputs.UsageError(f"--api: {render.safe(api)!r} is no http:// or https:// URL")
     token = token.strip() if token else token
     if not token:
         raise inputs.UsageError("no token: set STATUS_FANOUT_TOKEN or give --token")
-    if not VISIBLE_ASCII.fullmatch(token):
+    if not re.fullmatch(r"[\x21-\x7e]+", token):
         # It goes into a header: a space or control character (a pasted line break) never belongs there.
         raise inputs.UsageError("the token has spaces or control characters in it")
     out, err = consoles()
@@ -796,6 +798,10 @@ for _name, _summary in zip(LOCAL_COMMANDS, ("Run the whole system locally", "Pos
 def run(args: list[str]) -> int:
     try:
         app(args=args, prog_name="status-fanout")
+    except BrokenPipeError:
+        # `status-fanout incident list | head`: the reader left; say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except SystemExit as done:
         code = done.code
         return code if isinstance(code, int) else (0 if code is None else 1)
