@@ -41,6 +41,8 @@ IncidentStatus = Literal["investigating", "identified", "monitoring", "resolved"
 Impact = Literal["none", "minor", "major", "critical"]
 Role = Literal["admin", "responder", "viewer"]
 MaintenanceFilter = Literal["upcoming", "active", "completed"]
+SubscriberState = Literal["pending", "confirmed", "unsubscribed", "suppressed"]
+Consent = Literal["confirmed_elsewhere"]
 
 # --- the options every command shares -----------------------------------------
 
@@ -227,8 +229,6 @@ def show_list(s: Session, key: str, listing: Listing, table: Callable[[list[Any]
         payload = listing.last.json
         if listing.pages == 1 and len(list_items(payload, key)[0]) == len(listing.items):
             write_raw(listing.last.raw)
-        elif isinstance(payload, list):
-            write_raw(json.dumps(listing.items, ensure_ascii=False).encode())
         else:
             merged = dict(payload) if isinstance(payload, dict) else {}
             merged[key] = listing.items
@@ -635,35 +635,50 @@ def template_delete(template_id: Annotated[str, typer.Argument(help="The templat
 def subscribers_export(
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", show_default=False, help="Write to this file (default: stdout)")] = None,
+    state: Annotated[SubscriberState | None, typer.Option(show_default=False, help="Only subscribers in this state")]
+    = None,
     api: ApiOption = None, token: TokenOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="The API's JSON list instead of CSV")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The API's JSON (what import reads back) instead of CSV")]
+    = False,
 ) -> None:
-    """Export every email subscriber as CSV (email, components, state, created).
+    """Export every email subscriber, oldest first, as CSV (email, components, state, created).
 
     status-fanout subscribers export -o subscribers.csv
     """
     s = session(api, token, as_json)
-    reply = s.client.request("GET", "/v1/subscribers/export", query=_opt(format="json" if as_json else None),
-                             accept="application/json" if as_json else "text/csv")
+    replies: list[Reply] = []
+    cursor: str | None = None
+    while True:  # the API answers at most 50,000 rows (5 MB) a request; X-Next-Cursor names the rest
+        reply = s.client.request("GET", "/v1/subscribers/export",
+                                 query=_opt(format="json" if as_json else "csv", state=state, cursor=cursor),
+                                 accept="application/json" if as_json else "text/csv")
+        replies.append(reply)
+        cursor = reply.headers.get("X-Next-Cursor") or None
+        if cursor is None:
+            break
+    raw, count = imports.join_exports([r.raw for r in replies], as_json)
     if output is None:
-        write_raw(reply.raw)
+        write_raw(raw)
         return
     try:
-        output.write_bytes(reply.raw)
+        output.write_bytes(raw)
     except OSError as error:
         raise inputs.UsageError(f"--output: cannot write {output}: {error.strerror or error}") from error
-    count = len(list_items(reply.json, "subscribers")[0]) if as_json else imports.count_rows(reply.text)
     s.err.print(f"wrote {count} subscribers to {output}")
 
 
 @subscribers_app.command("import")
 @handled
 def subscribers_import(
-    file: Annotated[str, typer.Argument(help="A CSV (header: email, components, consent, …) or JSON list; '-': stdin",
-                                        metavar="FILE")],
+    file: Annotated[str, typer.Argument(
+        help="A CSV (header: email and any of components, state, created) or JSON (an export, or a list of "
+             "subscribers); '-': stdin", metavar="FILE")],
+    consent: Annotated[Consent | None, typer.Option(
+        show_default=False, help="confirmed_elsewhere: rows whose state is confirmed are imported confirmed "
+                                 "(no opt-in mail); without it such rows are refused")] = None,
     idempotency_key: KeyOption = None, api: ApiOption = None, token: TokenOption = None, as_json: JsonOption = False,
 ) -> None:
-    """Import email subscribers; rejected rows are reported by their line in FILE.
+    """Import email subscribers; rejected rows are reported by their line in FILE (JSON: their position).
 
     status-fanout subscribers import subscribers.csv
     """
@@ -688,6 +703,7 @@ def subscribers_import(
     with s.progress("importing", sum(p.rows for p in parts)) as advance:
         for number, part in enumerate(parts, start=1):
             reply = s.client.request("POST", "/v1/subscribers/import", raw=part.body, content_type=part.content_type,
+                                     query=_opt(consent=consent),
                                      idempotency_key=key if len(parts) == 1 else f"{key}.{number}")
             reports.append((part, reply.json))
             advance(part.rows)

@@ -213,19 +213,9 @@ class Client:
 
 
 def list_items(payload: Any, key: str) -> tuple[list[Any], str | None]:
-    """The items and next cursor of a list answer: `{key: [...], "next_cursor": c}`
-    as the built routes answer; tolerant of a bare list or another list-valued
-    key, for routes built elsewhere (keys, audit, templates)."""
-    if isinstance(payload, list):
-        return payload, None
-    if not isinstance(payload, dict):
+    """The items and next cursor of a list answer, `{key: [...], "next_cursor": c}`,
+    as every list route of the staff API answers."""
+    if not isinstance(payload, dict) or not isinstance(payload.get(key), list):
         return [], None
     cursor = payload.get("next_cursor")
-    cursor = cursor if isinstance(cursor, str) and cursor else None
-    if isinstance(payload.get(key), list):
-        return payload[key], cursor
-    for name in ("items", "entries", "data", "results"):
-        if isinstance(payload.get(name), list):
-            return payload[name], cursor
-    lists = [v for v in payload.values() if isinstance(v, list)]
-    return (lists[0] if len(lists) == 1 else []), cursor
+    return payload[key], cursor if isinstance(cursor, str) and cursor else None

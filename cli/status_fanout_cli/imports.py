@@ -1,11 +1,14 @@
 """`subscribers import`: a file of any size sent as requests the API takes.
 
-The API refuses a body over 256 KiB (docs/contract.md §5), so a long CSV goes
-in chunks, each with the header row and whole records (a quoted field may hold
-a line break), each its own POST with its own Idempotency-Key derived from the
+The API takes an import of at most 2 MiB and 10,000 rows (docs/subscriber-import.md),
+so a longer file goes in chunks, each with the header row and whole records (a
+quoted field may hold a line break), or `{"subscribers": [...]}` of whole
+items, each its own POST with its own Idempotency-Key derived from the
 invocation's, so running the same import again with `--idempotency-key`
 resumes without importing a chunk twice. The API reports a rejected row by its
-line in the body it got; `Chunk.lines` maps that back to the line in the file.
+line in the body it got (a JSON item by its position); `Chunk.lines` maps that
+back to the line (position) in the file. `join_exports` is the other way: the
+pages of an export as one file.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-# Under the API's 256 KiB, with room for the header and multi-byte text.
-MAX_CHUNK_BYTES = 192 * 1024
-MAX_CHUNK_ROWS = 1000
+# Under the import route's 2 MiB body and 10,000 rows (http_errors.ROUTE_MAX_REQUEST_BYTES,
+# subscriber_io.MAX_IMPORT_ROWS), with room for the header and the JSON wrapper.
+MAX_CHUNK_BYTES = 2 * 1024 * 1024 - 64 * 1024
+MAX_CHUNK_ROWS = 10_000
+CSV_HEADER_END = b"\r\n"
 
 
 @dataclass
@@ -38,9 +43,10 @@ class Chunk:
 
 
 def chunks(text: str, max_bytes: int = MAX_CHUNK_BYTES, max_rows: int = MAX_CHUNK_ROWS) -> list[Chunk]:
-    """A CSV (header first) or a JSON list, cut into chunks of whole rows."""
+    """A CSV (header first) or JSON (a list, or an export's `{"subscribers": [...]}`),
+    cut into chunks of whole rows."""
     text = text.removeprefix("\ufeff")  # the byte-order mark spreadsheets write
-    if text.lstrip().startswith("["):
+    if text.lstrip().startswith(("[", "{")):
         return _json_chunks(text, max_bytes, max_rows)
     return _csv_chunks(text, max_bytes, max_rows)
 
@@ -88,28 +94,32 @@ def _csv_chunks(text: str, max_bytes: int, max_rows: int) -> list[Chunk]:
 
 def _json_chunks(text: str, max_bytes: int, max_rows: int) -> list[Chunk]:
     try:
-        items = json.loads(text)
+        data = json.loads(text)
     except ValueError as error:
-        raise ValueError(f"not a JSON list: {error}") from error
+        raise ValueError(f"not JSON: {error}") from error
+    # An export posted back as it is: its list, and its consent if it names one.
+    items = data.get("subscribers") if isinstance(data, dict) else data
     if not isinstance(items, list):
-        raise ValueError("a JSON import is a list of subscribers")
+        raise ValueError('a JSON import is a list of subscribers, or {"subscribers": [...]} as export writes it')
+    consent = data.get("consent") if isinstance(data, dict) else None
     result: list[Chunk] = []
     batch: list[Any] = []
-    start, size = 0, 2
+    start, size = 0, 64
     for index, item in enumerate(items):
         length = len(json.dumps(item).encode()) + 2
         if batch and (size + length > max_bytes or len(batch) >= max_rows):
-            result.append(_json_chunk(batch, start))
-            batch, start, size = [], index, 2
+            result.append(_json_chunk(batch, start, consent))
+            batch, start, size = [], index, 64
         batch.append(item)
         size += length
     if batch:
-        result.append(_json_chunk(batch, start))
+        result.append(_json_chunk(batch, start, consent))
     return result
 
 
-def _json_chunk(batch: list[Any], start: int) -> Chunk:
-    return Chunk(json.dumps(batch).encode(), "application/json", list(range(start + 1, start + len(batch) + 1)),
+def _json_chunk(batch: list[Any], start: int, consent: Any) -> Chunk:
+    body: dict[str, Any] = {"subscribers": batch} if consent is None else {"consent": consent, "subscribers": batch}
+    return Chunk(json.dumps(body).encode(), "application/json", list(range(start + 1, start + len(batch) + 1)),
                  len(batch))
 
 
@@ -134,3 +144,18 @@ def merge_reports(reports: list[tuple[Chunk, Any]]) -> dict[str, Any]:
 def count_rows(text: str) -> int:
     """The rows of a CSV under its header."""
     return max(0, sum(1 for _ in _records(text.removeprefix("\ufeff"))) - 1)
+
+
+def join_exports(pages: list[bytes], as_json: bool) -> tuple[bytes, int]:
+    """The pages of an export as one file, and its subscribers: a CSV keeps the
+    first page's header only; JSON is one `{"subscribers": [...], "next_cursor": null}`."""
+    if as_json:
+        documents = [json.loads(page) for page in pages]
+        subscribers = [s for document in documents for s in document.get("subscribers") or []]
+        if len(pages) == 1:
+            return pages[0], len(subscribers)
+        return json.dumps({"subscribers": subscribers, "next_cursor": None}, ensure_ascii=False).encode(), \
+            len(subscribers)
+    joined = pages[0] + b"".join(page.split(CSV_HEADER_END, 1)[1] if CSV_HEADER_END in page else b""
+                                 for page in pages[1:])
+    return joined, count_rows(joined.decode("utf-8", "replace"))

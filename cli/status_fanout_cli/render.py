@@ -133,22 +133,22 @@ def keys(items: list[dict[str, Any]]) -> Table:
     return table
 
 
-AUDIT_COLUMNS = (("time", ("time", "at", "created_at", "timestamp")), ("actor", ("actor",)), ("role", ("role",)),
-                 ("method", ("method",)), ("path", ("path",)), ("target", ("target_id", "target")),
-                 ("status", ("status", "outcome", "outcome_status")), ("request id", ("request_id",)),
-                 ("source ip", ("source_ip", "ip")))
+AUDIT_COLUMNS = (("time", "at"), ("actor", "actor"), ("role", "role"), ("method", "method"), ("path", "path"),
+                 ("target", "target_id"), ("status", "status"), ("request id", "request_id"),
+                 ("source ip", "source_ip"))
 
 
 def audit(items: list[dict[str, Any]]) -> Table:
-    table = _table(*(name for name, _ in AUDIT_COLUMNS))
+    table = _table(*(title for title, _ in AUDIT_COLUMNS))
     for item in items:
         row = []
-        for _, names in AUDIT_COLUMNS:
-            value = next((item[n] for n in names if item.get(n) is not None), "")
-            if names[0] == "time":
+        for _, name in AUDIT_COLUMNS:
+            value = item.get(name)
+            value = "" if value is None else value
+            if name == "at":
                 row.append(when(value))
             else:
-                row.append(cell(value, "red" if names[0] == "status" and str(value)[:1] in "45" else ""))
+                row.append(cell(value, "red" if name == "status" and str(value)[:1] in "45" else ""))
         table.add_row(*row)
     return table
 

@@ -89,9 +89,14 @@ def test_chunks_repeat_the_header_and_respect_the_size() -> None:
 def test_a_json_list_is_cut_by_items() -> None:
     items = [{"email": f"u{n}@example.com"} for n in range(5)]
     parts = imports.chunks(json.dumps(items), max_rows=2)
-    assert [json.loads(p.body) for p in parts] == [items[:2], items[2:4], items[4:]]
+    assert [json.loads(p.body) for p in parts] == [{"subscribers": items[:2]}, {"subscribers": items[2:4]},
+                                                   {"subscribers": items[4:]}]
     assert parts[1].original_line(1) == 3 and parts[1].content_type == "application/json"
-    with pytest.raises(ValueError, match="not a JSON list"):
+    # AND an export's document is read as its list, its consent kept
+    [exported] = imports.chunks(json.dumps({"consent": "confirmed_elsewhere", "subscribers": items,
+                                            "next_cursor": None}))
+    assert json.loads(exported.body) == {"consent": "confirmed_elsewhere", "subscribers": items}
+    with pytest.raises(ValueError, match="not JSON"):
         imports.chunks("[1")
 
 

@@ -73,10 +73,10 @@ def test_an_id_stays_one_path_segment(fake_api: FakeApi, run: Run) -> None:
 def test_audit_pages_through_every_entry(fake_api: FakeApi, run: Run) -> None:
     # GIVEN an audit log of two pages
     pages: dict[str | None, Any] = {
-        None: {"entries": [{"time": "2026-01-02T03:04:05.000Z", "actor": "alice", "role": "admin", "method": "POST",
+        None: {"entries": [{"at": "2026-01-02T03:04:05.000Z", "actor": "alice", "role": "admin", "method": "POST",
                             "path": "/v1/keys", "target_id": "k_2", "status": 201, "request_id": "r-1",
                             "source_ip": "198.51.100.7"}], "next_cursor": "page2"},
-        "page2": {"entries": [{"time": "2026-01-01T00:00:00.000Z", "actor": "bootstrap", "role": "admin",
+        "page2": {"entries": [{"at": "2026-01-01T00:00:00.000Z", "actor": "bootstrap", "role": "admin",
                                "method": "DELETE", "path": "/v1/keys/k_9", "status": 403, "request_id": "r-0",
                                "source_ip": "203.0.113.9"}], "next_cursor": None},
     }
@@ -135,30 +135,42 @@ def test_template_save_and_delete(fake_api: FakeApi, run: Run) -> None:
 
 
 def test_subscribers_export_writes_the_csv_as_served(fake_api: FakeApi, run: Run, tmp_path: Path) -> None:
-    # GIVEN an export whose cell starts like a formula (the API neutralises it; the CLI changes no byte)
-    csv_bytes = b"email,components,state,created\r\na@example.com,,confirmed,2026-01-01T00:00:00.000Z\r\n" \
-                b"b@example.com,smtp-email,pending,2026-01-02T00:00:00.000Z\r\n"
-    fake_api.on("GET", "/v1/subscribers/export", (200, csv_bytes, {"Content-Type": "text/csv"}))
+    # GIVEN an export of two pages (X-Next-Cursor), a cell starting like a formula (the API neutralises it)
+    header = b"email,components,state,created\r\n"
+    first = header + b"'=a@example.com,,confirmed,2026-01-01T00:00:00.000Z\r\n"
+    second = header + b"b@example.com,smtp-email,pending,2026-01-02T00:00:00.000Z\r\n"
+
+    def export(seen: Seen) -> Any:
+        if seen.query.get("format") == ["json"]:
+            page = {"subscribers": [{"email": "a@example.com"}], "next_cursor": None}
+            return 200, page, {}
+        if seen.query.get("cursor") == ["page2"]:
+            return 200, second, {"Content-Type": "text/csv"}
+        return 200, first, {"Content-Type": "text/csv", "X-Next-Cursor": "page2"}
+
+    fake_api.on("GET", "/v1/subscribers/export", export)
     # WHEN exported to stdout and to a file
     out = run("subscribers", "export")
     target = tmp_path / "subscribers.csv"
     to_file = run("subscribers", "export", "-o", str(target))
-    # THEN the bytes are the API's; the file count is on stderr
-    assert out.stdout_bytes == csv_bytes
-    assert target.read_bytes() == csv_bytes
+    # THEN the bytes are the API's pages, one header, the cursor followed; the file count is on stderr
+    assert out.stdout_bytes == first + second.removeprefix(header)
+    assert target.read_bytes() == out.stdout_bytes
     assert "wrote 2 subscribers" in to_file.stderr
     assert fake_api.seen[0].headers["accept"] == "text/csv"
-    # AND --json asks the API for its JSON
-    run("subscribers", "export", "--json")
+    assert fake_api.seen[1].query == {"format": ["csv"], "cursor": ["page2"]}
+    # AND --json asks the API for its JSON and prints it as it came
+    json_out = run("subscribers", "export", "--json")
     assert fake_api.seen[-1].query == {"format": ["json"]}
+    assert json.loads(json_out.stdout) == {"subscribers": [{"email": "a@example.com"}], "next_cursor": None}
 
 
 def test_subscribers_import_in_chunks_reports_lines_of_the_file(fake_api: FakeApi, run: Run, tmp_path: Path) -> None:
-    # GIVEN a CSV too big for one request (the API takes 256 KiB), one bad row near the end
-    rows = [f"user{n}@example.com,smtp-email," for n in range(2500)]
-    rows[2400] = "not-an-email,smtp-email,"
+    # GIVEN a CSV of more rows than one request takes (the API takes 10,000), one bad row near the end
+    rows = [f"user{n}@example.com,smtp-email," for n in range(10_500)]
+    rows[10_400] = "not-an-email,smtp-email,"
     source = tmp_path / "subscribers.csv"
-    source.write_text("email,components,consent\n" + "\n".join(rows) + "\n")
+    source.write_text("email,components,state\n" + "\n".join(rows) + "\n")
 
     def importer(seen: Seen) -> Any:
         lines = seen.body.decode().splitlines()
@@ -167,17 +179,20 @@ def test_subscribers_import_in_chunks_reports_lines_of_the_file(fake_api: FakeAp
                      "rejected": [{"line": n, "field": "email", "message": "not an email address"} for n in bad]}, {}
 
     fake_api.on("POST", "/v1/subscribers/import", importer)
-    # WHEN imported
-    result = run("subscribers", "import", str(source), "--idempotency-key", "batch-7", "--json")
-    # THEN it went in chunks under the limit, each with the header, each with its own derived key
-    assert len(fake_api.seen) == 3
-    assert all(s.body.startswith(b"email,components,consent\n") for s in fake_api.seen)
-    assert all(len(s.body) < 256 * 1024 and s.headers["content-type"].startswith("text/csv") for s in fake_api.seen)
-    assert [s.headers["idempotency-key"] for s in fake_api.seen] == ["batch-7.1", "batch-7.2", "batch-7.3"]
+    # WHEN imported, the consent given
+    result = run("subscribers", "import", str(source), "--idempotency-key", "batch-7", "--consent",
+                 "confirmed_elsewhere", "--json")
+    # THEN it went in chunks under the limits, each with the header, each with its own derived key
+    assert len(fake_api.seen) == 2
+    assert all(s.body.startswith(b"email,components,state\n") for s in fake_api.seen)
+    assert all(len(s.body) < 2 * 1024 * 1024 and s.headers["content-type"].startswith("text/csv")
+               for s in fake_api.seen)
+    assert [s.headers["idempotency-key"] for s in fake_api.seen] == ["batch-7.1", "batch-7.2"]
+    assert all(s.query == {"consent": ["confirmed_elsewhere"]} for s in fake_api.seen)
     # AND the one report counts every row and names the bad one by its line in the file
     report = json.loads(result.stdout)
-    assert report["imported"] == 2499
-    assert report["rejected"] == [{"line": 2402, "field": "email", "message": "not an email address"}]
+    assert report["imported"] == 10_499
+    assert report["rejected"] == [{"line": 10_402, "field": "email", "message": "not an email address"}]
     # AND a rejected row makes the exit status non-zero
     assert result.exit_code == 1
 
