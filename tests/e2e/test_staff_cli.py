@@ -198,3 +198,101 @@ def test_the_local_stack_commands_are_unchanged() -> None:
     assert out == "sha256: ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"
     helped = subprocess.run([CLI, "replay", "--help"], capture_output=True, text=True, check=True).stdout
     assert "--key-prefix" in helped
+
+
+# --- the routes of keys, audit, templates and subscribers, through the command ------------
+
+def test_a_key_made_with_the_cli_works_until_the_cli_revokes_it(stack: Any, api: Api) -> None:
+    # GIVEN a responder key made with `keys create`
+    made = json.loads(ok(cli(stack, "keys", "create", "cli-responder", "--role", "responder", "--json")).stdout)
+    assert made["key"].startswith("sfk_") and made["role"] == "responder"
+    # WHEN it is used to open an incident
+    opened = json.loads(ok(cli(stack, "incident", "open", "Key in use", "--body", "Checking.", "--json",
+                               token=made["key"])).stdout)
+    # THEN the incident says who opened it, and the key is listed (never the key itself)
+    assert api("GET", f"/v1/incidents/{opened['id']}").json["created_by"] == "cli-responder"
+    listed = ok(cli(stack, "keys", "list", "--json")).stdout
+    assert made["key_id"] in listed and made["key"] not in listed
+    assert made["key_id"] in ok(cli(stack, "keys", "list")).stdout
+    # AND a responder is refused an admin's command with the API's 403
+    refused = cli(stack, "keys", "list", token=made["key"])
+    assert refused.returncode == 1 and "HTTP 403 forbidden" in refused.stderr and "admin" in refused.stderr
+    # WHEN it is revoked with `keys revoke`
+    assert f"revoked {made['key_id']}" in ok(cli(stack, "keys", "revoke", made["key_id"])).stdout
+    # THEN its next command is refused with the API's 401 message, exit 1
+    after = cli(stack, "incident", "list", token=made["key"])
+    assert after.returncode == 1 and "HTTP 401 unauthorized" in after.stderr
+    assert made["key_id"] not in ok(cli(stack, "keys", "list", "--json")).stdout
+
+
+def test_the_audit_command_shows_the_apis_entries(stack: Any, api: Api) -> None:
+    # GIVEN a viewer key that read the incidents, then tried to open one (403)
+    made = json.loads(ok(cli(stack, "keys", "create", "cli-auditee", "--role", "viewer", "--json")).stdout)
+    ok(cli(stack, "incident", "list", token=made["key"]))
+    assert cli(stack, "incident", "open", "Not mine", "--body", "x", token=made["key"]).returncode == 1
+    # WHEN an admin reads the audit log of that actor with --json
+    shown = json.loads(ok(cli(stack, "audit", "--actor", "cli-auditee", "--json")).stdout)
+    # THEN it is the API's answer: the refused POST alone (a read that passes is not audited)
+    assert shown == api("GET", "/v1/audit?actor=cli-auditee&limit=50").json
+    [entry] = shown["entries"]
+    assert (entry["method"], entry["path"], entry["status"], entry["role"]) == ("POST", "/v1/incidents", 403, "viewer")
+    # AND people get it as a table
+    human = ok(cli(stack, "audit", "--actor", "cli-auditee")).stdout
+    assert "cli-auditee" in human and "/v1/incidents" in human and "403" in human
+
+
+def test_templates_saved_and_listed_with_the_cli_open_incidents(stack: Any, api: Api) -> None:
+    assert api("PUT", "/v1/components/smtp-email", {"name": "SMTP Email"}).status in (200, 201)
+    # WHEN a template is saved with `template save`
+    ok(cli(stack, "template", "save", "smtp-down", "--name", "SMTP down", "--title", "Email delays",
+           "--status", "investigating", "--impact", "major", "-c", "smtp-email=major_outage",
+           "--body", "We are looking into delays."))
+    # THEN `template list --json` is the API's list, and people see it in the table
+    listed = json.loads(ok(cli(stack, "template", "list", "--json")).stdout)
+    assert listed == api("GET", "/v1/templates").json
+    [template] = [t for t in listed["templates"] if t["id"] == "smtp-down"]
+    assert (template["name"], template["title"], template["components"]) == (
+        "SMTP down", "Email delays", {"smtp-email": "major_outage"})
+    assert "SMTP down" in ok(cli(stack, "template", "list")).stdout
+    # AND `template use` opens an incident with its fields, the flag given overriding one
+    opened = json.loads(ok(cli(stack, "template", "use", "smtp-down", "--body", "Delays on outbound mail.",
+                               "--json")).stdout)
+    assert (opened["name"], opened["impact"]) == ("Email delays", "major")
+    assert opened["incident_updates"][0]["body"] == "Delays on outbound mail."
+
+
+def test_subscribers_imported_and_exported_with_the_cli(stack: Any, api: Api, tmp_path: Path) -> None:
+    assert api("PUT", "/v1/components/smtp-email", {"name": "SMTP Email"}).status in (200, 201)
+    # GIVEN a CSV of four rows, the third (line 4) no address
+    source = tmp_path / "subscribers.csv"
+    source.write_text("email,components,state\ncli-a@example.com,smtp-email,\ncli-b@example.com,,\n"
+                      "not-an-address,,\ncli-c@example.com,,confirmed\n")
+    # WHEN it is imported with the consent for its confirmed row
+    result = cli(stack, "subscribers", "import", str(source), "--consent", "confirmed_elsewhere", "--json")
+    # THEN three are imported, the bad row is named by its line in the file, and the exit status says so
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["imported"], report["merged"]) == (3, 0)
+    assert [(r["line"], r["field"]) for r in report["rejected"]] == [(4, "email")]
+    # WHEN the subscribers are exported as CSV to a file and as JSON
+    target = tmp_path / "export.csv"
+    ok(cli(stack, "subscribers", "export", "-o", str(target)))
+    exported_json = ok(cli(stack, "subscribers", "export", "--json")).stdout
+    # THEN the CSV holds them with their state; the JSON is the API's ?format=json answer
+    text = target.read_bytes().decode()
+    assert text.startswith("email,components,state,created\r\n")
+    assert "cli-a@example.com,smtp-email,pending," in text and "cli-c@example.com,,confirmed," in text
+    assert json.loads(exported_json) == api("GET", "/v1/subscribers/export?format=json").json
+    # WHEN a JSON list with a bad item at position 2 is imported from stdin
+    items = [{"email": "cli-d@example.com"}, {"email": "cli-e@example.com", "components": ["no-such"]}]
+    listed = cli(stack, "subscribers", "import", "-", "--json", stdin=json.dumps(items))
+    # THEN the bad item is reported by its position in the list
+    assert [(r["line"], r["field"]) for r in json.loads(listed.stdout)["rejected"]] == [(2, "components")]
+    # WHEN the JSON export is imported back as it is
+    exported_file = tmp_path / "export.json"
+    exported_file.write_text(exported_json)
+    back = json.loads(ok(cli(stack, "subscribers", "import", str(exported_file), "--consent",
+                             "confirmed_elsewhere", "--json")).stdout)
+    # THEN nobody is added: every row merges with its subscriber
+    assert (back["imported"], back["rejected"]) == (0, [])
+    assert back["merged"] == len(json.loads(exported_json)["subscribers"])
