@@ -257,3 +257,27 @@ def test_bad_import_requests_are_refused_naming_the_field(api: Api) -> None:
     # AND the routes are staff routes
     assert api("GET", "/v1/subscribers/export", auth=False).status == 401
     assert api("POST", "/v1/subscribers/import", raw=b"email\n", headers=CSV_TYPE, auth=False).status == 401
+
+
+def test_an_import_is_one_audit_entry_with_its_counts(api: Api) -> None:
+    # GIVEN an admin key of its own, and an import of more rows than one transaction takes (about 50)
+    made = api("POST", "/v1/keys", {"name": f"importer-{tag()}", "role": "admin"})
+    importer = Api(api.url, made.json["key"])
+    run = tag()
+    text = "email,components\n" + "".join(f"audit-{run}-{n}@example.com,smtp-email\n" for n in range(120)) + \
+        "not-an-address,\n"
+    # WHEN it imports them
+    reply = post_csv(importer, text)
+    assert reply.status == 200, reply.raw
+    # THEN the audit log holds one entry for the import, with what it did and no target
+    log = api("GET", f"/v1/audit?actor={made.json['name']}").json["entries"]
+    [entry] = log
+    assert (entry["method"], entry["path"], entry["status"], entry["target_id"]) == (
+        "POST", "/v1/subscribers/import", 200, None)
+    assert entry["counts"] == {"imported": 120, "merged": 0, "rejected": 1, "opt_in_sent": 120}
+    # AND an import that adds nobody is one entry too
+    again = post_csv(importer, text)
+    assert again.json["imported"] == 0
+    newest = api("GET", f"/v1/audit?actor={made.json['name']}").json["entries"]
+    assert len(newest) == 2 and newest[0]["counts"] == {"imported": 0, "merged": 120, "rejected": 1,
+                                                        "opt_in_sent": 0}

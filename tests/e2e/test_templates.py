@@ -261,3 +261,23 @@ def test_the_audience_preview_refuses_unknown_components(api: Api) -> None:
     assert invalid_fields(api("POST", "/v1/audience", {"components": ["Not An Id"]})) == {"components.0"}
     assert invalid_fields(api("POST", "/v1/audience", {"event": "webhook.test"})) == {"event"}
     assert json.loads(api("POST", "/v1/audience", raw=b"[]").raw)["error"]["details"][0]["field"] == "body"
+
+
+def test_template_writes_are_audited_and_a_viewer_may_read_but_not_preview(api: Api) -> None:
+    # GIVEN a responder key and a viewer key
+    name = f"tpl-writer-{uuid.uuid4().hex[:6]}"
+    writer = Api(api.url, api("POST", "/v1/keys", {"name": name, "role": "responder"}).json["key"])
+    viewer = Api(api.url, api("POST", "/v1/keys", {"name": f"{name}-viewer", "role": "viewer"}).json["key"])
+    # WHEN the responder creates, replaces and deletes a template
+    assert writer("PUT", "/v1/templates/audited", TEMPLATE).status == 201
+    assert writer("PUT", "/v1/templates/audited", {**TEMPLATE, "impact": "minor"}).status == 200
+    assert writer("DELETE", "/v1/templates/audited").status == 204
+    # THEN each write is one entry naming the template and what the API answered
+    entries = api("GET", f"/v1/audit?actor={name}").json["entries"]
+    assert [(e["method"], e["target_id"], e["status"]) for e in reversed(entries)] == [
+        ("PUT", "audited", 201), ("PUT", "audited", 200), ("DELETE", "audited", 204)]
+    # AND a viewer reads templates but may not preview an audience (403 naming the role)
+    assert viewer("GET", "/v1/templates").status == 200
+    refused = viewer("POST", "/v1/audience", {"components": ["tpl-api"]})
+    assert refused.status == 403 and "responder" in refused.json["error"]["message"]
+    assert writer("POST", "/v1/audience", {"components": ["tpl-api"]}).status == 200
