@@ -166,9 +166,9 @@ def test_subscribers_export_writes_the_csv_as_served(fake_api: FakeApi, run: Run
 
 
 def test_subscribers_import_in_chunks_reports_lines_of_the_file(fake_api: FakeApi, run: Run, tmp_path: Path) -> None:
-    # GIVEN a CSV of more rows than one request takes (the API takes 10,000), one bad row near the end
-    rows = [f"user{n}@example.com,smtp-email," for n in range(10_500)]
-    rows[10_400] = "not-an-email,smtp-email,"
+    # GIVEN a CSV of more rows than the CLI sends a request (2,500), one bad row near the end
+    rows = [f"user{n}@example.com,smtp-email," for n in range(2_600)]
+    rows[2_550] = "not-an-email,smtp-email,"
     source = tmp_path / "subscribers.csv"
     source.write_text("email,components,state\n" + "\n".join(rows) + "\n")
 
@@ -191,8 +191,8 @@ def test_subscribers_import_in_chunks_reports_lines_of_the_file(fake_api: FakeAp
     assert all(s.query == {"consent": ["confirmed_elsewhere"]} for s in fake_api.seen)
     # AND the one report counts every row and names the bad one by its line in the file
     report = json.loads(result.stdout)
-    assert report["imported"] == 10_499
-    assert report["rejected"] == [{"line": 10_402, "field": "email", "message": "not an email address"}]
+    assert report["imported"] == 2_599
+    assert report["rejected"] == [{"line": 2_552, "field": "email", "message": "not an email address"}]
     # AND a rejected row makes the exit status non-zero
     assert result.exit_code == 1
 
