@@ -1,9 +1,10 @@
 """`subscribers import`: a file of any size sent as requests the API takes.
 
-The API takes an import of at most 2 MiB and 10,000 rows (docs/subscriber-import.md);
-the CLI sends at most 2,500 rows a request (MAX_CHUNK_ROWS), so a longer file goes in chunks, each with the header row and whole records (a
-quoted field may hold a line break), or `{"subscribers": [...]}` of whole
-items, each its own POST with its own Idempotency-Key derived from the
+The API takes an import of at most 2 MiB and 10,000 rows
+(docs/subscriber-import.md); the CLI sends at most 2,500 rows a request
+(MAX_CHUNK_ROWS), so a longer file goes in chunks, each with the header row and
+whole records (a quoted field may hold a line break), or `{"subscribers": [...]}`
+of whole items, each its own POST with its own Idempotency-Key derived from the
 invocation's, so running the same import again with `--idempotency-key`
 resumes without importing a chunk twice. The API reports a rejected row by its
 line in the body it got (a JSON item by its position); `Chunk.lines` maps that
