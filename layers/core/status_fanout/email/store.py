@@ -45,6 +45,13 @@ SubscriberState = Literal["pending", "confirmed", "unsubscribed", "suppressed"]
 STATES: tuple[str, ...] = SubscriberState.__args__  # type: ignore[attr-defined]
 
 
+def state_filter(value: str | None) -> str | None:
+    """A staff query's `state` (the list, the export): absent, or one of STATES."""
+    if value is not None and value not in STATES:
+        raise ValueError(f"must be one of {', '.join(STATES)}")
+    return value
+
+
 class Subscriber(BaseModel):
     model_config = ConfigDict(defer_build=True)
     id: str

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from status_fanout.dynamo import encode_cursor
-from status_fanout.email.store import ADDRESS_SK, STATES, Subscriber, address_pk
+from status_fanout.email.store import ADDRESS_SK, STATES, Subscriber, address_pk, state_filter
 from status_fanout.email.tokens import address_key
 from status_fanout.errors import InvalidFieldError, MalformedRequestError, PayloadTooLargeError
 from status_fanout.incidents.lifecycle import new_id
@@ -95,12 +95,7 @@ class ExportQuery(BaseModel):
     limit: int = Field(default=EXPORT_MAX_ROWS, ge=1, le=EXPORT_MAX_ROWS)
     cursor: str | None = None
 
-    @field_validator("state")
-    @classmethod
-    def _state(cls, value: str | None) -> str | None:
-        if value is not None and value not in STATES:
-            raise ValueError(f"must be one of {', '.join(STATES)}")
-        return value
+    _state = field_validator("state")(state_filter)
 
 
 # --- reading the file ---------------------------------------------------------------
