@@ -29,6 +29,12 @@ def test_commands_subcommands_and_choices_complete() -> None:
     assert complete("status-fanout keys create alice --role ") == ["admin", "responder", "viewer"]
 
 
-def test_the_completion_script_is_shown_for_a_shell() -> None:
-    script = subprocess.run([CLI, "--show-completion", "bash"], capture_output=True, text=True, check=True).stdout
-    assert "_STATUS_FANOUT_COMPLETE=complete_bash" in script and "complete " in script
+def test_the_completion_script_is_shown_for_the_shell_that_asks() -> None:
+    # WHEN bash runs `--show-completion` (Typer names the shell it runs under, not an argument:
+    # under make's /bin/sh it would answer "Shell sh not supported.")
+    # (`; exit $?` keeps bash the parent: alone, the command would replace it)
+    shown = subprocess.run(["bash", "-c", f"'{CLI}' --show-completion; exit $?"], capture_output=True, text=True,
+                           check=False, stdin=subprocess.DEVNULL)
+    # THEN the script is bash's
+    assert shown.returncode == 0, (shown.returncode, shown.stdout, shown.stderr)
+    assert "_STATUS_FANOUT_COMPLETE=complete_bash" in shown.stdout and "complete " in shown.stdout
