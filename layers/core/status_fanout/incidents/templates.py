@@ -14,8 +14,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
-from status_fanout.dynamo import Store, decode_cursor, encode_cursor, from_item, retry_conflicts, to_item
-from status_fanout.errors import InvalidFieldError, NotFoundError
+from status_fanout.dynamo import (
+    Store,
+    VersionConflict,
+    decode_cursor,
+    encode_cursor,
+    from_item,
+    retry_conflicts,
+    to_item,
+)
+from status_fanout.errors import ConflictError, InvalidFieldError, NotFoundError
 from status_fanout.incidents.models import SLUG_RULE, TEMPLATE_ID_PATTERN, Template, TemplatePut
 from status_fanout.incidents.service import check_components
 from status_fanout.incidents.store import IncidentStore
@@ -67,10 +75,17 @@ class TemplateStore:
         self.db.transact([{"Put": {"TableName": self.db.table_name, "Item": item, **condition}}])
 
     def delete(self, template_id: str) -> bool:
-        """Delete the template; False if there was none."""
-        reply = self.db.call("delete_item", Key=to_item({"pk": TEMPLATES_PK, "sk": template_sk(template_id)}),
-                             ReturnValues="ALL_OLD")
-        return bool(reply.get("Attributes"))
+        """Delete the template; False if there was none. A transaction of one
+        Delete, so a staff request's audit entry lands with it (Store.transact)."""
+        key = to_item({"pk": TEMPLATES_PK, "sk": template_sk(template_id)})
+        try:
+            self.db.transact([{"Delete": {"TableName": self.db.table_name, "Key": key,
+                                          "ConditionExpression": "attribute_exists(pk)"}}])
+        except VersionConflict as exc:
+            if exc.reasons[:1] == ["ConditionalCheckFailed"]:
+                return False
+            raise ConflictError("the template changed concurrently; retry") from exc
+        return True
 
     def page(self, limit: int, cursor: str | None) -> tuple[list[Template], str | None]:
         """Templates in id order, one page."""
