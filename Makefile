@@ -52,7 +52,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy layers/core/status_fanout local/status_fanout_local bench
+	$(BIN)/mypy layers/core/status_fanout local/status_fanout_local cli/status_fanout_cli bench
 	@for f in functions/*/app.py; do $(BIN)/mypy $$f || exit 1; done
 	$(BIN)/cfn-lint template.yaml
 	scripts/sam.sh validate

@@ -1,5 +1,5 @@
-"""The HTTP API Lambda: staff routes for components, incidents, webhooks and
-subscribers, and the public email subscription routes. A thin handler: the
+"""The HTTP API Lambda: staff routes for components, incidents, webhooks,
+subscribers, staff keys and the audit log, and the public email subscription routes. A thin handler: the
 gates and the error mapping in front, then one Router per area
 (status_fanout.api.routes), included in a fixed order: route order matters
 for overlapping paths (see Api.include)."""
@@ -21,7 +21,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from status_fanout.api import http_errors
 from status_fanout.api.lazy import Services
-from status_fanout.api.routes import components, incidents, maintenances, subscribers, subscriptions, webhooks
+from status_fanout.api.routes import (
+    audience,
+    components,
+    incidents,
+    keys,
+    maintenances,
+    subscribers,
+    subscriptions,
+    templates,
+    webhooks,
+)
 from status_fanout.api.routing import Api
 from status_fanout.observability import logger, metrics
 from status_fanout.settings import get_settings
@@ -32,8 +42,8 @@ settings = get_settings()
 services = Services(settings)
 api = Api()
 app = api.resolver
-http_errors.install(app, settings)
-for area in (components, incidents, maintenances, webhooks, subscriptions, subscribers):
+http_errors.install(api, settings, services.store)
+for area in (components, incidents, maintenances, templates, webhooks, subscriptions, subscribers, keys, audience):
     api.include(area.router(services))
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from status_fanout import audit
 from status_fanout.clients import aws_client
 from status_fanout.errors import ConflictError, DomainError, StoreUnavailableError
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 else:
     DynamoDBClient = Any
+
+# DynamoDB's ceiling on the writes of one transaction.
+TRANSACTION_LIMIT = 100
 
 THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
              "InternalServerError", "ServiceUnavailable"}
@@ -37,9 +41,13 @@ class VersionConflict(Exception):
     per item of a cancelled transaction ("ConditionalCheckFailed", None, ...)
     when DynamoDB said which failed."""
 
-    def __init__(self, reasons: list[str | None] | None = None) -> None:
+    def __init__(self, reasons: list[str | None] | None = None,
+                 old_items: list[dict[str, Any] | None] | None = None) -> None:
         super().__init__("conditional write failed")
         self.reasons = reasons or []
+        # Per item, what it held when its condition failed, for items written
+        # with ReturnValuesOnConditionCheckFailure=ALL_OLD (else None).
+        self.old_items = old_items or [None] * len(self.reasons)
 
 
 # A contended read-modify-write keeps trying this long (inside API Gateway's
@@ -174,17 +182,26 @@ class Store:
         return found
 
     def transact(self, items: list[dict[str, Any]]) -> None:
+        """One TransactWriteItems. During a staff write it also carries the
+        request's audit entry (status_fanout.audit), if no earlier transaction
+        of the request did and there is room: the change and its entry land
+        together or not at all."""
+        entry = audit.transaction_entry(items, self.table_name) if len(items) < TRANSACTION_LIMIT else None
         try:
-            self.client.transact_write_items(TransactItems=items)
+            self.client.transact_write_items(TransactItems=[*items, entry[1]] if entry else items)
+            if entry:
+                audit.committed(*entry)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code = error.get("Code", "")
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            cancelled = exc.response.get("CancellationReasons", [])
+            reasons = [r.get("Code") for r in cancelled]
             if code == "TransactionCanceledException" and (
                 "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons
                 or "ConditionalCheckFailed" in error.get("Message", "")
             ):
-                raise VersionConflict([r if r != "None" else None for r in reasons]) from exc
+                raise VersionConflict([r if r != "None" else None for r in reasons],
+                                      [r.get("Item") for r in cancelled]) from exc
             if code in THROTTLED or code == "TransactionInProgressException":
                 raise StoreUnavailableError("the database is busy; retry shortly") from exc
             raise

@@ -16,6 +16,7 @@ from status_fanout.settings import Settings
 
 if TYPE_CHECKING:
     from status_fanout.email.subscriptions import SubscriptionService
+    from status_fanout.incidents.templates import TemplateService
     from status_fanout.maintenance.service import MaintenanceService
     from status_fanout.webhooks.service import WebhookService
 
@@ -57,3 +58,9 @@ class Services:
         from status_fanout.email.subscriptions import SubscriptionService
 
         return SubscriptionService(self.store, self.settings)
+
+    @functools.cached_property
+    def templates(self) -> TemplateService:
+        from status_fanout.incidents.templates import TemplateService
+
+        return TemplateService(self.store)

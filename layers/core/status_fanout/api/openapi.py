@@ -21,12 +21,13 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from pydantic import BaseModel
 
-from status_fanout.api.routing import FORM, HTML, JSON, Api, ModelRef, Route
+from status_fanout.api.routing import CSV, FORM, HTML, JSON, Api, ModelRef, Route
 
 TITLE = "status-fanout API"
 VERSION = "1"
 DESCRIPTION = (
-    "Staff routes need `Authorization: Bearer <token>`. Errors are "
+    "Staff routes need `Authorization: Bearer <token>` of a role at least their `x-staff-role` "
+    "(viewer < responder < admin). Errors are "
     '`{"error": {"code", "message", "details"}}`; POSTs honour `Idempotency-Key`.'
 )
 
@@ -82,21 +83,23 @@ ERROR_SCHEMA: dict[str, Any] = {
 ERRORS = {
     400: "Malformed request: body, cursor, link token or Idempotency-Key",
     401: "No or bad staff token",
+    403: "The key's role may not call this route (`details` name the role needed)",
     404: "Not found",
     409: "Conflict: changed concurrently, or a request with this Idempotency-Key is still running",
     410: "The link has expired",
-    413: "The request body is over 256 KiB",
+    413: "The request body is over 256 KiB (2 MiB and 10,000 rows for an import)",
     422: "Invalid field; `details` name each one",
     429: "Throttled; see Retry-After",
 }
-SUCCESS_SCHEMAS: dict[str, dict[str, Any]] = {JSON: {"type": "object"}, HTML: {"type": "string"}}
+SUCCESS_SCHEMAS: dict[str, dict[str, Any]] = {JSON: {"type": "object"}, HTML: {"type": "string"},
+                                               CSV: {"type": "string"}}
 
 
 def error_statuses(route: Route) -> list[int]:
     """The route's own 4xx plus those of the gates in front of it (auth, size, body, query, Idempotency-Key)."""
     codes = set(route.errors)
     if not route.public:
-        codes.add(401)
+        codes |= {401, 403}
     if route.method in ("POST", "PUT", "PATCH"):
         codes.add(413)
     if route.method == "POST":
@@ -125,11 +128,15 @@ def _responses(route: Route) -> dict[str, Any]:
 def _refine(doc: dict[str, Any], api: Api) -> dict[str, Any]:
     """What Powertools cannot say: our responses and error shape, path patterns, form bodies, Idempotency-Key."""
     from status_fanout.api.http_errors import IDEMPOTENCY_KEY
+    from status_fanout.api.roles import required_role
     from status_fanout.incidents.models import PATH_PARAMETERS
 
     for route in api.routes:
         operation = doc["paths"][re.sub(r"<(\w+)>", r"{\1}", route.rule)][route.method.lower()]
         operation["responses"] = _responses(route)
+        if not route.public:
+            # The least role that may call it (docs/staff-keys.md); none: every key is refused.
+            operation["x-staff-role"] = required_role(route.method, route.rule)
         parameters = operation.setdefault("parameters", [])
         for parameter in parameters:
             if parameter["in"] == "path" and parameter["name"] in PATH_PARAMETERS:
@@ -143,6 +150,10 @@ def _refine(doc: dict[str, Any], api: Api) -> dict[str, Any]:
         if route.form and "requestBody" in operation:
             content = operation["requestBody"]["content"]
             content[FORM] = dict(content[JSON])
+        if route.csv and "requestBody" in operation:
+            operation["requestBody"]["content"][CSV] = {"schema": {
+                "type": "string", "description": "a header row (email, components, state, created), then one "
+                                                 "subscriber a line; components separated by ;"}}
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):  # Powertools' own errors
         schemas.pop(unused, None)

@@ -33,6 +33,7 @@ ModelRef = type[BaseModel] | str
 JSON = "application/json"
 HTML = "text/html"
 FORM = "application/x-www-form-urlencoded"
+CSV = "text/csv"
 
 
 class Route(NamedTuple):  # not a frozen dataclass: building that class is ~4.5 M instructions of every cold start
@@ -46,6 +47,7 @@ class Route(NamedTuple):  # not a frozen dataclass: building that class is ~4.5 
     errors: tuple[int, ...]  # its own 4xx, besides those of the gates every route of its kind passes
     answers: tuple[str, ...]  # the media types of its answers (HTML pages also carry their 4xx)
     form: bool  # takes a form-encoded body as well as JSON
+    csv: bool = False  # takes a text/csv body as well as JSON
 
 
 class DocumentedRouter(Router):
@@ -63,11 +65,12 @@ class DocumentedRouter(Router):
     def operation(self, method: str, rule: str, summary: str, *, body: ModelRef | None = None,
                   query: ModelRef | None = None, status: int | tuple[int, ...] = 200, public: bool = False,
                   errors: tuple[int, ...] = (), answers: tuple[str, ...] = (JSON,),
-                  form: bool = False) -> Callable[[F], F]:
+                  form: bool = False, csv: bool = False) -> Callable[[F], F]:
         statuses = (status,) if isinstance(status, int) else status
 
         def register(func: F) -> F:
-            self.operations.append(Route(method, rule, summary, body, query, statuses, public, errors, answers, form))
+            self.operations.append(Route(method, rule, summary, body, query, statuses, public, errors, answers, form,
+                                         csv))
             self.route(rule, method, include_in_schema=False)(func)
             return func
 
@@ -98,17 +101,26 @@ def _invalid(exc: ValidationError, prefix: tuple[str, ...] = ()) -> InvalidReque
     return InvalidRequestError(f"invalid {fields}", details)
 
 
-def parse_body(model: type[M], raw: str | None) -> M:
+def parse_object(raw: str | None) -> dict[str, Any]:
+    """The request body as a JSON object, not yet validated."""
     try:
         data = json.loads(raw or "")
     except ValueError as exc:
         raise MalformedRequestError("the request body is not valid JSON", [{"field": "body"}]) from exc
     if not isinstance(data, dict):
         raise InvalidRequestError("the request body must be a JSON object", [{"field": "body"}])
+    return data
+
+
+def validate(model: type[M], data: dict[str, Any]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise _invalid(exc) from exc
+
+
+def parse_body(model: type[M], raw: str | None) -> M:
+    return validate(model, parse_object(raw))
 
 
 def parse_query(model: type[M], params: dict[str, str] | None) -> M:

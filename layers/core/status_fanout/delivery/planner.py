@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +84,60 @@ def notifying_events(records: Iterable[Mapping[str, Any]]) -> list[EventRef]:
     return events
 
 
+# --- who an event reaches (the planner's, and the audience preview's: delivery/audience.py) ---
+
+def notified_channels(settings: Settings) -> dict[str, str]:
+    """The channels that take part, by name, with their delivery queues. A
+    channel takes part once its queue exists; its subscribers are in the same
+    sharded index (subscriber_index), under its own name."""
+    return {name: url for name, url in (("webhook", settings.webhook.queue_url),
+                                        ("email", settings.email.queue_url)) if url}
+
+
+def event_buckets(component_ids: Iterable[str]) -> list[str]:
+    """The index partitions an event on these components reaches: everything's, and each component's."""
+    return [ALL, *(f"c:{c}" for c in component_ids)]
+
+
+def reached(entries: Iterable[Mapping[str, Any]], event_type: str, seen: set[str]) -> list[str]:
+    """The subscribers of these index entries an event of `event_type` reaches:
+    not those whose event filter leaves it out, and none already in `seen`
+    (a subscriber of two touched components is in both partitions); adds them to it."""
+    found = []
+    for entry in entries:
+        subscriber_id = entry["sk"]
+        events = entry.get("events") or []
+        if subscriber_id in seen or (events and event_type not in events):
+            continue
+        seen.add(subscriber_id)
+        found.append(subscriber_id)
+    return found
+
+
+Resume = tuple[int, dict[str, Any] | None]
+
+
+def reached_pages(index: SubscriberIndex, channel: str, buckets: list[str], shard: int, event_type: str,
+                  position: int = 0, start: dict[str, Any] | None = None) -> Iterator[tuple[list[str], Resume | None]]:
+    """Walk one shard of a channel's index through `buckets` from (`position`,
+    `start`), one page a step: yield the subscribers each page adds (`reached`)
+    and where the walk goes on, (bucket position, page start), or None at its
+    end. Every entry of one subscriber is in one shard, so a walk of a whole
+    shard yields each subscriber once; one resumed elsewhere may yield again
+    one met before (its delivery id is the same, and the sender drops it)."""
+    seen: set[str] = set()
+    for at in range(position, len(buckets)):
+        while True:
+            entries, start = index.subscribers_page(channel, buckets[at], shard, start)
+            if start:
+                rest: Resume | None = (at, start)
+            else:
+                rest = (at + 1, None) if at + 1 < len(buckets) else None
+            yield reached(entries, event_type, seen), rest
+            if not start:
+                break
+
+
 class Planner:
     sqs = aws_client("sqs")
 
@@ -94,10 +148,7 @@ class Planner:
         self.events = events or EventStore(store)
         self.settings = settings
         self._sqs = sqs
-        # A channel takes part once its queue exists; its subscribers are in
-        # the same sharded index (subscriber_index), under its own name.
-        self.channels = {name: url for name, url in (("webhook", settings.webhook.queue_url),
-                                                     ("email", settings.email.queue_url)) if url}
+        self.channels = notified_channels(settings)
 
 
     # --- snapshots --------------------------------------------------------
@@ -177,7 +228,7 @@ class Planner:
 
     def plan_event(self, event: EventSnapshot) -> int:
         """Enqueue one planning job per (channel, shard); returns how many."""
-        buckets = [ALL, *(f"c:{c}" for c in event.component_ids)]
+        buckets = event_buckets(event.component_ids)
         if event.type == "webhook.test":
             return 0
         jobs = [
@@ -199,37 +250,33 @@ class Planner:
         may then be enqueued twice; its delivery id is the same, and the
         sender drops the second."""
         channel = job["channel"]
-        seen: set[str] = set()
         batch: list[dict[str, Any]] = []
         sent = 0
-        buckets = list(job["buckets"])
-        start: dict[str, Any] | None = job.get("start")
-        for position in range(int(job.get("bucket_index", 0)), len(buckets)):
-            while True:
-                # Checked before every page, the first included: a later job
-                # of a batch may start with little of the invocation left.
-                if seconds_left() < CONTINUE_WITH_SECONDS_LEFT:
-                    if batch:
-                        sent += self.send(self.channels[channel], batch)
-                    self.send(self.settings.fanout.plan_queue_url, [{**job, "bucket_index": position, "start": start}])
-                    return sent
-                subscribers, start = self.index.subscribers_page(channel, buckets[position], int(job["shard"]), start)
-                for subscriber in subscribers:
-                    subscriber_id = subscriber["sk"]
-                    events = subscriber.get("events") or []
-                    if subscriber_id in seen or (events and job["event_type"] not in events):
-                        continue
-                    seen.add(subscriber_id)
-                    batch.append({
-                        "delivery_id": delivery_id(job["event_id"], subscriber_id),
-                        "event_id": job["event_id"], "event_type": job["event_type"],
-                        "occurred_at": job["occurred_at"], "subscriber_id": subscriber_id,
-                    })
-                    if len(batch) == SQS_BATCH:
-                        sent += self.send(self.channels[channel], batch)
-                        batch = []
-                if not start:
-                    break
+
+        def hand_on(position: int, start: dict[str, Any] | None) -> int:
+            """Enqueue what was read, and the rest of the shard as a continuation job."""
+            done = self.send(self.channels[channel], batch) if batch else 0
+            self.send(self.settings.fanout.plan_queue_url, [{**job, "bucket_index": position, "start": start}])
+            return done
+
+        # Checked before every page, the first included: a later job of a
+        # batch may start with little of the invocation left.
+        if seconds_left() < CONTINUE_WITH_SECONDS_LEFT:
+            return hand_on(int(job.get("bucket_index", 0)), job.get("start"))
+        pages = reached_pages(self.index, channel, list(job["buckets"]), int(job["shard"]), job["event_type"],
+                              int(job.get("bucket_index", 0)), job.get("start"))
+        for subscriber_ids, rest in pages:
+            for subscriber_id in subscriber_ids:
+                batch.append({
+                    "delivery_id": delivery_id(job["event_id"], subscriber_id),
+                    "event_id": job["event_id"], "event_type": job["event_type"],
+                    "occurred_at": job["occurred_at"], "subscriber_id": subscriber_id,
+                })
+                if len(batch) == SQS_BATCH:
+                    sent += self.send(self.channels[channel], batch)
+                    batch = []
+            if rest is not None and seconds_left() < CONTINUE_WITH_SECONDS_LEFT:
+                return sent + hand_on(*rest)
         if batch:
             sent += self.send(self.channels[channel], batch)
         return sent

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from status_fanout.clients import aws_client
 from status_fanout.delivery.jobs import enqueue as enqueue_jobs
 from status_fanout.dynamo import retry_conflicts
-from status_fanout.email.store import STATES, Subscriber, SubscriberStore
+from status_fanout.email.store import Subscriber, SubscriberStore, state_filter
 from status_fanout.email.tokens import BadTokenError, Purpose, address_key, make_token, read_token, secret_key
 from status_fanout.errors import (
     ConflictError,
@@ -94,12 +94,7 @@ class SubscriberQuery(BaseModel):
     limit: int = Field(default=50, ge=1, le=100)
     cursor: str | None = None
 
-    @field_validator("state")
-    @classmethod
-    def _state(cls, value: str | None) -> str | None:
-        if value is not None and value not in STATES:
-            raise ValueError(f"must be one of {', '.join(STATES)}")
-        return value
+    _state = field_validator("state")(state_filter)
 
 
 def form_fields(body: str | None) -> dict[str, list[str]]:
@@ -164,6 +159,8 @@ class SubscriptionService:
                 return None
             if current.state == "suppressed":
                 return None  # bounced or complained: never mailed again unless staff delete it
+            if current.state == "pending" and current.components == components and current.email == email:
+                return current  # nothing to change (an imported subscriber's first mail, a repeated request)
             return self.subscribers.save(current.model_copy(update={
                 "state": "pending", "components": components, "email": email, "updated_at": now,
                 "unsubscribed_at": None}), current)

@@ -6,7 +6,8 @@ sort lexicographically in DynamoDB keys and round-trip byte for byte.
 
 # No `from __future__ import annotations` here: pydantic would compile and
 # eval every field's annotation string at class creation, on each cold start.
-from typing import Annotated, Literal, Self
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -22,9 +23,13 @@ MaintenanceStep = Literal["scheduled", "reminder", "started", "updated", "resche
 
 COMPONENT_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
 ComponentId = Annotated[str, StringConstraints(pattern=COMPONENT_ID_PATTERN)]
+# Staff name templates as they name components: a slug (docs/templates.md).
+TEMPLATE_ID_PATTERN = COMPONENT_ID_PATTERN
+TemplateId = Annotated[str, StringConstraints(pattern=TEMPLATE_ID_PATTERN)]
+SLUG_RULE = "must be 1-64 characters of a-z, 0-9 and -"
 # Path parameters with a rule: (pattern, what a 422 naming the parameter says).
 # Other ids are opaque: a value that is no id is a 404.
-PATH_PARAMETERS = {"component_id": (COMPONENT_ID_PATTERN, "must be 1-64 characters of a-z, 0-9 and -")}
+PATH_PARAMETERS = {"component_id": (COMPONENT_ID_PATTERN, SLUG_RULE), "template_id": (TEMPLATE_ID_PATTERN, SLUG_RULE)}
 
 MAX_NAME = 255
 MAX_BODY = 20_000
@@ -80,6 +85,9 @@ class IncidentUpdate(BaseModel):
     incident_version: int = 0
     # A maintenance's update: which step of its lifecycle it is.
     step: MaintenanceStep | None = None
+    # Who posted it: the staff key's name, `bootstrap` for a deploy-time token,
+    # None for the maintenance clock's steps. The staff API shows it; the public surface never does.
+    created_by: str | None = None
 
 
 class Incident(BaseModel):
@@ -101,6 +109,8 @@ class Incident(BaseModel):
     # Optimistic-lock counter and the number of updates ever added.
     version: int = 0
     seq: int = 0
+    # Who opened it (as IncidentUpdate.created_by): staff API only.
+    created_by: str | None = None
     # A maintenance's schedule (None and False for an incident), Statuspage's names.
     scheduled_for: str | None = None
     scheduled_until: str | None = None
@@ -120,9 +130,43 @@ class Incident(BaseModel):
         return self.impact == MAINTENANCE
 
 
+class Template(BaseModel):
+    """A template as stored: what an incident or maintenance opened from it starts with."""
+
+    model_config = _lazy
+    id: str
+    name: str
+    title: str
+    body: str
+    status: IncidentStatus | None = None
+    impact: Impact | None = None
+    components: dict[str, ComponentStatus] | None = None
+    created_at: str
+    updated_at: str
+
+
 # --- requests -------------------------------------------------------------
 
 _strict = ConfigDict(extra="forbid", defer_build=True)
+
+
+def _may_come_from_a_template(*fields: str) -> Callable[[dict[str, Any]], None]:
+    """The documented body of a route that takes `template`: these fields may
+    come from the template, so the request itself need not give them. The
+    request merged with its template is validated by the model as it stands,
+    required fields and all (docs/templates.md)."""
+
+    def document(schema: dict[str, Any]) -> None:
+        required = [f for f in schema.pop("required", []) if f not in fields]
+        if required:  # an empty list is no valid JSON Schema of OpenAPI 3.0
+            schema["required"] = required
+
+    return document
+
+
+def _template_field() -> Any:
+    return Field(default=None, description="a template's id: its fields fill this request's, and those given here "
+                 "override them (docs/templates.md)")
 
 
 class ComponentPut(BaseModel):
@@ -140,7 +184,9 @@ class ComponentPatch(BaseModel):
 
 
 class IncidentCreate(BaseModel):
-    model_config = _strict
+    model_config = ConfigDict(extra="forbid", defer_build=True,
+                              json_schema_extra=_may_come_from_a_template("name", "status", "body"))
+    template: TemplateId | None = _template_field()
     name: Name
     status: IncidentStatus
     impact: Impact | None = None
@@ -180,7 +226,9 @@ class PostmortemPut(BaseModel):
 
 
 class MaintenanceCreate(BaseModel):
-    model_config = _strict
+    model_config = ConfigDict(extra="forbid", defer_build=True,
+                              json_schema_extra=_may_come_from_a_template("name", "body"))
+    template: TemplateId | None = _template_field()
     name: Name
     body: Body
     scheduled_for: AwareDatetime
@@ -230,6 +278,19 @@ class MaintenanceQuery(BaseModel):
         default=None, description="upcoming (scheduled), active (in progress or verifying), completed")
     limit: Annotated[int, Field(ge=1, le=100, description="Items per page")] = 20
     cursor: Annotated[str | None, Field(max_length=2048, description="next_cursor of the previous page")] = None
+
+
+class TemplatePut(BaseModel):
+    """A template: `name` is the template's own, `title` the name of what is
+    opened from it; the rest are IncidentCreate's fields, with its rules."""
+
+    model_config = _strict
+    name: Name
+    title: Name
+    body: Body
+    status: IncidentStatus | None = None
+    impact: Impact | None = None
+    components: ComponentChanges | None = None
 
 
 class PageQuery(BaseModel):

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
+from status_fanout.audit import current_actor
 from status_fanout.dynamo import retry_conflicts
 from status_fanout.errors import InvalidFieldError, NotFoundError
 from status_fanout.incidents import lifecycle
@@ -118,7 +119,9 @@ class StatusService:
                 requested_components=request.components, notify=request.notify,
                 display_at=request.display_at, components=components, now=self.clock(),
             )
-            update = update.model_copy(update={"incident_version": 1})
+            actor = current_actor()
+            incident = incident.model_copy(update={"created_by": actor})
+            update = update.model_copy(update={"incident_version": 1, "created_by": actor})
             self.store.save_incident_change(
                 incident, 0, new_update=update, components=self._component_writes(update, components, versions)
             )
@@ -135,7 +138,8 @@ class StatusService:
                 requested_components=request.components, notify=request.notify,
                 display_at=request.display_at, components=components, now=self.clock(),
             )
-            update = update.model_copy(update={"incident_version": incident.version + 1})
+            update = update.model_copy(update={"incident_version": incident.version + 1,
+                                               "created_by": current_actor()})
             self.store.save_incident_change(
                 changed, incident.version, new_update=update,
                 components=self._component_writes(update, components, versions),

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from status_fanout.audit import current_actor
 from status_fanout.dynamo import retry_conflicts
 from status_fanout.errors import NotFoundError
 from status_fanout.incidents.models import (
@@ -75,7 +76,9 @@ class MaintenanceService:
                 notify=request.notify, remind_prior=request.remind_prior, auto_in_progress=request.auto_in_progress,
                 auto_completed=request.auto_completed, display_at=request.display_at, now=self.clock(),
                 reminder_lead=self.lead)
-            update = update.model_copy(update={"incident_version": 1})
+            actor = current_actor()
+            incident = incident.model_copy(update={"created_by": actor})
+            update = update.model_copy(update={"incident_version": 1, "created_by": actor})
             self.store.save_incident_change(incident, 0, new_update=update)
             return incident.model_copy(update={"version": 1}), [update]
 
@@ -126,6 +129,8 @@ class MaintenanceService:
             incident, updates = self.get(maintenance_id)
             components, versions = self._components_with_versions()
             changed, update = apply(incident, updates, components)
+            if update is not None:  # posted by hand: by the staff request's actor (the clock's steps by no one)
+                update = update.model_copy(update={"created_by": current_actor()})
             self._save(incident, changed, update, components, versions)
             return changed.model_copy(update={"version": incident.version + 1}), [
                 *updates, *([update] if update else [])]

@@ -10,7 +10,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from status_fanout.api.http_errors import respond
 from status_fanout.api.lazy import Services
-from status_fanout.api.routing import DocumentedRouter, body_text, parse_body, parse_query
+from status_fanout.api.routing import DocumentedRouter, body_text, parse_body, parse_object, parse_query, validate
+from status_fanout.api.staff_view import with_created_by
 from status_fanout.incidents.models import IncidentCreate, PageQuery, PostmortemPut, UpdateCorrect, UpdateCreate
 from status_fanout.incidents.service import IncidentWithUpdates
 from status_fanout.observability import metrics
@@ -25,7 +26,7 @@ def router(services: Services) -> DocumentedRouter:
         found, updates = pair
         if components is None:
             components = {c.id: c for c in service.list_components()} if found.component_ids else {}
-        return incident_object(found, updates, components, settings)
+        return with_created_by(incident_object(found, updates, components, settings), found, updates)
 
     @routes.operation("GET", "/v1/incidents", "List incidents, newest first", query=PageQuery)
     def list_incidents() -> dict[str, Any]:
@@ -34,10 +35,13 @@ def router(services: Services) -> DocumentedRouter:
         components = {c.id: c for c in service.list_components()}
         return {"incidents": [incident(p, components) for p in pairs], "next_cursor": next_cursor}
 
-    @routes.operation("POST", "/v1/incidents", "Open an incident with its first update", body=IncidentCreate,
-                      status=201)
+    @routes.operation("POST", "/v1/incidents", "Open an incident with its first update (from a template, whose "
+                      "fields the request's override)", body=IncidentCreate, status=201)
     def create_incident() -> Response[str]:
-        pair = service.create_incident(parse_body(IncidentCreate, body_text(routes.event)))
+        request = parse_object(body_text(routes.event))
+        if "template" in request:  # only a templated request loads the templates' module
+            request = services.templates.fill(request, "incident")
+        pair = service.create_incident(validate(IncidentCreate, request))
         metrics.add_metric(name="IncidentUpdatesPosted", unit=MetricUnit.Count, value=1)
         return respond(201, incident(pair), {"Location": f"/v1/incidents/{pair[0].id}"})
 

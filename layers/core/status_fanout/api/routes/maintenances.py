@@ -10,7 +10,8 @@ from aws_lambda_powertools.event_handler import Response
 
 from status_fanout.api.http_errors import respond
 from status_fanout.api.lazy import Services
-from status_fanout.api.routing import DocumentedRouter, body_text, parse_body, parse_query
+from status_fanout.api.routing import DocumentedRouter, body_text, parse_body, parse_object, parse_query, validate
+from status_fanout.api.staff_view import with_created_by
 from status_fanout.incidents.models import (
     MaintenanceCancel,
     MaintenanceCreate,
@@ -28,7 +29,8 @@ def router(services: Services) -> DocumentedRouter:
         found, updates = pair
         if components is None:
             components = services.maintenance.components() if found.component_ids else {}
-        return maintenance_object(found, updates, components, services.settings, full=True)
+        return with_created_by(maintenance_object(found, updates, components, services.settings, full=True),
+                               found, updates)
 
     @routes.operation("GET", "/v1/maintenances", "List scheduled maintenances, latest scheduled first",
                       query=MaintenanceQuery)
@@ -39,9 +41,13 @@ def router(services: Services) -> DocumentedRouter:
         return {"maintenances": [shown(p, components) for p in pairs], "next_cursor": next_cursor}
 
     @routes.operation("POST", "/v1/maintenances", "Schedule a maintenance (its reminder, start and completion "
-                      "follow on their own)", body=MaintenanceCreate, status=201)
+                      "follow on their own; from a template, whose fields the request's override)",
+                      body=MaintenanceCreate, status=201)
     def create_maintenance() -> Response[str]:
-        pair = services.maintenance.create(parse_body(MaintenanceCreate, body_text(routes.event)))
+        request = parse_object(body_text(routes.event))
+        if "template" in request:
+            request = services.templates.fill(request, "maintenance")
+        pair = services.maintenance.create(validate(MaintenanceCreate, request))
         return respond(201, shown(pair), {"Location": f"/v1/maintenances/{pair[0].id}"})
 
     @routes.operation("GET", "/v1/maintenances/<maintenance_id>", "Get one maintenance", errors=(404,))
