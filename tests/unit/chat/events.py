@@ -82,7 +82,7 @@ def words(length: int = MAX_BODY) -> str:
 
 
 def largest_update(char: str = "服", base: EventSnapshot | None = None) -> EventSnapshot:
-    """As large as the API takes: a 20,000-character text, a 255-character name and 98
+    """As large as the API takes: a 20,000-character text, a 255-character name and 97
     components of 255-character names, all of `char` (a multi-byte one by default);
     the seed's first update, or `base`'s."""
     return update_with(body=char * MAX_BODY, name=char * MAX_NAME,

@@ -61,7 +61,7 @@ def test_every_discord_message_keeps_discords_embed_limits(name: str) -> None:
 
 
 def test_the_largest_update_still_has_its_text_and_link_when_its_components_are_long() -> None:
-    # GIVEN an update as large as the API takes, 98 components of 255-character names among it
+    # GIVEN an update as large as the API takes, 97 components of 255-character names among it
     embed = assert_discord_accepts(message("discord", largest_update()))
     # THEN the update's text is not crowded out by the component fields: it is there, cut, with the link
     description = embed["description"]

@@ -88,7 +88,7 @@ def test_every_google_chat_message_has_only_documented_fields_within_chats_limit
 
 
 def test_the_largest_update_keeps_its_text_and_link_when_its_components_are_long() -> None:
-    # GIVEN an update as large as the API takes, 98 components of 255-character names among it
+    # GIVEN an update as large as the API takes, 97 components of 255-character names among it
     card = assert_chat_accepts(message("google_chat", largest_update("😀")))
     # THEN its text is there, cut, with the link; and as many components as fit are listed
     (paragraph,) = [w["textParagraph"]["text"] for s in card["sections"] for w in s["widgets"] if "textParagraph" in w]

@@ -45,6 +45,23 @@ def test_json_rows_are_checked_one_by_one() -> None:
                                                                   (5, "components")]
 
 
+def test_a_bare_json_list_is_read_as_the_object_s_list_and_anything_else_named() -> None:
+    # GIVEN the same rows as a bare list and inside the object an export writes
+    rows = '[{"email": "a@example.com"}, {"email": "nobody"}, {"email": "b@example.com", "components": ["api"]}]'
+    bare, wrapped = Report(), Report()
+    listed, consent = read_json(rows, KNOWN, NOW, bare)
+    # THEN both read alike, bad rows by their position, and a bare list carries no consent
+    assert consent is None
+    assert [r.email for r in listed] == [r.email for r in read_json('{"subscribers": ' + rows + "}", KNOWN, NOW,
+                                                                    wrapped)[0]]
+    assert bare.rejected == wrapped.rejected and [r["line"] for r in bare.rejected] == [2]
+    # AND a body that is neither is a 422 naming subscribers
+    for body in ('"a@example.com"', '{"rows": []}', "3"):
+        with pytest.raises(InvalidFieldError) as raised:
+            read_json(body, KNOWN, NOW, Report())
+        assert raised.value.field == "subscribers"
+
+
 @pytest.mark.parametrize("cell", ["=1+2@example.com", "+x@example.com", "-x@example.com", "@SUM(A1)", "\tx", "\rx"])
 def test_a_formula_cell_is_escaped_and_reads_back_as_itself(cell: str) -> None:
     assert escape_formula(cell) == f"'{cell}"

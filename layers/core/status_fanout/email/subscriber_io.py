@@ -208,14 +208,19 @@ def read_csv(text: str, known: set[str], now: datetime, report: Report) -> list[
 
 
 def read_json(text: str, known: set[str], now: datetime, report: Report) -> tuple[list[Row], str | None]:
-    """The rows of a JSON body `{"consent"?, "subscribers": [...]}` and its consent."""
+    """The rows of a JSON body and its consent: `{"consent"?, "subscribers": [...]}`
+    (what an export writes), or the bare list (SPEC §12's "JSON list"; its
+    consent comes in the query)."""
     try:
         data = json.loads(text or "")
     except ValueError as exc:
         raise MalformedRequestError("the request body is not valid JSON (send CSV with Content-Type: text/csv)",
                                     [{"field": "body"}]) from exc
+    if isinstance(data, list):
+        data = {"subscribers": data}
     if not isinstance(data, dict) or not isinstance(data.get("subscribers"), list):
-        raise InvalidFieldError("subscribers", 'the body is {"consent"?: ..., "subscribers": [{"email": ...}, ...]}')
+        raise InvalidFieldError("subscribers", 'the body is a list of subscribers, or '
+                                '{"consent"?: ..., "subscribers": [{"email": ...}, ...]}')
     extra = sorted(set(data) - {"consent", "subscribers", "next_cursor"})
     if extra:
         raise InvalidFieldError(str(extra[0])[:64], "unknown field")

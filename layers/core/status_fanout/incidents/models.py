@@ -33,9 +33,10 @@ PATH_PARAMETERS = {"component_id": (COMPONENT_ID_PATTERN, SLUG_RULE), "template_
 
 MAX_NAME = 255
 MAX_BODY = 20_000
-# DynamoDB transactions hold at most 100 writes: the update, the incident and
-# one per component. The contract's ceiling (docs/contract.md §8) is 100; ours is the one that fits.
-MAX_COMPONENTS_PER_REQUEST = 98
+# DynamoDB transactions hold at most 100 writes: the update, the incident, one
+# per component and the request's audit entry (which a change never lands
+# without). The contract's ceiling (docs/contract.md §8) is 100; ours is the one that fits.
+MAX_COMPONENTS_PER_REQUEST = 97
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY)]

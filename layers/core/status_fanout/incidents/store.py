@@ -204,9 +204,8 @@ class IncidentStore(Store):
         moved = dict.fromkeys(_history_component(op) for op in history)
         revs = [self._history_rev_update(c) for c in moved if component_sk(c) not in written]
         # A staff request's audit entry rides in the first transaction (Store.transact), so
-        # the change never lands unaudited: history yields it the room. When the change
-        # itself fills the transaction without it (a live update changing 98 components:
-        # head, update and 98 components) the gate writes the entry after the answer.
+        # the change never lands unaudited: history yields it the room. The change itself
+        # always leaves it one (MAX_COMPONENTS_PER_REQUEST: head, update, 97 components).
         room = TRANSACTION_LIMIT - len(items) - (1 if audit.pending_entry() is not None else 0)
         # Marks that do not fit belong to components whose history all goes after the
         # transaction (room left for history is then 0): the loop below marks those.
