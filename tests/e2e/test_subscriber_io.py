@@ -241,7 +241,7 @@ def test_bad_import_requests_are_refused_naming_the_field(api: Api) -> None:
         (b'email\n"unterminated@example.com\n', CSV_TYPE, "", 400, "body"),
         (b"email\nx@example.com\n", CSV_TYPE, "?consent=yes", 422, "consent"),
         (b"not json", {}, "", 400, "body"),
-        (json.dumps([{"email": "x@example.com"}]).encode(), {}, "", 422, "subscribers"),
+        (json.dumps("x@example.com").encode(), {}, "", 422, "subscribers"),  # neither a list nor the object
         (json.dumps({"subscribers": [], "consent": "maybe"}).encode(), {}, "", 422, "consent"),
         (("email\n" + "x@example.com\n" * 10_001).encode(), CSV_TYPE, "", 413, "body"),
     ]
