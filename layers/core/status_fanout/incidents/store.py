@@ -34,7 +34,7 @@ HISTORY_PREFIX = "CSH#"
 # History items per page of `status_window` (newest first): a window of fewer
 # changes costs one Query, the status before it included.
 WINDOW_PAGE = 100
-# What the publisher last computed of a component's uptime window (publishing/uptime_rollup.py).
+# What the publisher last computed of a component's uptime window (publishing/uptime.py, `Rollup`).
 UPTIME_PREFIX = "UPT#"
 UPTIME_SK = "window"
 
@@ -156,15 +156,14 @@ class IncidentStore(Store):
                         "ref": change.ref})
         return {"Put": {"TableName": self.table_name, "Item": item}}
 
-    def _history_rev_update(self, component_id: str) -> dict[str, Any]:
+    @staticmethod
+    def _history_rev_mark(component_id: str) -> dict[str, Any]:
         """A new `history_rev` for a component whose history moves without the
-        component being written (a backfill, a correction). Conditional: it never
-        creates a component."""
-        return {"Update": {"TableName": self.table_name,
-                           "Key": to_item({"pk": COMPONENTS_PK, "sk": component_sk(component_id)}),
-                           "UpdateExpression": "SET history_rev = :rev",
-                           "ConditionExpression": "attribute_exists(pk)",
-                           "ExpressionAttributeValues": {":rev": {"S": new_history_rev()}}}}
+        component being written (a backfill, a correction), as UpdateItem's
+        arguments. Conditional: it never creates a component."""
+        return {"Key": to_item({"pk": COMPONENTS_PK, "sk": component_sk(component_id)}),
+                "UpdateExpression": "SET history_rev = :rev", "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": {":rev": {"S": new_history_rev()}}}
 
     def _history_delete(self, component_id: str, changed_at: str, ref: str) -> dict[str, Any]:
         key = to_item({"pk": history_pk(component_id), "sk": history_sk(changed_at, ref)})
@@ -202,7 +201,8 @@ class IncidentStore(Store):
         written = {op["Put"]["Item"]["sk"]["S"] for op in items
                    if "Put" in op and op["Put"]["Item"]["pk"]["S"] == COMPONENTS_PK}
         moved = dict.fromkeys(_history_component(op) for op in history)
-        revs = [self._history_rev_update(c) for c in moved if component_sk(c) not in written]
+        revs = [{"Update": {"TableName": self.table_name, **self._history_rev_mark(c)}}
+                for c in moved if component_sk(c) not in written]
         # A staff request's audit entry rides in the first transaction (Store.transact), so
         # the change never lands unaudited: history yields it the room. The change itself
         # always leaves it one (MAX_COMPONENTS_PER_REQUEST: head, update, 97 components).
@@ -223,8 +223,7 @@ class IncidentStore(Store):
         # The transaction gave these components a new mark before their history
         # was whole: a render in between computed from a part. Mark them again.
         for component_id in dict.fromkeys(_history_component(op) for op in overflow):
-            self.call("update_item", **{k: v for k, v in self._history_rev_update(component_id)["Update"].items()
-                                        if k != "TableName"})
+            self.call("update_item", **self._history_rev_mark(component_id))
         if unwritten:
             # The change stands (failing now would make the client's retry post it twice); its
             # update item still holds what these items say (docs/data-model.md).

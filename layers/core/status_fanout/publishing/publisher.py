@@ -133,11 +133,13 @@ class RenderPlan:
                 component_id = keys.get("sk", {}).get("S", "").removeprefix("COMP#")
                 if component_id:
                     plan.changed_component_ids.add(component_id)
-                if component_id and _identity_changed(change):
+                # A component's feeds show its name; /subscribe its name, group and place.
+                if component_id and _moved(change, ("name",), without_both=True):
                     plan.component_ids.add(component_id)
-                if component_id and _status_moved(change):
+                # Put without a HEAD only on a move both images show (an upsert may rewrite the same status).
+                if component_id and _moved(change, ("status",), without_both=False):
                     plan.status_moved_ids.add(component_id)
-                plan.listing = plan.listing or _listing_changed(change)
+                plan.listing = plan.listing or _moved(change, ("name", "group", "position"), without_both=True)
         return plan
 
     def moved_keys(self) -> set[str]:
@@ -190,34 +192,15 @@ def _maybe_maintenance(change: Mapping[str, Any]) -> bool:
     return any(image.get("impact", {}).get("S") == MAINTENANCE or "step" in image for image in images)
 
 
-def _status_moved(change: Mapping[str, Any]) -> bool:
-    """Whether a component record's status moved: both images, two statuses.
-    Without both the answer is no (an upsert's INSERT may rewrite the same
-    status), and the write asks the bucket as for any artifact."""
+def _moved(change: Mapping[str, Any], names: tuple[str, ...], without_both: bool) -> bool:
+    """Whether a record's images differ in any of these attributes; with one
+    image missing (an INSERT, which an upsert may be; a REMOVE), `without_both`.
+    The images only decide what to render or whether to ask the bucket first,
+    never what is rendered."""
     old, new = change.get("OldImage"), change.get("NewImage")
     if not old or not new:
-        return False
-    before, after = old.get("status", {}).get("S"), new.get("status", {}).get("S")
-    return before is not None and after is not None and before != after
-
-
-def _listing_changed(change: Mapping[str, Any]) -> bool:
-    """Whether a component record may move the pages listing components by
-    name and group (/subscribe): without both images, yes."""
-    old, new = change.get("OldImage"), change.get("NewImage")
-    if not old or not new:
-        return True
-    return any(old.get(name) != new.get(name) for name in ("name", "group", "position"))
-
-
-def _identity_changed(change: Mapping[str, Any]) -> bool:
-    """Whether a component record may change its feeds (its name): the images
-    only decide what to render, never what is rendered, so without both
-    images the answer is yes."""
-    old, new = change.get("OldImage"), change.get("NewImage")
-    if not old or not new:
-        return True
-    return bool(old.get("name") != new.get("name"))
+        return without_both
+    return any(old.get(name) != new.get(name) for name in names)
 
 
 @dataclass
@@ -495,8 +478,7 @@ class Publisher:
             unread = [c for c in components if c not in held]
             if unread:
                 stored = self.store.uptime_rollups(unread)
-                read = {c: r for c, fields in stored.items()
-                        if c in components and (r := uptime.Rollup.from_fields(fields)) is not None}
+                read = {c: r for c, fields in stored.items() if (r := uptime.Rollup.from_fields(fields)) is not None}
                 held.update((c, r) for c, r in read.items() if r.holds(revs[c], zone_name, today))
         days = {c: rollup.days_at(tz, now) for c, rollup in held.items()}
         stale = [c for c in components if c not in days]
